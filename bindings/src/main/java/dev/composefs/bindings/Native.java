@@ -1,0 +1,83 @@
+package dev.composefs.bindings;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The plumbing every header class shares, in the shape jextract generates: one linker, the libc
+ * lookup, and the captured-errno state layout.
+ */
+public final class Native {
+    private Native() {}
+
+    public static final Linker LINKER = Linker.nativeLinker();
+    static final SymbolLookup LIBC = LINKER.defaultLookup();
+
+    public static final ValueLayout.OfInt C_INT = ValueLayout.JAVA_INT;
+    public static final ValueLayout.OfLong C_LONG = ValueLayout.JAVA_LONG;
+    public static final ValueLayout.OfShort C_SHORT = ValueLayout.JAVA_SHORT;
+    public static final ValueLayout.OfByte C_CHAR = ValueLayout.JAVA_BYTE;
+    public static final ValueLayout C_POINTER = ValueLayout.ADDRESS;
+
+    static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO =
+            CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+
+    /** A downcall whose first argument is the errno capture segment. */
+    static MethodHandle downcall(String symbol, FunctionDescriptor desc) {
+        MemorySegment addr = LIBC.find(symbol)
+                .orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol " + symbol));
+        return LINKER.downcallHandle(addr, desc, CAPTURE_ERRNO);
+    }
+
+    /** A variadic downcall (syscall(2), ioctl(2), fcntl(2), openat(2)) fixed to one signature. */
+    static MethodHandle variadic(String symbol, FunctionDescriptor desc, int firstVariadic) {
+        MemorySegment addr = LIBC.find(symbol)
+                .orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol " + symbol));
+        return LINKER.downcallHandle(addr, desc, CAPTURE_ERRNO, Linker.Option.firstVariadicArg(firstVariadic));
+    }
+
+    /** A downcall that cannot fail (no errno capture). */
+    static MethodHandle plain(String symbol, FunctionDescriptor desc) {
+        MemorySegment addr = LIBC.find(symbol)
+                .orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol " + symbol));
+        return LINKER.downcallHandle(addr, desc);
+    }
+
+    static MemorySegment errnoState(Arena arena) {
+        return arena.allocate(CAPTURE_LAYOUT);
+    }
+
+    static int errno(MemorySegment state) {
+        return (int) ERRNO.get(state, 0L);
+    }
+
+    /** Turns an unexpected Throwable from invokeExact into an Error: signatures are fixed, so this is a bug. */
+    static AssertionError wrap(Throwable t) {
+        return new AssertionError("native call failed unexpectedly", t);
+    }
+
+    /** Checks a C int result: -1 means failure with errno. */
+    static int check(int result, MemorySegment state, String call, String target) throws SyscallException {
+        if (result == -1) {
+            throw new SyscallException(call, target, errno(state));
+        }
+        return result;
+    }
+
+    static long check(long result, MemorySegment state, String call, String target) throws SyscallException {
+        if (result == -1) {
+            throw new SyscallException(call, target, errno(state));
+        }
+        return result;
+    }
+}

@@ -1,0 +1,48 @@
+package dev.composefs.bindings;
+
+import java.io.IOException;
+
+/**
+ * The one error type for failed Linux calls: which call, what it was about (a path, an fd or an
+ * option), and errno with its symbolic name, so a message reads
+ * {@code fsconfig(lowerdir+=/tmp/x): ENOENT (No such file or directory)}.
+ */
+public final class SyscallException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    private final String call;
+    private final String target;
+    private final int errno;
+
+    public SyscallException(String call, String target, int errno) {
+        super(format(call, target, errno));
+        this.call = call;
+        this.target = target;
+        this.errno = errno;
+    }
+
+    private static String format(String call, String target, int errno) {
+        String what = target == null || target.isEmpty() ? call : call + "(" + target + ")";
+        return what + ": " + Errno.name(errno) + " (" + Errno.description(errno) + ")";
+    }
+
+    public String call() {
+        return call;
+    }
+
+    public String target() {
+        return target;
+    }
+
+    public int errno() {
+        return errno;
+    }
+
+    public String errnoName() {
+        return Errno.name(errno);
+    }
+
+    public boolean is(int expected) {
+        return errno == expected;
+    }
+}

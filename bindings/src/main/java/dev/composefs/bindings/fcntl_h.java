@@ -1,0 +1,101 @@
+package dev.composefs.bindings;
+
+import static dev.composefs.bindings.Native.C_INT;
+import static dev.composefs.bindings.Native.C_LONG;
+import static dev.composefs.bindings.Native.C_POINTER;
+import static dev.composefs.bindings.unistd_h.addr;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+/** fcntl.h and linux/openat2.h: openat, openat2 with struct open_how, file seals. */
+public final class fcntl_h {
+    private fcntl_h() {}
+
+    public static final int AT_FDCWD = -100;
+    public static final int AT_SYMLINK_NOFOLLOW = 0x100;
+    public static final int AT_REMOVEDIR = 0x200;
+    public static final int AT_EMPTY_PATH = 0x1000;
+    public static final int AT_RECURSIVE = 0x8000;
+
+    public static final int O_RDONLY = 0;
+    public static final int O_WRONLY = 1;
+    public static final int O_RDWR = 2;
+    public static final int O_CREAT = 0100;
+    public static final int O_EXCL = 0200;
+    public static final int O_NOCTTY = 0400;
+    public static final int O_TRUNC = 01000;
+    public static final int O_NONBLOCK = 04000;
+    public static final int O_DIRECTORY = 0200000;
+    public static final int O_NOFOLLOW = 0400000;
+    public static final int O_CLOEXEC = 02000000;
+    public static final int O_PATH = 010000000;
+
+    public static final long RESOLVE_NO_XDEV = 0x01;
+    public static final long RESOLVE_NO_MAGICLINKS = 0x02;
+    public static final long RESOLVE_NO_SYMLINKS = 0x04;
+    public static final long RESOLVE_BENEATH = 0x08;
+    public static final long RESOLVE_IN_ROOT = 0x10;
+    public static final long RESOLVE_CACHED = 0x20;
+
+    public static final int F_ADD_SEALS = 1033;
+    public static final int F_GET_SEALS = 1034;
+    public static final int F_SEAL_SEAL = 0x0001;
+    public static final int F_SEAL_SHRINK = 0x0002;
+    public static final int F_SEAL_GROW = 0x0004;
+    public static final int F_SEAL_WRITE = 0x0008;
+
+    /** struct open_how (linux/openat2.h). */
+    public static final StructLayout open_how = MemoryLayout.structLayout(
+            C_LONG.withName("flags"),
+            C_LONG.withName("mode"),
+            C_LONG.withName("resolve")).withName("open_how");
+
+    private static final VarHandle HOW_FLAGS = open_how.varHandle(MemoryLayout.PathElement.groupElement("flags"));
+    private static final VarHandle HOW_MODE = open_how.varHandle(MemoryLayout.PathElement.groupElement("mode"));
+    private static final VarHandle HOW_RESOLVE = open_how.varHandle(MemoryLayout.PathElement.groupElement("resolve"));
+
+    private static final MethodHandle OPENAT = Native.variadic("openat",
+            FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_INT), 3);
+    private static final MethodHandle FCNTL = Native.variadic("fcntl",
+            FunctionDescriptor.of(C_INT, C_INT, C_INT, C_INT), 2);
+
+    public static int openat(int dirfd, String path, int flags, int mode) throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = Native.errnoState(arena);
+            return Native.check((int) OPENAT.invokeExact(st, dirfd, arena.allocateFrom(path), flags, mode), st,
+                    "openat", path);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Native.wrap(t);
+        }
+    }
+
+    public static int openat2(int dirfd, String path, long flags, long mode, long resolve) throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment how = arena.allocate(open_how);
+            HOW_FLAGS.set(how, 0L, flags);
+            HOW_MODE.set(how, 0L, mode);
+            HOW_RESOLVE.set(how, 0L, resolve);
+            return (int) unistd_h.syscall("openat2", path, unistd_h.SYS_openat2, dirfd, addr(arena.allocateFrom(path)),
+                    addr(how), open_how.byteSize());
+        }
+    }
+
+    public static int fcntl(int fd, int cmd, int arg) throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = Native.errnoState(arena);
+            return Native.check((int) FCNTL.invokeExact(st, fd, cmd, arg), st, "fcntl", "fd " + fd);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Native.wrap(t);
+        }
+    }
+}

@@ -1,0 +1,207 @@
+package dev.composefs.bindings;
+
+import static dev.composefs.bindings.Native.C_INT;
+import static dev.composefs.bindings.Native.C_LONG;
+import static dev.composefs.bindings.Native.C_POINTER;
+import static dev.composefs.bindings.unistd_h.addr;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+/** sys/mount.h (and linux/mount.h): mount(2), umount2(2) and the new mount API. */
+public final class sys_mount_h {
+    private sys_mount_h() {}
+
+    // mount(2) flags
+    public static final long MS_RDONLY = 1;
+    public static final long MS_NOSUID = 2;
+    public static final long MS_NODEV = 4;
+    public static final long MS_NOEXEC = 8;
+    public static final long MS_REMOUNT = 32;
+    public static final long MS_SILENT = 32768;
+    public static final long MS_BIND = 4096;
+    public static final long MS_MOVE = 8192;
+    public static final long MS_REC = 16384;
+    public static final long MS_PRIVATE = 1 << 18;
+    public static final long MS_SLAVE = 1 << 19;
+    public static final long MS_SHARED = 1 << 20;
+
+    // umount2(2) flags
+    public static final int MNT_FORCE = 1;
+    public static final int MNT_DETACH = 2;
+    public static final int UMOUNT_NOFOLLOW = 8;
+
+    public static final int FSOPEN_CLOEXEC = 1;
+    public static final int FSPICK_CLOEXEC = 1;
+    public static final int FSPICK_SYMLINK_NOFOLLOW = 2;
+    public static final int FSPICK_NO_AUTOMOUNT = 4;
+    public static final int FSPICK_EMPTY_PATH = 8;
+
+    public static final int FSCONFIG_SET_FLAG = 0;
+    public static final int FSCONFIG_SET_STRING = 1;
+    public static final int FSCONFIG_SET_BINARY = 2;
+    public static final int FSCONFIG_SET_PATH = 3;
+    public static final int FSCONFIG_SET_PATH_EMPTY = 4;
+    public static final int FSCONFIG_SET_FD = 5;
+    public static final int FSCONFIG_CMD_CREATE = 6;
+    public static final int FSCONFIG_CMD_RECONFIGURE = 7;
+
+    public static final int FSMOUNT_CLOEXEC = 1;
+
+    public static final long MOUNT_ATTR_RDONLY = 0x00000001;
+    public static final long MOUNT_ATTR_NOSUID = 0x00000002;
+    public static final long MOUNT_ATTR_NODEV = 0x00000004;
+    public static final long MOUNT_ATTR_NOEXEC = 0x00000008;
+    public static final long MOUNT_ATTR__ATIME = 0x00000070;
+    public static final long MOUNT_ATTR_RELATIME = 0x00000000;
+    public static final long MOUNT_ATTR_NOATIME = 0x00000010;
+    public static final long MOUNT_ATTR_STRICTATIME = 0x00000020;
+    public static final long MOUNT_ATTR_NODIRATIME = 0x00000080;
+    public static final long MOUNT_ATTR_IDMAP = 0x00100000;
+    public static final long MOUNT_ATTR_NOSYMFOLLOW = 0x00200000;
+    public static final int MOUNT_ATTR_SIZE_VER0 = 32;
+
+    public static final int MOVE_MOUNT_F_SYMLINKS = 0x00000001;
+    public static final int MOVE_MOUNT_F_AUTOMOUNTS = 0x00000002;
+    public static final int MOVE_MOUNT_F_EMPTY_PATH = 0x00000004;
+    public static final int MOVE_MOUNT_T_SYMLINKS = 0x00000010;
+    public static final int MOVE_MOUNT_T_AUTOMOUNTS = 0x00000020;
+    public static final int MOVE_MOUNT_T_EMPTY_PATH = 0x00000040;
+
+    public static final int OPEN_TREE_CLONE = 1;
+    public static final int OPEN_TREE_CLOEXEC = fcntl_h.O_CLOEXEC;
+
+    /** struct mount_attr (linux/mount.h). */
+    public static final StructLayout mount_attr = MemoryLayout.structLayout(
+            C_LONG.withName("attr_set"),
+            C_LONG.withName("attr_clr"),
+            C_LONG.withName("propagation"),
+            C_LONG.withName("userns_fd")).withName("mount_attr");
+
+    private static final VarHandle MA_SET = mount_attr.varHandle(MemoryLayout.PathElement.groupElement("attr_set"));
+    private static final VarHandle MA_CLR = mount_attr.varHandle(MemoryLayout.PathElement.groupElement("attr_clr"));
+    private static final VarHandle MA_PROP = mount_attr.varHandle(MemoryLayout.PathElement.groupElement("propagation"));
+    private static final VarHandle MA_USERNS = mount_attr.varHandle(MemoryLayout.PathElement.groupElement("userns_fd"));
+
+    private static final MethodHandle MOUNT = Native.downcall("mount",
+            FunctionDescriptor.of(C_INT, C_POINTER, C_POINTER, C_POINTER, C_LONG, C_POINTER));
+    private static final MethodHandle UMOUNT2 = Native.downcall("umount2",
+            FunctionDescriptor.of(C_INT, C_POINTER, C_INT));
+
+    public static void mount(String source, String target, String fstype, long flags, String data)
+            throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = Native.errnoState(arena);
+            int r = (int) MOUNT.invokeExact(st, str(arena, source), str(arena, target), str(arena, fstype), flags,
+                    str(arena, data));
+            Native.check(r, st, "mount", target + (fstype != null ? " -t " + fstype : "")
+                    + (data != null ? " -o " + data : ""));
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Native.wrap(t);
+        }
+    }
+
+    public static void umount2(String target, int flags) throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = Native.errnoState(arena);
+            Native.check((int) UMOUNT2.invokeExact(st, arena.allocateFrom(target), flags), st, "umount2", target);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Native.wrap(t);
+        }
+    }
+
+    public static int fsopen(String fsName, int flags) throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            return (int) unistd_h.syscall("fsopen", fsName, unistd_h.SYS_fsopen,
+                    addr(arena.allocateFrom(fsName)), flags);
+        }
+    }
+
+    public static int fspick(int dfd, String path, int flags) throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            return (int) unistd_h.syscall("fspick", path, unistd_h.SYS_fspick, dfd,
+                    addr(arena.allocateFrom(path)), flags);
+        }
+    }
+
+    /** fsconfig(2) with a string value (FSCONFIG_SET_STRING/PATH), a flag, or a command. */
+    public static void fsconfig(int fsfd, int cmd, String key, String value, int aux) throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            String what = key == null ? fsconfigCommandName(cmd) : (value == null ? key : key + "=" + value);
+            unistd_h.syscall("fsconfig", what, unistd_h.SYS_fsconfig, fsfd, cmd,
+                    key == null ? 0 : addr(arena.allocateFrom(key)),
+                    value == null ? 0 : addr(arena.allocateFrom(value)), aux);
+        }
+    }
+
+    /** fsconfig(2) with FSCONFIG_SET_FD: the value is carried in aux. */
+    public static void fsconfigFd(int fsfd, String key, int fd) throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            unistd_h.syscall("fsconfig", key + "=fd " + fd, unistd_h.SYS_fsconfig, fsfd, FSCONFIG_SET_FD,
+                    addr(arena.allocateFrom(key)), 0, fd);
+        }
+    }
+
+    /** fsconfig(2) with FSCONFIG_SET_BINARY. */
+    public static void fsconfigBinary(int fsfd, String key, byte[] value) throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment v = arena.allocate(Math.max(1, value.length));
+            MemorySegment.copy(value, 0, v, Native.C_CHAR, 0, value.length);
+            unistd_h.syscall("fsconfig", key + "=<" + value.length + " bytes>", unistd_h.SYS_fsconfig, fsfd,
+                    FSCONFIG_SET_BINARY, addr(arena.allocateFrom(key)), addr(v), value.length);
+        }
+    }
+
+    public static String fsconfigCommandName(int cmd) {
+        return switch (cmd) {
+            case FSCONFIG_CMD_CREATE -> "FSCONFIG_CMD_CREATE";
+            case FSCONFIG_CMD_RECONFIGURE -> "FSCONFIG_CMD_RECONFIGURE";
+            default -> "FSCONFIG cmd " + cmd;
+        };
+    }
+
+    public static int fsmount(int fsfd, int flags, long attrFlags) throws SyscallException {
+        return (int) unistd_h.syscall("fsmount", "fd " + fsfd, unistd_h.SYS_fsmount, fsfd, flags, attrFlags);
+    }
+
+    public static void moveMount(int fromDfd, String fromPath, int toDfd, String toPath, int flags)
+            throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            unistd_h.syscall("move_mount", toPath, unistd_h.SYS_move_mount, fromDfd,
+                    addr(arena.allocateFrom(fromPath)), toDfd, addr(arena.allocateFrom(toPath)), flags);
+        }
+    }
+
+    public static int openTree(int dfd, String path, int flags) throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            return (int) unistd_h.syscall("open_tree", path, unistd_h.SYS_open_tree, dfd,
+                    addr(arena.allocateFrom(path)), flags);
+        }
+    }
+
+    public static void mountSetattr(int dfd, String path, int flags, long attrSet, long attrClr, long propagation,
+            long usernsFd) throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = arena.allocate(mount_attr);
+            MA_SET.set(attr, 0L, attrSet);
+            MA_CLR.set(attr, 0L, attrClr);
+            MA_PROP.set(attr, 0L, propagation);
+            MA_USERNS.set(attr, 0L, usernsFd);
+            unistd_h.syscall("mount_setattr", path.isEmpty() ? "fd " + dfd : path, unistd_h.SYS_mount_setattr, dfd,
+                    addr(arena.allocateFrom(path)), flags, addr(attr), mount_attr.byteSize());
+        }
+    }
+
+    private static MemorySegment str(Arena arena, String s) {
+        return s == null ? MemorySegment.NULL : arena.allocateFrom(s);
+    }
+}
