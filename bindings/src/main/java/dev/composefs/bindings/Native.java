@@ -66,6 +66,27 @@ public final class Native {
         return new AssertionError("native call failed unexpectedly", t);
     }
 
+    /** One native invocation: gets the errno capture segment and an arena for its arguments. */
+    @FunctionalInterface
+    interface Invocation {
+        long invoke(MemorySegment errnoState, Arena arena) throws Throwable;
+    }
+
+    /**
+     * Runs one call in its own confined arena and turns -1 into a {@link SyscallException} naming
+     * the call and its target; the shape every binding method shares.
+     */
+    static long call(String name, String target, Invocation invocation) throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = errnoState(arena);
+            return check(invocation.invoke(st, arena), st, name, target);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
     /** Checks a C int result: -1 means failure with errno. */
     static int check(int result, MemorySegment state, String call, String target) throws SyscallException {
         if (result == -1) {

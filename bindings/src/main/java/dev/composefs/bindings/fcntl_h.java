@@ -66,15 +66,8 @@ public final class fcntl_h {
             FunctionDescriptor.of(C_INT, C_INT, C_INT, C_INT), 2);
 
     public static int openat(int dirfd, String path, int flags, int mode) throws SyscallException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment st = Native.errnoState(arena);
-            return Native.check((int) OPENAT.invokeExact(st, dirfd, arena.allocateFrom(path), flags, mode), st,
-                    "openat", path);
-        } catch (SyscallException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Native.wrap(t);
-        }
+        return (int) Native.call("openat", path,
+                (st, a) -> (int) OPENAT.invokeExact(st, dirfd, a.allocateFrom(path), flags, mode));
     }
 
     public static int openat2(int dirfd, String path, long flags, long mode, long resolve) throws SyscallException {
@@ -89,13 +82,6 @@ public final class fcntl_h {
     }
 
     public static int fcntl(int fd, int cmd, int arg) throws SyscallException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment st = Native.errnoState(arena);
-            return Native.check((int) FCNTL.invokeExact(st, fd, cmd, arg), st, "fcntl", "fd " + fd);
-        } catch (SyscallException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Native.wrap(t);
-        }
+        return (int) Native.call("fcntl", "fd " + fd, (st, a) -> (int) FCNTL.invokeExact(st, fd, cmd, arg));
     }
 }

@@ -95,28 +95,13 @@ public final class sys_mount_h {
 
     public static void mount(String source, String target, String fstype, long flags, String data)
             throws SyscallException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment st = Native.errnoState(arena);
-            int r = (int) MOUNT.invokeExact(st, str(arena, source), str(arena, target), str(arena, fstype), flags,
-                    str(arena, data));
-            Native.check(r, st, "mount", target + (fstype != null ? " -t " + fstype : "")
-                    + (data != null ? " -o " + data : ""));
-        } catch (SyscallException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Native.wrap(t);
-        }
+        String what = target + (fstype != null ? " -t " + fstype : "") + (data != null ? " -o " + data : "");
+        Native.call("mount", what, (st, a) -> (int) MOUNT.invokeExact(st, str(a, source), str(a, target),
+                str(a, fstype), flags, str(a, data)));
     }
 
     public static void umount2(String target, int flags) throws SyscallException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment st = Native.errnoState(arena);
-            Native.check((int) UMOUNT2.invokeExact(st, arena.allocateFrom(target), flags), st, "umount2", target);
-        } catch (SyscallException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Native.wrap(t);
-        }
+        Native.call("umount2", target, (st, a) -> (int) UMOUNT2.invokeExact(st, a.allocateFrom(target), flags));
     }
 
     public static int fsopen(String fsName, int flags) throws SyscallException {

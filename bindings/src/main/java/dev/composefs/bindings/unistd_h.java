@@ -39,14 +39,7 @@ public final class unistd_h {
     }
 
     public static void close(int fd) throws SyscallException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment st = Native.errnoState(arena);
-            Native.check((int) CLOSE.invokeExact(st, fd), st, "close", "fd " + fd);
-        } catch (SyscallException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Native.wrap(t);
-        }
+        Native.call("close", "fd " + fd, (st, a) -> (int) CLOSE.invokeExact(st, fd));
     }
 
     /** close(2) for cleanup paths, where a failure must not hide the original error. */
@@ -61,14 +54,7 @@ public final class unistd_h {
     }
 
     public static void fsync(int fd, String what) throws SyscallException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment st = Native.errnoState(arena);
-            Native.check((int) FSYNC.invokeExact(st, fd), st, "fsync", what);
-        } catch (SyscallException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Native.wrap(t);
-        }
+        Native.call("fsync", what, (st, a) -> (int) FSYNC.invokeExact(st, fd));
     }
 
     public static int geteuid() {
@@ -92,9 +78,7 @@ public final class unistd_h {
      * address), so no argument is left with undefined upper bits.
      */
     public static long syscall(String name, String target, long number, long... args) throws SyscallException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment st = Native.errnoState(arena);
-            long r = switch (args.length) {
+        return Native.call(name, target, (st, a) -> switch (args.length) {
                 case 0 -> (long) SYSCALL[0].invokeExact(st, number);
                 case 1 -> (long) SYSCALL[1].invokeExact(st, number, args[0]);
                 case 2 -> (long) SYSCALL[2].invokeExact(st, number, args[0], args[1]);
@@ -103,13 +87,7 @@ public final class unistd_h {
                 case 5 -> (long) SYSCALL[5].invokeExact(st, number, args[0], args[1], args[2], args[3], args[4]);
                 case 6 -> (long) SYSCALL[6].invokeExact(st, number, args[0], args[1], args[2], args[3], args[4], args[5]);
                 default -> throw new IllegalArgumentException("syscall takes at most 6 arguments");
-            };
-            return Native.check(r, st, name, target);
-        } catch (SyscallException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Native.wrap(t);
-        }
+        });
     }
 
     static long addr(MemorySegment s) {

@@ -1,0 +1,80 @@
+package dev.composefs.bindings;
+
+import static dev.composefs.bindings.Native.C_INT;
+import static dev.composefs.bindings.Native.C_LONG;
+import static dev.composefs.bindings.Native.C_SHORT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+
+/** linux/fsverity.h: enabling fs-verity on a file and reading its digest back from the kernel. */
+public final class linux_fsverity_h {
+    private linux_fsverity_h() {}
+
+    public static final int FS_VERITY_HASH_ALG_SHA256 = 1;
+    public static final int FS_VERITY_HASH_ALG_SHA512 = 2;
+    /** _IOW('f', 133, struct fsverity_enable_arg) */
+    public static final long FS_IOC_ENABLE_VERITY = 0x40806685L;
+    /** _IOWR('f', 134, struct fsverity_digest) */
+    public static final long FS_IOC_MEASURE_VERITY = 0xc0046686L;
+
+    /** struct fsverity_enable_arg. */
+    public static final StructLayout fsverity_enable_arg = MemoryLayout.structLayout(
+            C_INT.withName("version"),
+            C_INT.withName("hash_algorithm"),
+            C_INT.withName("block_size"),
+            C_INT.withName("salt_size"),
+            C_LONG.withName("salt_ptr"),
+            C_INT.withName("sig_size"),
+            C_INT.withName("__reserved1"),
+            C_LONG.withName("sig_ptr"),
+            MemoryLayout.sequenceLayout(11, C_LONG).withName("__reserved2")).withName("fsverity_enable_arg");
+
+    /** struct fsverity_digest: a header followed by digest_size bytes (flexible array). */
+    public static final StructLayout fsverity_digest = MemoryLayout.structLayout(
+            C_SHORT.withName("digest_algorithm"),
+            C_SHORT.withName("digest_size")).withName("fsverity_digest");
+
+    private static final VarHandle EA_VERSION = field(fsverity_enable_arg, "version");
+    private static final VarHandle EA_HASH = field(fsverity_enable_arg, "hash_algorithm");
+    private static final VarHandle EA_BLOCK = field(fsverity_enable_arg, "block_size");
+    private static final VarHandle FD_ALG = field(fsverity_digest, "digest_algorithm");
+    private static final VarHandle FD_SIZE = field(fsverity_digest, "digest_size");
+
+    private static final int MAX_DIGEST = 64;
+
+    private static VarHandle field(StructLayout s, String name) {
+        return s.varHandle(MemoryLayout.PathElement.groupElement(name));
+    }
+
+    /** FS_IOC_ENABLE_VERITY with sha256, 4096-byte blocks, no salt, no signature (composefs' choice). */
+    public static void enableVerity(int fd, String path) throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment arg = arena.allocate(fsverity_enable_arg); // zeroed: no salt, no signature
+            EA_VERSION.set(arg, 0L, 1);
+            EA_HASH.set(arg, 0L, FS_VERITY_HASH_ALG_SHA256);
+            EA_BLOCK.set(arg, 0L, 4096);
+            sys_ioctl_h.ioctl(fd, FS_IOC_ENABLE_VERITY, arg, "FS_IOC_ENABLE_VERITY", path);
+        }
+    }
+
+    /** FS_IOC_MEASURE_VERITY: the file's fs-verity digest as the kernel enforces it. */
+    public static Measurement measureVerity(int fd, String path) throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment arg = arena.allocate(fsverity_digest.byteSize() + MAX_DIGEST, 8);
+            FD_SIZE.set(arg, 0L, (short) MAX_DIGEST);
+            sys_ioctl_h.ioctl(fd, FS_IOC_MEASURE_VERITY, arg, "FS_IOC_MEASURE_VERITY", path);
+            int alg = Short.toUnsignedInt((short) FD_ALG.get(arg, 0L));
+            int size = Short.toUnsignedInt((short) FD_SIZE.get(arg, 0L));
+            byte[] digest = arg.asSlice(fsverity_digest.byteSize(), size).toArray(ValueLayout.JAVA_BYTE);
+            return new Measurement(alg, digest);
+        }
+    }
+
+    /** What FS_IOC_MEASURE_VERITY reports. */
+    public record Measurement(int algorithm, byte[] digest) {}
+}

@@ -1,0 +1,142 @@
+package dev.composefs.bindings;
+
+import static dev.composefs.bindings.Native.C_INT;
+import static dev.composefs.bindings.Native.C_LONG;
+import static dev.composefs.bindings.Native.C_POINTER;
+import static dev.composefs.bindings.Native.C_SHORT;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+
+/** sys/stat.h (with linux/stat.h): statx(2), mknodat(2) and the file type bits. */
+public final class sys_stat_h {
+    private sys_stat_h() {}
+
+    public static final int S_IFMT = 0170000;
+    public static final int S_IFSOCK = 0140000;
+    public static final int S_IFLNK = 0120000;
+    public static final int S_IFREG = 0100000;
+    public static final int S_IFBLK = 0060000;
+    public static final int S_IFDIR = 0040000;
+    public static final int S_IFCHR = 0020000;
+    public static final int S_IFIFO = 0010000;
+
+    public static final int STATX_TYPE = 0x0001;
+    public static final int STATX_MODE = 0x0002;
+    public static final int STATX_NLINK = 0x0004;
+    public static final int STATX_UID = 0x0008;
+    public static final int STATX_GID = 0x0010;
+    public static final int STATX_ATIME = 0x0020;
+    public static final int STATX_MTIME = 0x0040;
+    public static final int STATX_CTIME = 0x0080;
+    public static final int STATX_INO = 0x0100;
+    public static final int STATX_SIZE = 0x0200;
+    public static final int STATX_BLOCKS = 0x0400;
+    public static final int STATX_BASIC_STATS = 0x07ff;
+    public static final int STATX_BTIME = 0x0800;
+    public static final int STATX_MNT_ID = 0x1000;
+    public static final long STATX_ATTR_VERITY = 0x00100000L;
+    public static final int AT_STATX_SYNC_AS_STAT = 0x0000;
+
+    /** struct statx_timestamp. */
+    public static final StructLayout statx_timestamp = MemoryLayout.structLayout(
+            C_LONG.withName("tv_sec"),
+            C_INT.withName("tv_nsec"),
+            C_INT.withName("__reserved")).withName("statx_timestamp");
+
+    /** struct statx (256 bytes; the spare tail is reserved for future fields). */
+    public static final StructLayout statx = MemoryLayout.structLayout(
+            C_INT.withName("stx_mask"),
+            C_INT.withName("stx_blksize"),
+            C_LONG.withName("stx_attributes"),
+            C_INT.withName("stx_nlink"),
+            C_INT.withName("stx_uid"),
+            C_INT.withName("stx_gid"),
+            C_SHORT.withName("stx_mode"),
+            MemoryLayout.paddingLayout(2),
+            C_LONG.withName("stx_ino"),
+            C_LONG.withName("stx_size"),
+            C_LONG.withName("stx_blocks"),
+            C_LONG.withName("stx_attributes_mask"),
+            statx_timestamp.withName("stx_atime"),
+            statx_timestamp.withName("stx_btime"),
+            statx_timestamp.withName("stx_ctime"),
+            statx_timestamp.withName("stx_mtime"),
+            C_INT.withName("stx_rdev_major"),
+            C_INT.withName("stx_rdev_minor"),
+            C_INT.withName("stx_dev_major"),
+            C_INT.withName("stx_dev_minor"),
+            C_LONG.withName("stx_mnt_id"),
+            MemoryLayout.paddingLayout(256 - 152)).withName("statx");
+
+    private static final MethodHandle STATX = Native.downcall("statx",
+            FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_INT, C_POINTER));
+    private static final MethodHandle MKNODAT = Native.downcall("mknodat",
+            FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_LONG));
+
+    /** The parts of struct statx that composefs uses. */
+    public record Statx(int mask, long attributes, int nlink, int uid, int gid, int mode, long ino, long size,
+            long mtimeSec, int mtimeNsec, int rdevMajor, int rdevMinor, int devMajor, int devMinor) {
+        public int type() {
+            return mode & S_IFMT;
+        }
+
+        public boolean isVerity() {
+            return (attributes & STATX_ATTR_VERITY) != 0;
+        }
+
+        /** The rdev as glibc's makedev() packs it (what composefs dumps print). */
+        public long rdev() {
+            return makedev(rdevMajor, rdevMinor);
+        }
+    }
+
+    public static Statx statx(int dirfd, String path, int flags, int mask) throws SyscallException {
+        try (var arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(statx);
+            Native.call("statx", path, (st, a) -> (int) STATX.invokeExact(st, dirfd, a.allocateFrom(path), flags,
+                    mask, buf));
+            return new Statx(
+                    buf.get(C_INT, off("stx_mask")),
+                    buf.get(C_LONG, off("stx_attributes")),
+                    buf.get(C_INT, off("stx_nlink")),
+                    buf.get(C_INT, off("stx_uid")),
+                    buf.get(C_INT, off("stx_gid")),
+                    Short.toUnsignedInt(buf.get(C_SHORT, off("stx_mode"))),
+                    buf.get(C_LONG, off("stx_ino")),
+                    buf.get(C_LONG, off("stx_size")),
+                    buf.get(C_LONG, off("stx_mtime")),
+                    buf.get(C_INT, off("stx_mtime") + 8),
+                    buf.get(C_INT, off("stx_rdev_major")),
+                    buf.get(C_INT, off("stx_rdev_minor")),
+                    buf.get(C_INT, off("stx_dev_major")),
+                    buf.get(C_INT, off("stx_dev_minor")));
+        }
+    }
+
+    private static long off(String field) {
+        return statx.byteOffset(MemoryLayout.PathElement.groupElement(field));
+    }
+
+    public static void mknodat(int dirfd, String path, int mode, long dev) throws SyscallException {
+        Native.call("mknodat", path, (st, a) -> (int) MKNODAT.invokeExact(st, dirfd, a.allocateFrom(path), mode, dev));
+    }
+
+    /** glibc's gnu_dev_makedev. */
+    public static long makedev(int major, int minor) {
+        long ma = Integer.toUnsignedLong(major);
+        long mi = Integer.toUnsignedLong(minor);
+        return ((ma & 0x00000fffL) << 8) | ((ma & 0xfffff000L) << 32) | (mi & 0x000000ffL) | ((mi & 0xffffff00L) << 12);
+    }
+
+    public static int major(long dev) {
+        return (int) (((dev >>> 32) & 0xfffff000L) | ((dev >>> 8) & 0x00000fffL));
+    }
+
+    public static int minor(long dev) {
+        return (int) (((dev >>> 12) & 0xffffff00L) | (dev & 0x000000ffL));
+    }
+}

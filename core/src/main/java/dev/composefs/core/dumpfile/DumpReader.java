@@ -1,0 +1,422 @@
+package dev.composefs.core.dumpfile;
+
+import dev.composefs.core.tree.Device;
+import dev.composefs.core.tree.Directory;
+import dev.composefs.core.tree.Fifo;
+import dev.composefs.core.tree.Hardlink;
+import dev.composefs.core.tree.Limits;
+import dev.composefs.core.tree.Meta;
+import dev.composefs.core.tree.Node;
+import dev.composefs.core.tree.RegularFile;
+import dev.composefs.core.tree.Socket;
+import dev.composefs.core.tree.Symlink;
+import dev.composefs.core.tree.TreeException;
+import dev.composefs.core.tree.Xattrs;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Parses composefs-dump(5) text into a tree. Strict mode is what upstream's mkcomposefs does
+ * with CFS_PARSE_STRICT (its tests): a final newline is required, a symlink's size must be its
+ * target's length and non-devices must have rdev 0. Lenient mode accepts those.
+ */
+public final class DumpReader {
+    private static final int FIELD_PATH = 0;
+    private static final int FIELD_MTIME = 7;
+    private static final int FIELD_PAYLOAD = 8;
+    private static final int FIELD_CONTENT = 9;
+    private static final int FIELD_DIGEST = 10;
+    private static final int FIELD_XATTRS = 11;
+
+    private final boolean strict;
+    private final Map<String, Directory> dirs = new HashMap<>();
+    private final Map<String, PendingLink> links = new LinkedHashMap<>();
+    private final String[] err = new String[1];
+    private Directory root;
+    private long lineNo;
+
+    private record PendingLink(long line, Directory parent, String name, String path, String target) {}
+
+    private DumpReader(boolean strict) {
+        this.strict = strict;
+    }
+
+    public static Directory read(InputStream in, boolean strict) throws IOException {
+        return parse(in.readAllBytes(), strict);
+    }
+
+    public static Directory parse(byte[] data, boolean strict) throws DumpFormatException {
+        return new DumpReader(strict).run(data);
+    }
+
+    private Directory run(byte[] data) throws DumpFormatException {
+        int pos = 0;
+        int[] starts = new int[16];
+        int[] ends = new int[16];
+        while (pos < data.length) {
+            lineNo++;
+            int eol = indexOf(data, (byte) '\n', pos);
+            if (eol < 0) {
+                if (strict) {
+                    throw new DumpFormatException(lineNo, "missing newline at end of input");
+                }
+                eol = data.length;
+            }
+            if (eol > pos) {
+                int n = 0;
+                int f = pos;
+                while (true) {
+                    int sp = indexOf(data, (byte) ' ', f, eol);
+                    int end = sp < 0 ? eol : sp;
+                    if (n == starts.length) {
+                        starts = java.util.Arrays.copyOf(starts, n * 2);
+                        ends = java.util.Arrays.copyOf(ends, n * 2);
+                    }
+                    starts[n] = f;
+                    ends[n] = end;
+                    n++;
+                    if (sp < 0) {
+                        break;
+                    }
+                    f = sp + 1;
+                }
+                line(data, starts, ends, n);
+            }
+            pos = eol + 1;
+        }
+        if (root == null) {
+            throw new DumpFormatException(0, "no root directory entry \"/\" in input");
+        }
+        resolveLinks();
+        return root;
+    }
+
+    private void line(byte[] b, int[] s, int[] e, int n) throws DumpFormatException {
+        if (n <= FIELD_MTIME) {
+            throw fail("expected at least 8 fields (path size mode nlink uid gid rdev mtime), got " + n);
+        }
+        String path = text(b, s[FIELD_PATH], e[FIELD_PATH], "path");
+        if (path.isEmpty() || path.charAt(0) != '/') {
+            throw fail("path '" + printable(path) + "' is not absolute");
+        }
+        long size = number(b, s[1], e[1], 10, "size");
+        boolean isLink = e[2] > s[2] && b[s[2]] == '@';
+        long mode = number(b, s[2] + (isLink ? 1 : 0), e[2], 8, "mode");
+        if (mode > 0xffffffffL) {
+            throw fail("mode out of range");
+        }
+        long nlink = u32(b, s[3], e[3], "nlink");
+        long uid = u32(b, s[4], e[4], "uid");
+        long gid = u32(b, s[5], e[5], "gid");
+        long rdev = number(b, s[6], e[6], 10, "rdev");
+        int dot = indexOf(b, (byte) '.', s[FIELD_MTIME], e[FIELD_MTIME]);
+        if (dot < 0) {
+            throw fail("mtime must be SECONDS.NANOSECONDS");
+        }
+        long sec = signed(b, s[FIELD_MTIME], dot, "mtime seconds");
+        long nsec = u32(b, dot + 1, e[FIELD_MTIME], "mtime nanoseconds");
+        String payload = n > FIELD_PAYLOAD ? optional(b, s[FIELD_PAYLOAD], e[FIELD_PAYLOAD], "payload") : null;
+        String content = n > FIELD_CONTENT ? optional(b, s[FIELD_CONTENT], e[FIELD_CONTENT], "content") : null;
+        byte[] digest = n > FIELD_DIGEST ? digest(b, s[FIELD_DIGEST], e[FIELD_DIGEST]) : null;
+
+        String parentPath;
+        String name;
+        Directory parent = null;
+        if (path.equals("/")) {
+            parentPath = null;
+            name = "";
+            if (root != null) {
+                throw fail("duplicate root directory entry");
+            }
+        } else {
+            int slash = path.lastIndexOf('/');
+            parentPath = slash == 0 ? "/" : path.substring(0, slash);
+            name = path.substring(slash + 1);
+            checkName(name, path);
+            if (root == null) {
+                throw fail("entry '" + printable(path) + "' before the root directory \"/\"");
+            }
+            parent = dirs.get(parentPath);
+            if (parent == null) {
+                throw fail("parent of '" + printable(path) + "' does not exist or is not a directory");
+            }
+            if (parent.entries().containsKey(name) || links.containsKey(path)) {
+                throw fail("duplicate entry '" + printable(path) + "'");
+            }
+        }
+
+        if (isLink) {
+            if (parent == null) {
+                throw fail("the root directory cannot be a hardlink");
+            }
+            if (payload == null || payload.isEmpty()) {
+                throw fail("hardlink '" + printable(path) + "' without a target path");
+            }
+            links.put(path, new PendingLink(lineNo, parent, name, path, payload));
+            return;
+        }
+
+        Xattrs xattrs = new Xattrs();
+        for (int i = FIELD_XATTRS; i < n; i++) {
+            if (e[i] == s[i]) {
+                continue; // trailing or doubled separator
+            }
+            int eq = indexOf(b, (byte) '=', s[i], e[i]);
+            if (eq < 0) {
+                throw fail("xattr '" + printable(text(b, s[i], e[i], "xattr")) + "' has no '='");
+            }
+            String key = text(b, s[i], eq, "xattr name");
+            String value = text(b, eq + 1, e[i], "xattr value");
+            xattrs.put(key, value.getBytes(StandardCharsets.ISO_8859_1));
+        }
+        try {
+            Limits.checkXattrs(xattrs, printable(path));
+        } catch (TreeException ex) {
+            throw fail(ex.getMessage());
+        }
+
+        int imode = (int) mode;
+        Meta meta = new Meta(imode, (int) uid, (int) gid, sec, (int) nsec, (int) nlink, xattrs);
+        int type = imode & Meta.S_IFMT;
+        if (!Meta.isValidType(imode)) {
+            throw fail("mode 0" + Long.toOctalString(mode) + " of '" + printable(path) + "' has no valid file type");
+        }
+        if (strict && rdev != 0 && type != Meta.S_IFCHR && type != Meta.S_IFBLK) {
+            throw fail("rdev " + rdev + " on '" + printable(path) + "', which is not a device");
+        }
+        Node node = switch (type) {
+            case Meta.S_IFDIR -> new Directory(meta);
+            case Meta.S_IFREG -> regular(meta, path, size, payload, content, digest);
+            case Meta.S_IFLNK -> symlink(meta, path, size, payload);
+            case Meta.S_IFCHR, Meta.S_IFBLK -> new Device(meta, rdev);
+            case Meta.S_IFIFO -> new Fifo(meta);
+            default -> new Socket(meta);
+        };
+        if (parent == null) {
+            if (!(node instanceof Directory d)) {
+                throw fail("the root \"/\" must be a directory");
+            }
+            root = d;
+            dirs.put("/", d);
+        } else {
+            parent.entries().put(name, node);
+            if (node instanceof Directory d) {
+                dirs.put(path, d);
+            }
+        }
+    }
+
+    private RegularFile regular(Meta meta, String path, long size, String payload, String content, byte[] digest)
+            throws DumpFormatException {
+        byte[] bytes = null;
+        if (content != null) {
+            if (content.length() != size) {
+                throw fail("inline content of '" + printable(path) + "' is " + content.length()
+                        + " bytes but its size is " + size);
+            }
+            if (size > Limits.INLINE_CONTENT_MAX) {
+                throw fail("inline content of '" + printable(path) + "' is larger than "
+                        + Limits.INLINE_CONTENT_MAX + " bytes");
+            }
+            bytes = content.getBytes(StandardCharsets.ISO_8859_1);
+        }
+        if (payload != null && payload.length() >= Limits.PATH_MAX) {
+            throw fail("payload of '" + printable(path) + "' is " + payload.length() + " bytes (max "
+                    + (Limits.PATH_MAX - 1) + ")");
+        }
+        return new RegularFile(meta, size, bytes, payload, digest);
+    }
+
+    private Symlink symlink(Meta meta, String path, long size, String target) throws DumpFormatException {
+        if (target == null || target.isEmpty()) {
+            throw fail("symlink '" + printable(path) + "' has no target");
+        }
+        if (target.length() >= Limits.PATH_MAX) {
+            throw fail("target of symlink '" + printable(path) + "' is " + target.length() + " bytes (max "
+                    + (Limits.PATH_MAX - 1) + ")");
+        }
+        if (strict && size != target.length()) {
+            throw fail("size " + size + " of symlink '" + printable(path) + "' differs from its target's length "
+                    + target.length());
+        }
+        return new Symlink(meta, target);
+    }
+
+    private void checkName(String name, String path) throws DumpFormatException {
+        if (name.isEmpty()) {
+            throw fail("empty file name in '" + printable(path) + "' (// or trailing /)");
+        }
+        if (name.equals(".") || name.equals("..")) {
+            throw fail("'" + name + "' is not allowed as a file name ('" + printable(path) + "')");
+        }
+        if (name.length() > Limits.NAME_MAX) {
+            throw fail("file name longer than " + Limits.NAME_MAX + " bytes in '" + printable(path) + "'");
+        }
+    }
+
+    private void resolveLinks() throws DumpFormatException {
+        for (PendingLink l : links.values()) {
+            Node target = resolve(l, 0);
+            l.parent().entries().put(l.name(), new Hardlink(target));
+        }
+    }
+
+    private Node resolve(PendingLink l, int depth) throws DumpFormatException {
+        if (depth > links.size()) {
+            throw new DumpFormatException(l.line(), "hardlink loop at '" + printable(l.path()) + "'");
+        }
+        String t = l.target().startsWith("/") ? l.target() : "/" + l.target();
+        if (t.equals(l.path())) {
+            throw new DumpFormatException(l.line(), "hardlink '" + printable(l.path()) + "' points to itself");
+        }
+        PendingLink chained = links.get(t);
+        if (chained != null) {
+            return resolve(chained, depth + 1);
+        }
+        Node target = lookup(t);
+        if (target == null) {
+            throw new DumpFormatException(l.line(), "target '" + printable(t) + "' of hardlink '"
+                    + printable(l.path()) + "' does not exist");
+        }
+        if (target instanceof Directory) {
+            throw new DumpFormatException(l.line(), "hardlink '" + printable(l.path()) + "' points to directory '"
+                    + printable(t) + "'");
+        }
+        return target instanceof Hardlink h ? h.target() : target;
+    }
+
+    private Node lookup(String path) {
+        Node cur = root;
+        for (String part : path.substring(1).split("/", -1)) {
+            if (part.isEmpty()) {
+                continue;
+            }
+            if (!(cur instanceof Directory d)) {
+                return null;
+            }
+            cur = d.entries().get(part);
+            if (cur == null) {
+                return null;
+            }
+        }
+        return cur;
+    }
+
+    private DumpFormatException fail(String message) {
+        return new DumpFormatException(lineNo, message);
+    }
+
+    private String text(byte[] b, int from, int to, String what) throws DumpFormatException {
+        if (indexOf(b, (byte) '\\', from, to) < 0) {
+            return new String(b, from, to - from, StandardCharsets.ISO_8859_1);
+        }
+        String s = Escaping.unescape(b, from, to, err);
+        if (s == null) {
+            throw fail(what + ": " + err[0]);
+        }
+        return s;
+    }
+
+    private String optional(byte[] b, int from, int to, String what) throws DumpFormatException {
+        if (to == from || (to - from == 1 && b[from] == '-')) {
+            return null;
+        }
+        return text(b, from, to, what);
+    }
+
+    private byte[] digest(byte[] b, int from, int to) throws DumpFormatException {
+        if (to == from || (to - from == 1 && b[from] == '-')) {
+            return null;
+        }
+        if (to - from != 64) {
+            throw fail("digest must be 64 hex digits, got '" + new String(b, from, to - from,
+                    StandardCharsets.ISO_8859_1) + "'");
+        }
+        byte[] d = new byte[32];
+        for (int i = 0; i < 32; i++) {
+            int hi = Character.digit(b[from + 2 * i], 16);
+            int lo = Character.digit(b[from + 2 * i + 1], 16);
+            if (hi < 0 || lo < 0) {
+                throw fail("digest is not hexadecimal");
+            }
+            d[i] = (byte) (hi << 4 | lo);
+        }
+        return d;
+    }
+
+    private long u32(byte[] b, int from, int to, String what) throws DumpFormatException {
+        long v = number(b, from, to, 10, what);
+        if (v > 0xffffffffL) {
+            throw fail(what + " " + v + " out of range");
+        }
+        return v;
+    }
+
+    private long signed(byte[] b, int from, int to, String what) throws DumpFormatException {
+        if (to > from && b[from] == '-') {
+            return -number(b, from + 1, to, 10, what);
+        }
+        return number(b, from, to, 10, what);
+    }
+
+    private long number(byte[] b, int from, int to, int radix, String what) throws DumpFormatException {
+        if (to <= from) {
+            throw fail("empty " + what);
+        }
+        long v = 0;
+        for (int i = from; i < to; i++) {
+            int d = Character.digit(b[i], radix);
+            if (d < 0) {
+                throw fail("invalid " + what + " '" + new String(b, from, to - from, StandardCharsets.ISO_8859_1) + "'");
+            }
+            long next = v * radix + d;
+            if (next < v || v > Long.MAX_VALUE / radix) {
+                throw fail(what + " out of range");
+            }
+            v = next;
+        }
+        return v;
+    }
+
+    private static int indexOf(byte[] b, byte c, int from) {
+        return indexOf(b, c, from, b.length);
+    }
+
+    private static int indexOf(byte[] b, byte c, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (b[i] == c) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** A path for an error message: escaped like a dump, and shortened. */
+    static String printable(String s) {
+        var out = new java.io.ByteArrayOutputStream();
+        Escaping.escape(out, s.length() > 200 ? s.substring(0, 200) : s, Escaping.NOESCAPE_SPACE);
+        return out.toString(StandardCharsets.ISO_8859_1) + (s.length() > 200 ? "..." : "");
+    }
+
+    /** All non-hardlink nodes, for callers that need a flat view (tests, tools). */
+    public static List<Node> flatten(Directory root) {
+        List<Node> out = new ArrayList<>();
+        out.add(root);
+        for (int i = 0; i < out.size(); i++) {
+            if (out.get(i) instanceof Directory d) {
+                for (Node c : d.entries().values()) {
+                    if (!(c instanceof Hardlink)) {
+                        out.add(c);
+                    }
+                }
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,48 @@
+package dev.composefs.core.tree;
+
+/** The limits upstream libcomposefs enforces on any tree it writes. */
+public final class Limits {
+    private Limits() {}
+
+    /** NAME_MAX. */
+    public static final int NAME_MAX = 255;
+    /** PATH_MAX: symlink targets and payloads must be shorter. */
+    public static final int PATH_MAX = 4096;
+    /** XATTR_NAME_MAX. */
+    public static final int XATTR_NAME_MAX = 255;
+    /** Largest xattr value (u16 e_value_size). */
+    public static final int XATTR_VALUE_MAX = 65535;
+    /** Per-inode bound on the accounted xattr size (UINT16_MAX / 2). */
+    public static final int XATTR_INODE_MAX = 65535 / 2;
+    /** LCFS_INLINE_CONTENT_MAX: largest inline file content. */
+    public static final int INLINE_CONTENT_MAX = 5000;
+    /** LCFS_MAX_NONINLINE_CHUNKS: chunk indexes of an external file must fit one block. */
+    public static final int MAX_NONINLINE_CHUNKS = 1024;
+
+    /**
+     * Checks the xattrs of one inode the way lcfs_node_set_xattr accounts them (7 bytes of
+     * overhead per entry plus a 12-byte header for the first), so a tree we accept is one
+     * upstream accepts.
+     */
+    public static void checkXattrs(Xattrs xattrs, String where) throws TreeException {
+        long total = 0;
+        for (var e : xattrs.entries()) {
+            String key = e.getKey();
+            if (key.isEmpty()) {
+                throw new TreeException(where + ": empty xattr name");
+            }
+            if (key.length() > XATTR_NAME_MAX) {
+                throw new TreeException(where + ": xattr name longer than " + XATTR_NAME_MAX + " bytes");
+            }
+            if (e.getValue().length > XATTR_VALUE_MAX) {
+                throw new TreeException(where + ": value of xattr " + key + " longer than " + XATTR_VALUE_MAX
+                        + " bytes");
+            }
+            total += 7 + key.length() + e.getValue().length + (total == 0 ? 12 : 0);
+            if (total > XATTR_INODE_MAX) {
+                throw new TreeException(where + ": xattrs too large (more than " + XATTR_INODE_MAX
+                        + " bytes on one inode)");
+            }
+        }
+    }
+}

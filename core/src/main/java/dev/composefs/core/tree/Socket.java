@@ -1,0 +1,4 @@
+package dev.composefs.core.tree;
+
+/** A unix socket inode. */
+public record Socket(Meta meta) implements Node {}

@@ -1,0 +1,191 @@
+package dev.composefs.cli;
+
+import dev.composefs.core.dumpfile.DumpWriter;
+import dev.composefs.core.erofs.ErofsReader;
+import dev.composefs.core.erofs.ErofsWriter;
+import dev.composefs.core.fsverity.FsVerity;
+import dev.composefs.core.tree.Directory;
+import dev.composefs.core.tree.Hardlink;
+import dev.composefs.core.tree.Meta;
+import dev.composefs.core.tree.Node;
+import dev.composefs.core.tree.RegularFile;
+import dev.composefs.core.tree.Symlink;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** composefs-info: inspect composefs images (upstream's commands and output formats). */
+@Command(name = "composefs-info", mixinStandardHelpOptions = true, versionProvider = Version.class,
+        description = {"Show information about composefs images.",
+            "Commands: ls, dump, objects, missing-objects (needs --basedir), measure-file (fs-verity digest of any files)."})
+final class ComposefsInfo implements Callable<Integer> {
+    private final Main.Io io;
+
+    ComposefsInfo(Main.Io io) {
+        this.io = io;
+    }
+
+    @Option(names = "--basedir", paramLabel = "PATH", description = "object store for missing-objects")
+    Path basedir;
+
+    @Parameters(index = "0", paramLabel = "COMMAND")
+    String command;
+
+    @Parameters(index = "1..*", arity = "1..*", paramLabel = "FILE")
+    List<String> files;
+
+    @Override
+    public Integer call() {
+        try {
+            switch (command) {
+                case "ls" -> eachImage(this::ls);
+                case "dump" -> eachImage(root -> DumpWriter.write(root, io.out(),
+                        d -> ErofsWriter.directorySize(d, d == root)));
+                case "objects" -> objects(false);
+                case "missing-objects" -> {
+                    if (basedir == null) {
+                        throw new Failure(1, "missing-objects needs --basedir=PATH");
+                    }
+                    if (!Files.isDirectory(basedir)) {
+                        throw new Failure(1, "--basedir " + basedir + ": not a directory");
+                    }
+                    objects(true);
+                }
+                case "measure-file" -> measure();
+                default -> throw new Failure(1, "unknown command '" + command
+                        + "' (expected ls, dump, objects, missing-objects or measure-file)");
+            }
+            io.out().flush();
+            return 0;
+        } catch (Failure f) {
+            io.err().println("composefs-info: " + f.getMessage());
+            return f.exitCode();
+        } catch (IOException e) {
+            io.err().println("composefs-info: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    private interface ImageAction {
+        void apply(Directory root) throws IOException;
+    }
+
+    private void eachImage(ImageAction action) throws Failure, IOException {
+        for (String f : files) {
+            action.apply(load(f));
+        }
+    }
+
+    private Directory load(String file) throws Failure {
+        try {
+            return ErofsReader.read(Path.of(file));
+        } catch (NoSuchFileException e) {
+            throw new Failure(1, "failed to open '" + file + "': no such file");
+        } catch (IOException e) {
+            throw new Failure(1, "failed to load '" + file + "': " + e.getMessage());
+        }
+    }
+
+    private void ls(Directory root) throws IOException {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream(1 << 16);
+        DumpWriter.walk(root, (path, node) -> {
+            if (node == root) {
+                return;
+            }
+            buf.writeBytes(Ls.escape(path));
+            Node target = node instanceof Hardlink ? null : node;
+            int type = target == null ? 0 : target.meta().mode() & Meta.S_IFMT;
+            if (type == Meta.S_IFDIR) {
+                buf.writeBytes("/\t".getBytes(StandardCharsets.US_ASCII));
+            } else if (target instanceof Symlink s) {
+                buf.writeBytes("\t-> ".getBytes(StandardCharsets.US_ASCII));
+                buf.writeBytes(Ls.escapeStandard(s.target()));
+            } else if (target instanceof RegularFile f && f.payload() != null) {
+                buf.writeBytes("\t@ ".getBytes(StandardCharsets.US_ASCII));
+                buf.writeBytes(Ls.escapeStandard(f.payload()));
+            }
+            buf.write('\n');
+        });
+        buf.writeTo(io.out());
+    }
+
+    private void objects(boolean missingOnly) throws Failure, IOException {
+        TreeSet<String> objects = new TreeSet<>();
+        for (String f : files) {
+            Directory root = load(f);
+            DumpWriter.walk(root, (path, node) -> {
+                if (node instanceof RegularFile r && r.payload() != null) {
+                    objects.add(r.payload());
+                }
+            });
+        }
+        OutputStream out = io.out();
+        for (String o : objects) {
+            if (missingOnly) {
+                String rel = o.replaceFirst("^/+", "");
+                if (Files.exists(basedir.resolve(new String(rel.getBytes(StandardCharsets.ISO_8859_1),
+                        StandardCharsets.UTF_8)), LinkOption.NOFOLLOW_LINKS)) {
+                    continue;
+                }
+            }
+            out.write(o.getBytes(StandardCharsets.ISO_8859_1));
+            out.write('\n');
+        }
+    }
+
+    private void measure() throws Failure, IOException {
+        for (String f : files) {
+            byte[] digest;
+            try {
+                digest = FsVerity.of(Path.of(f));
+            } catch (NoSuchFileException e) {
+                throw new Failure(1, "failed to open '" + f + "': no such file");
+            }
+            io.out().write((FsVerity.hex(digest) + "\n").getBytes(StandardCharsets.US_ASCII));
+        }
+    }
+
+    /** ls escaping: like dump's, but spaces stay readable. */
+    private static final class Ls {
+        static byte[] escape(String s) {
+            return esc(s, true);
+        }
+
+        static byte[] escapeStandard(String s) {
+            return esc(s, false);
+        }
+
+        private static byte[] esc(String s, boolean keepSpace) {
+            ByteArrayOutputStream o = new ByteArrayOutputStream(s.length() + 8);
+            for (int i = 0; i < s.length(); i++) {
+                int c = s.charAt(i);
+                switch (c) {
+                    case '\\' -> o.writeBytes("\\\\".getBytes(StandardCharsets.US_ASCII));
+                    case '\n' -> o.writeBytes("\\n".getBytes(StandardCharsets.US_ASCII));
+                    case '\r' -> o.writeBytes("\\r".getBytes(StandardCharsets.US_ASCII));
+                    case '\t' -> o.writeBytes("\\t".getBytes(StandardCharsets.US_ASCII));
+                    default -> {
+                        boolean ok = keepSpace ? c >= 0x20 && c < 0x7f : c > 0x20 && c < 0x7f;
+                        if (ok) {
+                            o.write(c);
+                        } else {
+                            o.writeBytes(String.format("\\x%02x", c).getBytes(StandardCharsets.US_ASCII));
+                        }
+                    }
+                }
+            }
+            return o.toByteArray();
+        }
+    }
+}

@@ -1,0 +1,116 @@
+package dev.composefs.cli;
+
+import dev.composefs.core.dumpfile.DumpReader;
+import dev.composefs.core.erofs.ErofsWriter;
+import dev.composefs.core.fsverity.FsVerity;
+import dev.composefs.core.tree.Directory;
+import dev.composefs.core.util.AtomicFile;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** mkcomposefs: build a composefs image, with upstream's options and output. */
+@Command(name = "mkcomposefs", mixinStandardHelpOptions = true, versionProvider = Version.class,
+        description = "Build a composefs image from a composefs-dump(5) file (--from-file).",
+        footer = "Dump parsing is lenient like upstream's unless CFS_PARSE_STRICT=1 is set or --strict is given.")
+final class MkComposefs implements Callable<Integer> {
+    private final Main.Io io;
+
+    MkComposefs(Main.Io io) {
+        this.io = io;
+    }
+
+    @Option(names = "--from-file", description = "SOURCE is a composefs-dump(5) file ('-' for stdin)")
+    boolean fromFile;
+
+    @Option(names = "--min-version", paramLabel = "V", description = "lowest format version to write (default 0)")
+    Integer minVersion;
+
+    @Option(names = "--max-version", paramLabel = "V",
+            description = "highest format version to use when needed (default 1; 0 if only --min-version is given)")
+    Integer maxVersion;
+
+    @Option(names = "--print-digest", description = "print the image's fs-verity digest")
+    boolean printDigest;
+
+    @Option(names = "--print-digest-only", description = "only print the digest; no IMAGE is written")
+    boolean printDigestOnly;
+
+    @Option(names = "--strict", description = "parse the dump strictly (as with CFS_PARSE_STRICT=1)")
+    boolean strict;
+
+    @Parameters(index = "0", paramLabel = "SOURCE")
+    String source;
+
+    @Parameters(index = "1", arity = "0..1", paramLabel = "IMAGE", description = "output file, '-' for stdout")
+    String image;
+
+    @Override
+    public Integer call() {
+        try {
+            return run();
+        } catch (Failure f) {
+            io.err().println("mkcomposefs: " + f.getMessage());
+            return f.exitCode();
+        }
+    }
+
+    private int run() throws Failure {
+        if (printDigestOnly && image != null) {
+            throw new Failure(1, "--print-digest-only takes no IMAGE argument");
+        }
+        if (!printDigestOnly && image == null) {
+            throw new Failure(1, "missing IMAGE argument (or use --print-digest-only)");
+        }
+        int min = minVersion != null ? minVersion : 0;
+        int max = maxVersion != null ? maxVersion : (minVersion != null ? 0 : 1);
+        ErofsWriter.Options options;
+        try {
+            options = new ErofsWriter.Options(min, max);
+        } catch (IllegalArgumentException e) {
+            throw new Failure(1, "--min-version/--max-version: " + e.getMessage());
+        }
+        if (!fromFile) {
+            throw new Failure(1, "building from a directory is not available yet; give a composefs-dump(5) file "
+                    + "with --from-file");
+        }
+        boolean strictParse = strict || "1".equals(System.getenv("CFS_PARSE_STRICT"));
+        Directory root;
+        try (InputStream in = source.equals("-") ? io.in() : Files.newInputStream(Path.of(source))) {
+            root = DumpReader.read(in, strictParse);
+        } catch (NoSuchFileException e) {
+            throw new Failure(1, source + ": no such file");
+        } catch (IOException e) {
+            throw new Failure(1, (source.equals("-") ? "stdin" : source) + ": " + e.getMessage());
+        }
+        byte[] bytes;
+        try {
+            bytes = ErofsWriter.write(root, options).bytes();
+        } catch (IOException e) {
+            throw new Failure(1, (source.equals("-") ? "stdin" : source) + ": " + e.getMessage());
+        }
+        if (!printDigestOnly) {
+            try {
+                AtomicFile.write(image, bytes, io.out());
+            } catch (IOException e) {
+                throw new Failure(1, image + ": cannot write image: " + e.getMessage());
+            }
+        }
+        if (printDigest || printDigestOnly) {
+            try {
+                io.out().write((FsVerity.hex(FsVerity.of(bytes)) + "\n").getBytes(StandardCharsets.US_ASCII));
+                io.out().flush();
+            } catch (IOException e) {
+                throw new Failure(1, "cannot write digest: " + e.getMessage());
+            }
+        }
+        return 0;
+    }
+}
