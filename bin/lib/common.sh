@@ -31,7 +31,7 @@ find_jdk() {
 
 # Builds the project if the launcher classpath is missing (first run on a fresh clone).
 ensure_built() {
-    if [ ! -d "$REPO/mount-helper/target/classes" ] || [ ! -d "$REPO/mount-helper/target/lib" ]; then
+    if ! ls "$REPO"/mount-helper/target/mount-helper-*.jar >/dev/null 2>&1 || [ ! -d "$REPO/mount-helper/target/lib" ]; then
         echo "composefs: building (first run)..." >&2
         (cd "$REPO" && mvn -B -q -DskipTests package >&2) || {
             echo "composefs: build failed" >&2
@@ -46,13 +46,14 @@ run_cli() {
     shift
     jdk=$(find_jdk) || exit 1
     ensure_built || exit 1
-    cp="$REPO/mount-helper/target/classes:$REPO/mount-helper/target/lib/*"
-    # AppCDS archive, created on first run and refreshed when the classes change: start-up is
-    # most of a small mkcomposefs run.
+    # The jar's manifest names its class path (target/lib) and enables native access.
+    jar=$(ls "$REPO"/mount-helper/target/mount-helper-*.jar | head -n1)
+    # AppCDS archive, created on first run and recreated by the JVM when the jars change:
+    # start-up is most of a small mkcomposefs run.
     cds="$REPO/mount-helper/target/launcher.jsa"
-    exec "$jdk/bin/java" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
-        -XX:SharedArchiveFile="$cds" -XX:+AutoCreateSharedArchive -Xshare:auto -Xlog:cds=off -Xlog:cds+dynamic=off \
-        -cp "$cp" dev.composefs.cli.Main "$prog" "$@"
+    exec "$jdk/bin/java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+        -XX:SharedArchiveFile="$cds" -XX:+AutoCreateSharedArchive -Xshare:auto -Xlog:disable -Xlog:all=error:stderr \
+        -jar "$jar" "$prog" "$@"
 }
 
 # The command a launcher was invoked as: the first name along its symlink chain that is one of
