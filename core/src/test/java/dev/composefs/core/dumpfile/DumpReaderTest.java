@@ -1,0 +1,96 @@
+package dev.composefs.core.dumpfile;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.composefs.core.tree.Device;
+import dev.composefs.core.tree.Directory;
+import dev.composefs.core.tree.Hardlink;
+import dev.composefs.core.tree.RegularFile;
+import dev.composefs.core.tree.Symlink;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+class DumpReaderTest {
+    private static final String ROOT = "/ 4096 40755 2 0 0 0 1.0 - - -\n";
+
+    private static Directory parse(String s, boolean strict) throws DumpFormatException {
+        return DumpReader.parse(s.getBytes(StandardCharsets.ISO_8859_1), strict);
+    }
+
+    private static String message(String s, boolean strict) {
+        return assertThrows(DumpFormatException.class, () -> parse(s, strict)).getMessage();
+    }
+
+    @Test
+    void parsesEveryFieldAndEscape() throws Exception {
+        String dump = ROOT
+                + "/a\\x20b 4 100644 1 10 20 0 1633950376.5 - a\\n\\t\\\\ - user.k\\x3d=v\\x00 trusted.x=\n"
+                + "/ext 100000 100600 2 0 0 0 1.0 ab/cdef - 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+                + "/hl 0 @100600 0 0 0 0 0.0 /ext - -\n"
+                + "/lnk 3 120777 1 0 0 0 1.0 a\\x2fb - -\n"
+                + "/null 0 20666 1 0 0 259 1.0 - - -\n";
+        Directory root = parse(dump, true);
+        RegularFile f = (RegularFile) root.entries().get("a b");
+        assertArrayEquals("a\n\t\\".getBytes(StandardCharsets.ISO_8859_1), f.content());
+        assertEquals(10, f.meta().uid());
+        assertEquals(5, f.meta().mtimeNsec());
+        assertArrayEquals(new byte[] {'v', 0}, f.meta().xattrs().get("user.k="));
+        assertArrayEquals(new byte[0], f.meta().xattrs().get("trusted.x"));
+        RegularFile ext = (RegularFile) root.entries().get("ext");
+        assertEquals("ab/cdef", ext.payload());
+        assertEquals(0x01, ext.digest()[0]);
+        assertSame(ext, ((Hardlink) root.entries().get("hl")).target());
+        assertEquals("a/b", ((Symlink) root.entries().get("lnk")).target());
+        assertEquals(259, ((Device) root.entries().get("null")).rdev());
+    }
+
+    @Test
+    void writerEscapesWhatTheReaderUnescapes() throws Exception {
+        String dump = ROOT + "/x\\x3d\\x20\\n 1 100644 1 0 0 0 1.0 - \\x2d - user.a\\x3db=\\xff\\x3d\n";
+        Directory root = parse(dump, true);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        DumpWriter.write(root, out, d -> 4096);
+        String text = out.toString(StandardCharsets.ISO_8859_1);
+        assertTrue(text.contains("/x=\\x20\\n 1 100644 1 0 0 0 1.0 - \\x2d - user.a\\x3db=\\xff\\x3d\n"), text);
+        Directory again = parse(text, true);
+        assertArrayEquals(new byte[] {'-'}, ((RegularFile) again.entries().get("x= \n")).content());
+    }
+
+    @Test
+    void errorsNameTheLine() {
+        assertEquals("line 2: parent of '/a/b' does not exist or is not a directory",
+                message(ROOT + "/a/b 0 100644 1 0 0 0 1.0 - - -\n", true));
+        assertTrue(message(ROOT + "/f 0 100644 1 0 0 0 1.0 - - - \\q=1\n", true).startsWith("line 2: xattr name:"));
+        assertTrue(message(ROOT + "/f 0 100644 1 0 0 0 1.0 - - -\n/f 0 100644 1 0 0 0 1.0 - - -\n", true)
+                .startsWith("line 3: duplicate entry"));
+        assertTrue(message(ROOT + "/f zero 100644 1 0 0 0 1.0 - - -\n", true).startsWith("line 2: invalid size"));
+        assertTrue(message(ROOT + "/f 3 100644 1 0 0 0 1.0 - ab -\n", true).contains("is 2 bytes but its size is 3"));
+        assertTrue(message("/f 0 100644 1 0 0 0 1.0 - - -\n", true).contains("before the root"));
+        assertTrue(message(ROOT + "/h 0 @100644 1 0 0 0 1.0 /nowhere - -\n", true).contains("does not exist"));
+    }
+
+    @Test
+    void strictOnlyWhereUpstreamIsStrict() throws Exception {
+        String noNewline = ROOT + "/f 0 100644 1 0 0 0 1.0 - - -";
+        assertTrue(message(noNewline, true).contains("missing newline"));
+        assertInstanceOf(RegularFile.class, parse(noNewline, false).entries().get("f"));
+
+        String symlinkSize = ROOT + "/l 5 120777 1 0 0 0 1.0 target-of-9 - -\n";
+        assertTrue(message(symlinkSize, true).contains("differs from its target's length"));
+        assertEquals("target-of-9", ((Symlink) parse(symlinkSize, false).entries().get("l")).target());
+
+        String rdev = ROOT + "/f 0 100644 1 0 0 7 1.0 - - -\n";
+        assertTrue(message(rdev, true).contains("not a device"));
+        assertNull(((RegularFile) parse(rdev, false).entries().get("f")).content());
+
+        String missingFields = ROOT + "/l 1 120777 1 0 0 0 1.0 x\n";
+        assertEquals("x", ((Symlink) parse(missingFields, true).entries().get("l")).target());
+    }
+}

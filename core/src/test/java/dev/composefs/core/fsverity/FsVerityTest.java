@@ -1,0 +1,55 @@
+package dev.composefs.core.fsverity;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The Java digest against fsverity-utils' `fsverity digest` on the same files. */
+class FsVerityTest {
+    @TempDir
+    static Path tmp;
+
+    private static final long HASH_BLOCK = 4096L * 128;
+
+    @ParameterizedTest(name = "{0} bytes")
+    @ValueSource(longs = {0, 1, 4095, 4096, 4097, 8192, HASH_BLOCK, HASH_BLOCK + 1, 3 * HASH_BLOCK + 17,
+        128 * HASH_BLOCK + 1})
+    void matchesFsverityDigest(long size) throws Exception {
+        Path f = tmp.resolve("f" + size);
+        byte[] data = new byte[(int) size];
+        new Random(size).nextBytes(data);
+        Files.write(f, data);
+        assertEquals(reference(f), FsVerity.hex(FsVerity.of(f)));
+        assertEquals(reference(f), FsVerity.hex(FsVerity.of(data)), "byte[] and file agree");
+    }
+
+    @ParameterizedTest(name = "sparse {0} bytes")
+    @ValueSource(longs = {(1L << 30) + 4097})
+    void matchesOnLargeSparseFiles(long size) throws Exception {
+        Path f = tmp.resolve("sparse");
+        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+            raf.setLength(size);
+            raf.seek(size / 2);
+            raf.write("middle".getBytes(StandardCharsets.US_ASCII));
+        }
+        assertEquals(reference(f), FsVerity.hex(FsVerity.of(f)));
+    }
+
+    static String reference(Path f) throws IOException, InterruptedException {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/fsverity")),
+                "fsverity-utils is not installed (bin/test installs it)");
+        Process p = new ProcessBuilder("fsverity", "digest", "--compact", f.toString()).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip();
+        assertEquals(0, p.waitFor(), "fsverity digest " + f);
+        return out;
+    }
+}
