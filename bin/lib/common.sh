@@ -52,7 +52,7 @@ run_cli() {
     # start-up is most of a small mkcomposefs run.
     cds="$REPO/mount-helper/target/launcher.jsa"
     exec "$jdk/bin/java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
-        -XX:SharedArchiveFile="$cds" -XX:+AutoCreateSharedArchive -Xshare:auto -Xlog:disable -Xlog:all=error:stderr \
+        -XX:SharedArchiveFile="$cds" -XX:+AutoCreateSharedArchive -Xshare:auto -Xlog:disable \
         -jar "$jar" "$prog" "$@"
 }
 

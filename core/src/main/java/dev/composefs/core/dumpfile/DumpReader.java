@@ -62,10 +62,8 @@ public final class DumpReader {
         while (pos < data.length) {
             lineNo++;
             int eol = indexOf(data, (byte) '\n', pos);
-            if (eol < 0) {
-                if (strict) {
-                    throw new DumpFormatException(lineNo, "missing newline at end of input");
-                }
+            boolean unterminated = eol < 0;
+            if (unterminated) {
                 eol = data.length;
             }
             if (eol > pos) {
@@ -87,6 +85,10 @@ public final class DumpReader {
                     f = sp + 1;
                 }
                 line(data, starts, ends, n);
+            }
+            if (unterminated && strict) {
+                // checked after the line itself, so a bad last line reports its real problem
+                throw new DumpFormatException(lineNo, "missing newline at end of input");
             }
             pos = eol + 1;
         }

@@ -1,0 +1,110 @@
+package dev.composefs.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The launchers as users meet them: through symlinks, from anywhere, with an old java first on PATH. */
+class LauncherTest {
+    @TempDir
+    Path tmp;
+
+    private static final String DUMP = "/ 4096 40755 2 0 0 0 1700000000.0 - - -\n"
+            + "/hello 12 100644 1 0 0 0 1700000000.0 - hello\\x20world\\n - user.k=v\n"
+            + "/big 100000 100644 1 0 0 0 1700000000.0 ab/cdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789 - -\n";
+
+    @Test
+    void worksThroughASymlinkWithJava17FirstOnPath() throws Exception {
+        Path link = tmp.resolve("mount.composefs");
+        Files.createSymbolicLink(link, Cli.repo().resolve("bin/mount.composefs"));
+        String path = "/usr/lib/jvm/java-17-openjdk-amd64/bin:" + System.getenv("PATH");
+        Cli.Result r = Cli.run(List.of(link.toString(), "--version"), null, Map.of("PATH", path, "JAVA_HOME", ""));
+        assertEquals(0, r.exit(), r.stderr());
+        assertTrue(r.out().startsWith("mount.composefs (composefs-java)"), r.out());
+        Cli.Result help = Cli.run(List.of(Cli.repo().resolve("bin/mkcomposefs").toString(), "--help"), null,
+                Map.of("PATH", path));
+        assertEquals(0, help.exit(), help.stderr());
+        assertTrue(help.out().contains("--print-digest-only"), help.out());
+    }
+
+    @Test
+    void usageErrorsExitOne() throws Exception {
+        Cli.Result r = Cli.run("mkcomposefs", "--no-such-option", "a", "b");
+        assertEquals(1, r.exit());
+        assertTrue(r.stderr().contains("--no-such-option"), r.stderr());
+        Cli.Result info = Cli.run("composefs-info", "frobnicate", "x");
+        assertEquals(1, info.exit());
+        assertTrue(info.stderr().contains("unknown command 'frobnicate'"), info.stderr());
+    }
+
+    @Test
+    void printDigestMatchesFsverityUtils() throws Exception {
+        Path dump = Files.writeString(tmp.resolve("d.dump"), DUMP);
+        Path image = tmp.resolve("x.img");
+        Cli.Result r = Cli.run("mkcomposefs", "--print-digest", "--from-file", dump.toString(), image.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        Process p = new ProcessBuilder("fsverity", "digest", "--compact", image.toString()).start();
+        String expected = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip();
+        assertEquals(0, p.waitFor(), "fsverity digest (fsverity-utils, installed by bin/test)");
+        assertEquals(expected + "\n", r.out());
+        Cli.Result only = Cli.run("mkcomposefs", "--print-digest-only", "--from-file", dump.toString());
+        assertEquals(expected + "\n", only.out());
+        Cli.Result measured = Cli.run("composefs-info", "measure-file", image.toString());
+        assertEquals(expected + "\n", measured.out());
+    }
+
+    @Test
+    void imageToStdoutAndToProcSelfFd() throws Exception {
+        Path dump = Files.writeString(tmp.resolve("d.dump"), DUMP);
+        Path image = tmp.resolve("x.img");
+        assertEquals(0, Cli.run("mkcomposefs", "--from-file", dump.toString(), image.toString()).exit());
+        Cli.Result stdout = Cli.run("mkcomposefs", "--from-file", dump.toString(), "-");
+        assertArrayEquals(Files.readAllBytes(image), stdout.stdout());
+        Path viaFd = tmp.resolve("fd.img");
+        Process p = new ProcessBuilder("bash", "-c", "exec 3>" + viaFd + "; " + Cli.repo().resolve("bin/mkcomposefs")
+                + " --from-file " + dump + " /proc/self/fd/3").start();
+        assertEquals(0, p.waitFor(), new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+        assertArrayEquals(Files.readAllBytes(image), Files.readAllBytes(viaFd));
+    }
+
+    @Test
+    void infoCommandsShowTheImage() throws Exception {
+        Path dump = Files.writeString(tmp.resolve("d.dump"), DUMP);
+        Path image = tmp.resolve("x.img");
+        assertEquals(0, Cli.run("mkcomposefs", "--from-file", dump.toString(), image.toString()).exit());
+        assertEquals("/big\t@ ab/cdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789\n/hello\n",
+                Cli.run("composefs-info", "ls", image.toString()).out());
+        assertEquals("ab/cdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789\n",
+                Cli.run("composefs-info", "objects", image.toString()).out());
+        Path store = Files.createDirectories(tmp.resolve("store/ab"));
+        assertEquals("ab/cdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789\n",
+                Cli.run("composefs-info", "--basedir=" + store.getParent(), "missing-objects", image.toString()).out());
+        Files.writeString(store.resolve("cdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"), "x");
+        assertEquals("", Cli.run("composefs-info", "--basedir=" + store.getParent(), "missing-objects",
+                image.toString()).out());
+        String dumped = Cli.run("composefs-info", "dump", image.toString()).out();
+        assertTrue(dumped.contains("/hello 12 100644 1 0 0 0 1700000000.0 - hello\\x20world\\n - user.k=v\n"), dumped);
+    }
+
+    @Test
+    void aFailedBuildLeavesTheOldImageAlone() throws Exception {
+        Path image = Files.writeString(tmp.resolve("keep.img"), "previous image");
+        Path bad = Files.writeString(tmp.resolve("bad.dump"), "/ 4096 40755 2 0 0 0 0.0 - - -\n/x 1 0 1 0 0 0 0.0 - - -\n");
+        Cli.Result r = Cli.run("mkcomposefs", "--from-file", bad.toString(), image.toString());
+        assertEquals(1, r.exit());
+        assertTrue(r.stderr().contains("line 2"), r.stderr());
+        assertEquals("previous image", Files.readString(image));
+        try (var files = Files.list(tmp)) {
+            assertFalse(files.anyMatch(f -> f.getFileName().toString().contains(".tmp")), "no temp file left");
+        }
+    }
+}
