@@ -51,7 +51,7 @@ run_cli() {
     # AppCDS archive, created on first run and recreated by the JVM when the jars change:
     # start-up is most of a small mkcomposefs run.
     cds="$REPO/mount-helper/target/launcher.jsa"
-    exec "$jdk/bin/java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    exec "$jdk/bin/java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn64m \
         -XX:SharedArchiveFile="$cds" -XX:+AutoCreateSharedArchive -Xshare:auto -Xlog:disable \
         -jar "$jar" "$prog" "$@"
 }

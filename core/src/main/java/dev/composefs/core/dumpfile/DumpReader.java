@@ -10,7 +10,6 @@ import dev.composefs.core.tree.Node;
 import dev.composefs.core.tree.RegularFile;
 import dev.composefs.core.tree.Socket;
 import dev.composefs.core.tree.Symlink;
-import dev.composefs.core.tree.TreeException;
 import dev.composefs.core.tree.Xattrs;
 import java.io.IOException;
 import java.io.InputStream;
@@ -177,10 +176,9 @@ public final class DumpReader {
             String value = text(b, eq + 1, e[i], "xattr value");
             xattrs.put(key, value.getBytes(StandardCharsets.ISO_8859_1));
         }
-        try {
-            Limits.checkXattrs(xattrs, printable(path));
-        } catch (TreeException ex) {
-            throw fail(ex.getMessage());
+        String problem = Limits.xattrProblem(xattrs);
+        if (problem != null) {
+            throw fail(printable(path) + ": " + problem);
         }
 
         int imode = (int) mode;

@@ -108,6 +108,7 @@ public final class ErofsWriter {
     private long inodesEnd;
     private long sharedSize;
     private long dataBlocks;
+    private final Map<String, Integer> filterBits = new HashMap<>();
     private final List<String> sharedKeys = new ArrayList<>();
     private final List<byte[]> sharedVals = new ArrayList<>();
 
@@ -380,58 +381,82 @@ public final class ErofsWriter {
         }
     }
 
-    private record XKey(String key, String value) {}
+    /** One distinct (key, value) pair and how many inodes carry it. */
+    private static final class XEntry {
+        final String key;
+        final byte[] value;
+        final int hash;
+        int count;
+        long offset = -1;
+
+        XEntry(String key, byte[] value) {
+            this.key = key;
+            this.value = value;
+            this.hash = key.hashCode() * 31 + Arrays.hashCode(value);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof XEntry x && x.hash == hash && x.key.equals(key) && Arrays.equals(x.value, value);
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+    }
 
     private void computeSharedXattrs() {
-        Map<XKey, int[]> counts = new HashMap<>();
+        Map<XEntry, XEntry> distinct = new HashMap<>();
+        List<XEntry[]> perNode = new ArrayList<>(order.size());
         for (W n : order) {
             int k = n.xattrs.size();
             n.xkeys = new String[k];
             n.xvals = new byte[k][];
             n.xshared = new long[k];
+            XEntry[] entries = new XEntry[k];
             int i = 0;
             for (var e : n.xattrs.entries()) {
                 n.xkeys[i] = e.getKey();
                 n.xvals[i] = e.getValue();
-                counts.computeIfAbsent(new XKey(e.getKey(), new String(e.getValue(), StandardCharsets.ISO_8859_1)),
-                        x -> new int[1])[0]++;
-                i++;
+                XEntry x = distinct.computeIfAbsent(new XEntry(e.getKey(), e.getValue()), v -> v);
+                x.count++;
+                entries[i++] = x;
             }
+            perNode.add(entries);
         }
-        List<XKey> shared = new ArrayList<>();
-        counts.forEach((x, c) -> {
-            if (c[0] > 1) {
+        List<XEntry> shared = new ArrayList<>();
+        for (XEntry x : distinct.values()) {
+            if (x.count > 1) {
                 shared.add(x);
             }
-        });
+        }
         // Upstream's canonical order: descending by key, then value length, then value bytes.
         shared.sort((a, b) -> {
-            int r = b.key().compareTo(a.key());
+            int r = b.key.compareTo(a.key);
             if (r != 0) {
                 return r;
             }
-            if (a.value().length() != b.value().length()) {
-                return b.value().length() - a.value().length();
+            if (a.value.length != b.value.length) {
+                return b.value.length - a.value.length;
             }
-            return b.value().compareTo(a.value());
+            return Arrays.compareUnsigned(b.value, a.value);
         });
-        Map<XKey, Long> offsets = new HashMap<>();
         long off = 0;
-        for (XKey x : shared) {
-            offsets.put(x, off);
-            byte[] v = x.value().getBytes(StandardCharsets.ISO_8859_1);
-            sharedKeys.add(x.key());
-            sharedVals.add(v);
-            off += entrySize(x.key(), v.length);
+        for (XEntry x : shared) {
+            x.offset = off;
+            sharedKeys.add(x.key);
+            sharedVals.add(x.value);
+            off += entrySize(x.key, x.value.length);
         }
         sharedSize = off;
-        for (W n : order) {
+        for (int j = 0; j < order.size(); j++) {
+            W n = order.get(j);
+            XEntry[] entries = perNode.get(j);
             int nShared = 0;
-            for (int i = 0; i < n.xkeys.length; i++) {
-                Long o = shared.isEmpty() ? null
-                        : offsets.get(new XKey(n.xkeys[i], new String(n.xvals[i], StandardCharsets.ISO_8859_1)));
-                if (o != null && nShared < Format.XATTR_LONG_PREFIX) {
-                    n.xshared[i] = o;
+            for (int i = 0; i < entries.length; i++) {
+                if (entries[i].offset >= 0 && nShared < Format.XATTR_LONG_PREFIX) {
+                    n.xshared[i] = entries[i].offset;
                     nShared++;
                 } else {
                     n.xshared[i] = -1;
@@ -669,10 +694,7 @@ public final class ErofsWriter {
         if (n.xattrSize > 0) {
             int filter = 0;
             for (String key : n.xkeys) {
-                int idx = Format.xattrIndex(key);
-                byte[] suffix = key.substring(Format.XATTR_PREFIXES[idx].length()).getBytes(StandardCharsets.ISO_8859_1);
-                filter |= 1 << (XxHash32.hash(suffix, 0, suffix.length, Format.XATTR_FILTER_SEED + idx)
-                        & (Format.XATTR_FILTER_BITS - 1));
+                filter |= filterBits.computeIfAbsent(key, ErofsWriter::filterBit);
             }
             int start = p;
             bb.putInt(p, ~filter);
@@ -707,6 +729,14 @@ public final class ErofsWriter {
                 }
             }
         }
+    }
+
+    /** The bloom-filter bit of one xattr name (xxh32 of the name after its prefix, seeded by index). */
+    private static int filterBit(String key) {
+        int idx = Format.xattrIndex(key);
+        byte[] suffix = key.substring(Format.XATTR_PREFIXES[idx].length()).getBytes(StandardCharsets.ISO_8859_1);
+        return 1 << (XxHash32.hash(suffix, 0, suffix.length, Format.XATTR_FILTER_SEED + idx)
+                & (Format.XATTR_FILTER_BITS - 1));
     }
 
     private static int writeXattrEntry(ByteBuffer bb, int p, String key, byte[] value) {

@@ -25,24 +25,31 @@ public final class Limits {
      * upstream accepts.
      */
     public static void checkXattrs(Xattrs xattrs, String where) throws TreeException {
+        String problem = xattrProblem(xattrs);
+        if (problem != null) {
+            throw new TreeException(where + ": " + problem);
+        }
+    }
+
+    /** What is wrong with these xattrs, or null; cheap when all is well. */
+    public static String xattrProblem(Xattrs xattrs) {
         long total = 0;
         for (var e : xattrs.entries()) {
             String key = e.getKey();
             if (key.isEmpty()) {
-                throw new TreeException(where + ": empty xattr name");
+                return "empty xattr name";
             }
             if (key.length() > XATTR_NAME_MAX) {
-                throw new TreeException(where + ": xattr name longer than " + XATTR_NAME_MAX + " bytes");
+                return "xattr name longer than " + XATTR_NAME_MAX + " bytes";
             }
             if (e.getValue().length > XATTR_VALUE_MAX) {
-                throw new TreeException(where + ": value of xattr " + key + " longer than " + XATTR_VALUE_MAX
-                        + " bytes");
+                return "value of xattr " + key + " longer than " + XATTR_VALUE_MAX + " bytes";
             }
             total += 7 + key.length() + e.getValue().length + (total == 0 ? 12 : 0);
             if (total > XATTR_INODE_MAX) {
-                throw new TreeException(where + ": xattrs too large (more than " + XATTR_INODE_MAX
-                        + " bytes on one inode)");
+                return "xattrs too large (more than " + XATTR_INODE_MAX + " bytes on one inode)";
             }
         }
+        return null;
     }
 }
