@@ -109,6 +109,7 @@ public final class ErofsWriter {
     private long sharedSize;
     private long dataBlocks;
     private final Map<String, Integer> filterBits = new HashMap<>();
+    private java.util.Set<Node> linkTargets;
     private final List<String> sharedKeys = new ArrayList<>();
     private final List<byte[]> sharedVals = new ArrayList<>();
 
@@ -119,30 +120,39 @@ public final class ErofsWriter {
     public static Image write(Directory root, Options options) throws TreeException {
         int version = options.minVersion();
         int max = Math.max(options.maxVersion(), version);
-        if (version < 1 && max >= 1 && hasWhiteout(root)) {
+        Scan scan = scan(root);
+        if (version < 1 && max >= 1 && scan.hasWhiteout()) {
             version = 1; // version 1 changed how whiteouts are stored
         }
         ErofsWriter w = new ErofsWriter(version);
+        w.linkTargets = scan.linkTargets();
         return new Image(w.run(root), version);
     }
 
-    private static boolean hasWhiteout(Directory root) {
+    /** What the writer must know before copying: whiteouts (format version) and hardlink targets. */
+    private record Scan(boolean hasWhiteout, java.util.Set<Node> linkTargets) {}
+
+    private static Scan scan(Directory root) {
+        boolean whiteout = false;
+        java.util.Set<Node> targets = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
         List<Node> queue = new ArrayList<>();
         queue.add(root);
         for (int i = 0; i < queue.size(); i++) {
             Node n = queue.get(i);
             if (n instanceof Device d && d.isWhiteout()) {
-                return true;
+                whiteout = true;
             }
             if (n instanceof Directory d) {
                 for (Node c : d.entries().values()) {
-                    if (!(c instanceof Hardlink)) {
+                    if (c instanceof Hardlink h) {
+                        targets.add(h.target()); // only these need to be found again after copying
+                    } else {
                         queue.add(c);
                     }
                 }
             }
         }
-        return false;
+        return new Scan(whiteout, targets);
     }
 
     private byte[] run(Directory root) throws TreeException {
@@ -232,7 +242,9 @@ public final class ErofsWriter {
                 // fifos and sockets carry nothing beyond their metadata
             }
         }
-        copies.put(n, w);
+        if (linkTargets.contains(n)) {
+            copies.put(n, w);
+        }
         return w;
     }
 
