@@ -1,18 +1,21 @@
 package dev.composefs.core.tree;
 
+import dev.composefs.bindings.sys_stat_h;
+
 /**
  * The inode attributes every node has. {@code mode} keeps all bits given (a dump may carry
  * more than 16), the image stores the low 16.
  */
 public record Meta(int mode, int uid, int gid, long mtimeSec, int mtimeNsec, int nlink, Xattrs xattrs) {
-    public static final int S_IFMT = 0170000;
-    public static final int S_IFSOCK = 0140000;
-    public static final int S_IFLNK = 0120000;
-    public static final int S_IFREG = 0100000;
-    public static final int S_IFBLK = 0060000;
-    public static final int S_IFDIR = 0040000;
-    public static final int S_IFCHR = 0020000;
-    public static final int S_IFIFO = 0010000;
+    // The file type bits, from the binding that the layout probe checks against <sys/stat.h>.
+    public static final int S_IFMT = sys_stat_h.S_IFMT;
+    public static final int S_IFSOCK = sys_stat_h.S_IFSOCK;
+    public static final int S_IFLNK = sys_stat_h.S_IFLNK;
+    public static final int S_IFREG = sys_stat_h.S_IFREG;
+    public static final int S_IFBLK = sys_stat_h.S_IFBLK;
+    public static final int S_IFDIR = sys_stat_h.S_IFDIR;
+    public static final int S_IFCHR = sys_stat_h.S_IFCHR;
+    public static final int S_IFIFO = sys_stat_h.S_IFIFO;
 
     public Meta {
         if (xattrs == null) {
