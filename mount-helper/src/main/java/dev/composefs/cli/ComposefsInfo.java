@@ -1,6 +1,7 @@
 package dev.composefs.cli;
 
 import dev.composefs.core.dumpfile.DumpWriter;
+import dev.composefs.core.dumpfile.Escaping;
 import dev.composefs.core.erofs.ErofsReader;
 import dev.composefs.core.erofs.ErofsWriter;
 import dev.composefs.core.fsverity.FsVerity;
@@ -103,17 +104,17 @@ final class ComposefsInfo implements Callable<Integer> {
             if (node == root) {
                 return;
             }
-            buf.writeBytes(Ls.escape(path));
+            buf.writeBytes(Escaping.escape(path, Escaping.NOESCAPE_SPACE));
             Node target = node instanceof Hardlink ? null : node;
             int type = target == null ? 0 : target.meta().mode() & Meta.S_IFMT;
             if (type == Meta.S_IFDIR) {
                 buf.writeBytes("/\t".getBytes(StandardCharsets.US_ASCII));
             } else if (target instanceof Symlink s) {
                 buf.writeBytes("\t-> ".getBytes(StandardCharsets.US_ASCII));
-                buf.writeBytes(Ls.escapeStandard(s.target()));
+                buf.writeBytes(Escaping.escape(s.target(), Escaping.STANDARD));
             } else if (target instanceof RegularFile f && f.payload() != null) {
                 buf.writeBytes("\t@ ".getBytes(StandardCharsets.US_ASCII));
-                buf.writeBytes(Ls.escapeStandard(f.payload()));
+                buf.writeBytes(Escaping.escape(f.payload(), Escaping.STANDARD));
             }
             buf.write('\n');
         });
@@ -153,39 +154,6 @@ final class ComposefsInfo implements Callable<Integer> {
                 throw new Failure(1, "failed to open '" + f + "': no such file");
             }
             io.out().write((FsVerity.hex(digest) + "\n").getBytes(StandardCharsets.US_ASCII));
-        }
-    }
-
-    /** ls escaping: like dump's, but spaces stay readable. */
-    private static final class Ls {
-        static byte[] escape(String s) {
-            return esc(s, true);
-        }
-
-        static byte[] escapeStandard(String s) {
-            return esc(s, false);
-        }
-
-        private static byte[] esc(String s, boolean keepSpace) {
-            ByteArrayOutputStream o = new ByteArrayOutputStream(s.length() + 8);
-            for (int i = 0; i < s.length(); i++) {
-                int c = s.charAt(i);
-                switch (c) {
-                    case '\\' -> o.writeBytes("\\\\".getBytes(StandardCharsets.US_ASCII));
-                    case '\n' -> o.writeBytes("\\n".getBytes(StandardCharsets.US_ASCII));
-                    case '\r' -> o.writeBytes("\\r".getBytes(StandardCharsets.US_ASCII));
-                    case '\t' -> o.writeBytes("\\t".getBytes(StandardCharsets.US_ASCII));
-                    default -> {
-                        boolean ok = keepSpace ? c >= 0x20 && c < 0x7f : c > 0x20 && c < 0x7f;
-                        if (ok) {
-                            o.write(c);
-                        } else {
-                            o.writeBytes(String.format("\\x%02x", c).getBytes(StandardCharsets.US_ASCII));
-                        }
-                    }
-                }
-            }
-            return o.toByteArray();
         }
     }
 }

@@ -14,10 +14,8 @@ import dev.composefs.core.tree.Xattrs;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -402,21 +400,5 @@ public final class DumpReader {
         var out = new java.io.ByteArrayOutputStream();
         Escaping.escape(out, s.length() > 200 ? s.substring(0, 200) : s, Escaping.NOESCAPE_SPACE);
         return out.toString(StandardCharsets.ISO_8859_1) + (s.length() > 200 ? "..." : "");
-    }
-
-    /** All non-hardlink nodes, for callers that need a flat view (tests, tools). */
-    public static List<Node> flatten(Directory root) {
-        List<Node> out = new ArrayList<>();
-        out.add(root);
-        for (int i = 0; i < out.size(); i++) {
-            if (out.get(i) instanceof Directory d) {
-                for (Node c : d.entries().values()) {
-                    if (!(c instanceof Hardlink)) {
-                        out.add(c);
-                    }
-                }
-            }
-        }
-        return out;
     }
 }

@@ -3,15 +3,22 @@ package dev.composefs.core.dumpfile;
 import java.io.ByteArrayOutputStream;
 
 /** The escaping of composefs-dump(5): \\, \n, \r, \t and \xHH. */
-final class Escaping {
+public final class Escaping {
     private Escaping() {}
 
-    static final int STANDARD = 0;
-    static final int NOESCAPE_SPACE = 1;
+    public static final int STANDARD = 0;
+    public static final int NOESCAPE_SPACE = 1;
     static final int ESCAPE_EQUAL = 2;
     static final int ESCAPE_LONE_DASH = 4;
 
     private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    /** s (Latin-1 byte string) escaped with the given flags, as bytes. */
+    public static byte[] escape(String s, int flags) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(s.length() + 8);
+        escape(out, s, flags);
+        return out.toByteArray();
+    }
 
     /** Appends s (Latin-1 byte string) escaped as upstream's print_escaped does. */
     static void escape(ByteArrayOutputStream out, String s, int flags) {

@@ -41,7 +41,8 @@ public final class ErofsReader {
     private int buildTimeNsec;
     private long xattrStart;
     private final Map<Long, Node> seen = new HashMap<>();
-    private final Set<Long> dirs = new HashSet<>();
+    /** Inodes that are overlayfs' own whiteouts (real chardev 0:0, not escaped ones): not part of the tree. */
+    private final Set<Long> overlayWhiteouts = new HashSet<>();
     /** Bytes of file and directory data the reader may still copy: overlapping extents cannot multiply memory. */
     private long budget;
 
@@ -212,10 +213,7 @@ public final class ErofsReader {
             node = new Device(meta.withMode((ino.mode() & ~Meta.S_IFMT) | Meta.S_IFCHR), 0);
         } else {
             node = switch (type) {
-                case Meta.S_IFDIR -> {
-                    dirs.add(nid);
-                    yield new Directory(meta);
-                }
+                case Meta.S_IFDIR -> new Directory(meta);
                 case Meta.S_IFREG -> {
                     if (ino.layout() == Format.LAYOUT_CHUNK_BASED) {
                         yield new RegularFile(meta, ino.size(), null, payload[0], digest[0]);
@@ -229,7 +227,12 @@ public final class ErofsReader {
                     }
                     yield new Symlink(meta, new String(data(ino), StandardCharsets.ISO_8859_1));
                 }
-                case Meta.S_IFCHR, Meta.S_IFBLK -> new Device(meta, Integer.toUnsignedLong(ino.iu()));
+                case Meta.S_IFCHR, Meta.S_IFBLK -> {
+                    if (type == Meta.S_IFCHR && ino.iu() == 0) {
+                        overlayWhiteouts.add(nid);
+                    }
+                    yield new Device(meta, Integer.toUnsignedLong(ino.iu()));
+                }
                 case Meta.S_IFIFO -> new Fifo(meta);
                 case Meta.S_IFSOCK -> new Socket(meta);
                 default -> throw new ImageFormatException("inode " + nid + " has invalid mode 0"
@@ -366,7 +369,7 @@ public final class ErofsReader {
                     continue;
                 }
                 Node child = node(nid, depth + 1);
-                if (child instanceof Device d && d.isWhiteout() && !isEscapedWhiteout(nid)) {
+                if (overlayWhiteouts.contains(nid)) {
                     continue; // overlayfs' own whiteouts (the root's 00..ff)
                 }
                 if (dir.entries().put(name, child) != null) {
@@ -377,10 +380,6 @@ public final class ErofsReader {
                 }
             }
         }
-    }
-
-    private boolean isEscapedWhiteout(long nid) throws ImageFormatException {
-        return (inode(nid).mode() & Meta.S_IFMT) == Meta.S_IFREG;
     }
 
     private void need(long off, long n, String what) throws ImageFormatException {
