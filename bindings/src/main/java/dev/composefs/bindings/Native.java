@@ -53,6 +53,18 @@ public final class Native {
         return LINKER.downcallHandle(addr, desc);
     }
 
+    /** A NUL-terminated copy of a path given as its raw bytes: Linux names are byte strings, not text. */
+    static MemorySegment cstr(Arena arena, byte[] path) {
+        MemorySegment s = arena.allocate(path.length + 1L); // zeroed, so the terminator is already there
+        MemorySegment.copy(path, 0, s, C_CHAR, 0, path.length);
+        return s;
+    }
+
+    /** How a raw path appears in error messages. */
+    static String display(byte[] path) {
+        return new String(path, java.nio.charset.StandardCharsets.UTF_8);
+    }
+
     static MemorySegment errnoState(Arena arena) {
         return arena.allocate(CAPTURE_LAYOUT);
     }

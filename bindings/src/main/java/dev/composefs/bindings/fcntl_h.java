@@ -12,6 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.nio.charset.StandardCharsets;
 
 /** fcntl.h and linux/openat2.h: openat, openat2 with struct open_how, file seals. */
 public final class fcntl_h {
@@ -66,18 +67,27 @@ public final class fcntl_h {
             FunctionDescriptor.of(C_INT, C_INT, C_INT, C_INT), 2);
 
     public static int openat(int dirfd, String path, int flags, int mode) throws SyscallException {
-        return (int) Native.call("openat", path,
-                (st, a) -> (int) OPENAT.invokeExact(st, dirfd, a.allocateFrom(path), flags, mode));
+        return openat(dirfd, path.getBytes(StandardCharsets.UTF_8), flags, mode);
+    }
+
+    /** openat(2) with the path as raw bytes, for names that are not valid UTF-8. */
+    public static int openat(int dirfd, byte[] path, int flags, int mode) throws SyscallException {
+        return (int) Native.call("openat", Native.display(path),
+                (st, a) -> (int) OPENAT.invokeExact(st, dirfd, Native.cstr(a, path), flags, mode));
     }
 
     public static int openat2(int dirfd, String path, long flags, long mode, long resolve) throws SyscallException {
+        return openat2(dirfd, path.getBytes(StandardCharsets.UTF_8), flags, mode, resolve);
+    }
+
+    public static int openat2(int dirfd, byte[] path, long flags, long mode, long resolve) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment how = arena.allocate(open_how);
             HOW_FLAGS.set(how, 0L, flags);
             HOW_MODE.set(how, 0L, mode);
             HOW_RESOLVE.set(how, 0L, resolve);
-            return (int) unistd_h.syscall("openat2", path, unistd_h.SYS_openat2, dirfd, addr(arena.allocateFrom(path)),
-                    addr(how), open_how.byteSize());
+            return (int) unistd_h.syscall("openat2", Native.display(path), unistd_h.SYS_openat2, dirfd,
+                    addr(Native.cstr(arena, path)), addr(how), open_how.byteSize());
         }
     }
 

@@ -76,6 +76,9 @@ public final class sys_stat_h {
             FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_INT, C_POINTER));
     private static final MethodHandle MKNODAT = Native.downcall("mknodat",
             FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_LONG));
+    private static final MethodHandle MKDIRAT = Native.downcall("mkdirat",
+            FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT));
+    private static final MethodHandle FCHMOD = Native.downcall("fchmod", FunctionDescriptor.of(C_INT, C_INT, C_INT));
 
     /** The parts of struct statx that composefs uses. */
     public record Statx(int mask, long attributes, int nlink, int uid, int gid, int mode, long ino, long size,
@@ -95,10 +98,15 @@ public final class sys_stat_h {
     }
 
     public static Statx statx(int dirfd, String path, int flags, int mask) throws SyscallException {
+        return statx(dirfd, path.getBytes(java.nio.charset.StandardCharsets.UTF_8), flags, mask);
+    }
+
+    /** statx(2) with the path as raw bytes, for names that are not valid UTF-8. */
+    public static Statx statx(int dirfd, byte[] path, int flags, int mask) throws SyscallException {
         try (var arena = java.lang.foreign.Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(statx);
-            Native.call("statx", path, (st, a) -> (int) STATX.invokeExact(st, dirfd, a.allocateFrom(path), flags,
-                    mask, buf));
+            Native.call("statx", Native.display(path), (st, a) -> (int) STATX.invokeExact(st, dirfd,
+                    Native.cstr(a, path), flags, mask, buf));
             return new Statx(
                     buf.get(C_INT, off("stx_mask")),
                     buf.get(C_LONG, off("stx_attributes")),
@@ -119,6 +127,14 @@ public final class sys_stat_h {
 
     private static long off(String field) {
         return statx.byteOffset(MemoryLayout.PathElement.groupElement(field));
+    }
+
+    public static void mkdirat(int dirfd, String path, int mode) throws SyscallException {
+        Native.call("mkdirat", path, (st, a) -> (int) MKDIRAT.invokeExact(st, dirfd, a.allocateFrom(path), mode));
+    }
+
+    public static void fchmod(int fd, int mode, String what) throws SyscallException {
+        Native.call("fchmod", what, (st, a) -> (int) FCHMOD.invokeExact(st, fd, mode));
     }
 
     public static void mknodat(int dirfd, String path, int mode, long dev) throws SyscallException {

@@ -13,7 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
-/** sys/xattr.h: extended attributes of a path itself (never following a final symlink). */
+/** sys/xattr.h: extended attributes; the l* calls act on a path itself, never following a final symlink. */
 public final class sys_xattr_h {
     private sys_xattr_h() {}
 
@@ -27,36 +27,84 @@ public final class sys_xattr_h {
             FunctionDescriptor.of(C_LONG, C_POINTER, C_POINTER, C_POINTER, C_LONG));
     private static final MethodHandle LLISTXATTR = Native.downcall("llistxattr",
             FunctionDescriptor.of(C_LONG, C_POINTER, C_POINTER, C_LONG));
+    private static final MethodHandle GETXATTR = Native.downcall("getxattr",
+            FunctionDescriptor.of(C_LONG, C_POINTER, C_POINTER, C_POINTER, C_LONG));
+    private static final MethodHandle LISTXATTR = Native.downcall("listxattr",
+            FunctionDescriptor.of(C_LONG, C_POINTER, C_POINTER, C_LONG));
     private static final MethodHandle LSETXATTR = Native.downcall("lsetxattr",
             FunctionDescriptor.of(C_INT, C_POINTER, C_POINTER, C_POINTER, C_LONG, C_INT));
     private static final MethodHandle LREMOVEXATTR = Native.downcall("lremovexattr",
             FunctionDescriptor.of(C_INT, C_POINTER, C_POINTER));
 
-    /** The names of path's xattrs, in the order the filesystem lists them. */
+    /** Most lists and values are small: try this first, ask for the size only on ERANGE. */
+    private static final int FIRST_TRY = 1024;
+
+    /** The names of path's xattrs (not following a final symlink), in the order the filesystem lists them. */
     public static List<String> llistxattr(String path) throws SyscallException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(XATTR_LIST_MAX);
-            long n = Native.call("llistxattr", path,
-                    (st, a) -> (long) LLISTXATTR.invokeExact(st, a.allocateFrom(path), buf, (long) XATTR_LIST_MAX));
-            List<String> names = new ArrayList<>();
-            byte[] raw = buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
-            int start = 0;
-            for (int i = 0; i < raw.length; i++) {
-                if (raw[i] == 0) {
-                    names.add(new String(raw, start, i - start, StandardCharsets.UTF_8));
-                    start = i + 1;
-                }
-            }
-            return names;
+        List<String> names = new ArrayList<>();
+        for (byte[] n : list(LLISTXATTR, "llistxattr", path)) {
+            names.add(new String(n, StandardCharsets.UTF_8));
         }
+        return names;
+    }
+
+    /**
+     * listxattr(2), which follows symlinks: with {@code /proc/self/fd/N} of an O_PATH|O_NOFOLLOW fd it
+     * reaches the inode the fd holds, whatever its type. Names come back as raw bytes.
+     */
+    public static List<byte[]> listxattr(String path) throws SyscallException {
+        return list(LISTXATTR, "listxattr", path);
     }
 
     public static byte[] lgetxattr(String path, String name) throws SyscallException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(XATTR_SIZE_MAX);
-            long n = Native.call("lgetxattr", path + " " + name, (st, a) -> (long) LGETXATTR.invokeExact(st,
-                    a.allocateFrom(path), a.allocateFrom(name), buf, (long) XATTR_SIZE_MAX));
-            return buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
+        return get(LGETXATTR, "lgetxattr", path, name.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** getxattr(2) (following symlinks, see {@link #listxattr}) with the name as raw bytes. */
+    public static byte[] getxattr(String path, byte[] name) throws SyscallException {
+        return get(GETXATTR, "getxattr", path, name);
+    }
+
+    private static List<byte[]> list(MethodHandle h, String call, String path) throws SyscallException {
+        byte[] raw = sized(call, path, (st, a, buf, size) -> (long) h.invokeExact(st, a.allocateFrom(path), buf, size));
+        List<byte[]> names = new ArrayList<>();
+        int start = 0;
+        for (int i = 0; i < raw.length; i++) {
+            if (raw[i] == 0) {
+                names.add(java.util.Arrays.copyOfRange(raw, start, i));
+                start = i + 1;
+            }
+        }
+        return names;
+    }
+
+    private static byte[] get(MethodHandle h, String call, String path, byte[] name) throws SyscallException {
+        return sized(call, path + " " + Native.display(name), (st, a, buf, size) -> (long) h.invokeExact(st,
+                a.allocateFrom(path), Native.cstr(a, name), buf, size));
+    }
+
+    @FunctionalInterface
+    private interface SizedCall {
+        long invoke(MemorySegment errnoState, Arena arena, MemorySegment buf, long size) throws Throwable;
+    }
+
+    /** The list/get protocol: a small buffer first; on ERANGE ask for the size (0-length call) and retry. */
+    private static byte[] sized(String call, String target, SizedCall c) throws SyscallException {
+        long size = FIRST_TRY;
+        for (int attempt = 0; ; attempt++) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment buf = arena.allocate(size);
+                long want = size;
+                try {
+                    long n = Native.call(call, target, (st, a) -> c.invoke(st, a, buf, want));
+                    return buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
+                } catch (SyscallException e) {
+                    if (e.errno() != Errno.ERANGE || attempt > 3) {
+                        throw e;
+                    }
+                }
+                size = Math.max(1, Native.call(call, target, (st, a) -> c.invoke(st, a, MemorySegment.NULL, 0L)));
+            }
         }
     }
 

@@ -28,6 +28,19 @@ public final class unistd_h {
     private static final MethodHandle FSYNC = Native.downcall("fsync", FunctionDescriptor.of(C_INT, C_INT));
     private static final MethodHandle GETEUID = Native.plain("geteuid", FunctionDescriptor.of(C_INT));
     private static final MethodHandle GETPID = Native.plain("getpid", FunctionDescriptor.of(C_INT));
+    private static final MethodHandle READ = Native.downcall("read",
+            FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_LONG));
+    private static final MethodHandle WRITE = Native.downcall("write",
+            FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_LONG));
+    private static final MethodHandle READLINKAT = Native.downcall("readlinkat",
+            FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_POINTER, C_LONG));
+    private static final MethodHandle UNLINKAT = Native.downcall("unlinkat",
+            FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT));
+    private static final MethodHandle COPY_FILE_RANGE = Native.downcall("copy_file_range",
+            FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_INT, C_POINTER, C_LONG, C_INT));
+    private static final MethodHandle ISATTY = Native.plain("isatty", FunctionDescriptor.of(C_INT, C_INT));
+    /** Linux's PATH_MAX: the longest symlink target readlinkat can return, plus the NUL it never writes. */
+    private static final int PATH_MAX = 4096;
     private static final MethodHandle[] SYSCALL = new MethodHandle[7];
 
     static {
@@ -55,6 +68,48 @@ public final class unistd_h {
 
     public static void fsync(int fd, String what) throws SyscallException {
         Native.call("fsync", what, (st, a) -> (int) FSYNC.invokeExact(st, fd));
+    }
+
+    /** read(2) into buf (up to its size); 0 at end of file. */
+    public static long read(int fd, MemorySegment buf, String what) throws SyscallException {
+        return Native.call("read", what, (st, a) -> (long) READ.invokeExact(st, fd, buf, buf.byteSize()));
+    }
+
+    /** write(2) of all of buf[0, len), looping over short writes. */
+    public static void writeFully(int fd, MemorySegment buf, long len, String what) throws SyscallException {
+        long done = 0;
+        while (done < len) {
+            MemorySegment rest = buf.asSlice(done, len - done);
+            done += Native.call("write", what, (st, a) -> (long) WRITE.invokeExact(st, fd, rest, rest.byteSize()));
+        }
+    }
+
+    /** readlinkat(2): a symlink's target as raw bytes. */
+    public static byte[] readlinkat(int dirfd, byte[] path) throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(PATH_MAX);
+            long n = Native.call("readlinkat", Native.display(path), (st, a) -> (long) READLINKAT.invokeExact(st,
+                    dirfd, Native.cstr(a, path), buf, (long) PATH_MAX));
+            return buf.asSlice(0, n).toArray(Native.C_CHAR);
+        }
+    }
+
+    public static void unlinkat(int dirfd, String path, int flags) throws SyscallException {
+        Native.call("unlinkat", path, (st, a) -> (int) UNLINKAT.invokeExact(st, dirfd, a.allocateFrom(path), flags));
+    }
+
+    /** copy_file_range(2) from the current offsets; returns bytes copied, 0 at end of input. */
+    public static long copyFileRange(int fdIn, int fdOut, long len, String what) throws SyscallException {
+        return Native.call("copy_file_range", what, (st, a) -> (long) COPY_FILE_RANGE.invokeExact(st, fdIn,
+                MemorySegment.NULL, fdOut, MemorySegment.NULL, len, 0));
+    }
+
+    public static boolean isatty(int fd) {
+        try {
+            return (int) ISATTY.invokeExact(fd) == 1;
+        } catch (Throwable t) {
+            throw Native.wrap(t);
+        }
     }
 
     public static int geteuid() {

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -218,5 +220,131 @@ class SmokeTest {
         }
         assertTrue(!Files.exists(Path.of("/proc/" + pid + "/ns/user")) || !Files.readString(
                 Path.of("/proc/" + pid + "/status")).contains("State:\tS"), "child is gone");
+    }
+
+    @Test
+    void rawByteNamesThroughGetdentsStatxOpenatAndReadlinkat() throws Exception {
+        byte[] odd = {'a', (byte) 0xff, (byte) 0xfe, 'z'}; // not UTF-8: must survive byte for byte
+        int dir = fcntl_h.openat(fcntl_h.AT_FDCWD, tmp.toString(), fcntl_h.O_RDONLY | fcntl_h.O_DIRECTORY
+                | fcntl_h.O_CLOEXEC, 0);
+        try {
+            int fd = fcntl_h.openat(dir, odd, fcntl_h.O_WRONLY | fcntl_h.O_CREAT | fcntl_h.O_EXCL
+                    | fcntl_h.O_CLOEXEC, 0640);
+            try (Arena arena = Arena.ofConfined()) {
+                unistd_h.writeFully(fd, arena.allocateFrom("hello"), 5, "odd");
+            } finally {
+                unistd_h.close(fd);
+            }
+            Files.createSymbolicLink(tmp.resolve("link"), Path.of("target/with/slashes"));
+            List<dirent_h.Entry> entries = dirent_h.readAll(dir, tmp.toString());
+            assertEquals(2, entries.size(), "getdents64 skips . and ..");
+            dirent_h.Entry e = entries.stream().filter(x -> x.name().length == 4).findFirst().orElseThrow();
+            assertArrayEquals(odd, e.name());
+            assertEquals(dirent_h.DT_REG, e.type());
+            sys_stat_h.Statx st = sys_stat_h.statx(dir, odd, fcntl_h.AT_SYMLINK_NOFOLLOW, sys_stat_h.STATX_BASIC_STATS);
+            assertEquals(5, st.size());
+            assertEquals(sys_stat_h.S_IFREG | 0640, st.mode());
+            assertEquals(e.ino(), st.ino());
+            assertArrayEquals("target/with/slashes".getBytes(StandardCharsets.US_ASCII),
+                    unistd_h.readlinkat(dir, "link".getBytes(StandardCharsets.US_ASCII)));
+        } finally {
+            unistd_h.close(dir);
+        }
+    }
+
+    @Test
+    void renameNoreplaceRefusesToOverwrite() throws Exception {
+        Files.writeString(tmp.resolve("a"), "new");
+        Files.writeString(tmp.resolve("b"), "old");
+        SyscallException e = assertThrows(SyscallException.class, () -> stdio_h.renameat2(fcntl_h.AT_FDCWD,
+                tmp.resolve("a").toString(), fcntl_h.AT_FDCWD, tmp.resolve("b").toString(), stdio_h.RENAME_NOREPLACE));
+        assertEquals("EEXIST", e.errnoName());
+        assertEquals("old", Files.readString(tmp.resolve("b")));
+        stdio_h.renameat2(fcntl_h.AT_FDCWD, tmp.resolve("a").toString(), fcntl_h.AT_FDCWD,
+                tmp.resolve("c").toString(), stdio_h.RENAME_NOREPLACE);
+        assertEquals("new", Files.readString(tmp.resolve("c")));
+        sys_stat_h.mkdirat(fcntl_h.AT_FDCWD, tmp.resolve("d").toString(), 0750);
+        assertTrue(Files.isDirectory(tmp.resolve("d")));
+        unistd_h.unlinkat(fcntl_h.AT_FDCWD, tmp.resolve("d").toString(), fcntl_h.AT_REMOVEDIR);
+        unistd_h.unlinkat(fcntl_h.AT_FDCWD, tmp.resolve("c").toString(), 0);
+        assertTrue(Files.notExists(tmp.resolve("c")) && Files.notExists(tmp.resolve("d")));
+    }
+
+    @Test
+    void copyFileRangeFchmodAndReadBack() throws Exception {
+        byte[] data = new byte[200_000];
+        new java.util.Random(7).nextBytes(data);
+        Path src = Files.write(tmp.resolve("src"), data);
+        int in = fcntl_h.openat(fcntl_h.AT_FDCWD, src.toString(), fcntl_h.O_RDONLY | fcntl_h.O_CLOEXEC, 0);
+        int out = fcntl_h.openat(fcntl_h.AT_FDCWD, tmp.resolve("dst").toString(),
+                fcntl_h.O_WRONLY | fcntl_h.O_CREAT | fcntl_h.O_CLOEXEC, 0600);
+        try {
+            long total = 0;
+            for (long n; (n = unistd_h.copyFileRange(in, out, 1 << 20, "dst")) > 0; ) {
+                total += n;
+            }
+            assertEquals(data.length, total);
+            sys_stat_h.fchmod(out, 0644, "dst");
+        } finally {
+            unistd_h.close(in);
+            unistd_h.close(out);
+        }
+        assertArrayEquals(data, Files.readAllBytes(tmp.resolve("dst")));
+        assertEquals(sys_stat_h.S_IFREG | 0644, sys_stat_h.statx(fcntl_h.AT_FDCWD, tmp.resolve("dst").toString(), 0,
+                sys_stat_h.STATX_MODE).mode());
+        int fd = fcntl_h.openat(fcntl_h.AT_FDCWD, src.toString(), fcntl_h.O_RDONLY | fcntl_h.O_CLOEXEC, 0);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(4096);
+            assertEquals(4096, unistd_h.read(fd, buf, "src"));
+            assertArrayEquals(java.util.Arrays.copyOf(data, 4096), buf.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+        } finally {
+            unistd_h.close(fd);
+        }
+        assertTrue(!unistd_h.isatty(fd), "a closed fd is no terminal");
+    }
+
+    @Test
+    void xattrsOfAnOPathFdThroughProc() throws Exception {
+        Path f = Files.writeString(tmp.resolve("x2"), "data");
+        byte[] big = new byte[3000]; // larger than the first-try buffer: exercises the ERANGE retry
+        java.util.Arrays.fill(big, (byte) 'v');
+        sys_xattr_h.lsetxattr(f.toString(), "user.big", big, 0);
+        sys_xattr_h.lsetxattr(f.toString(), "trusted.t", new byte[] {1}, 0);
+        Path link = Files.createSymbolicLink(tmp.resolve("l2"), f.getFileName());
+        int fd = fcntl_h.openat(fcntl_h.AT_FDCWD, link.toString(), fcntl_h.O_PATH | fcntl_h.O_NOFOLLOW
+                | fcntl_h.O_CLOEXEC, 0);
+        try {
+            assertTrue(sys_xattr_h.listxattr("/proc/self/fd/" + fd).isEmpty(),
+                    "the O_PATH fd of a symlink reaches the symlink, not its target");
+        } finally {
+            unistd_h.close(fd);
+        }
+        fd = fcntl_h.openat(fcntl_h.AT_FDCWD, f.toString(), fcntl_h.O_PATH | fcntl_h.O_NOFOLLOW | fcntl_h.O_CLOEXEC, 0);
+        try {
+            List<String> names = sys_xattr_h.listxattr("/proc/self/fd/" + fd).stream()
+                    .map(b -> new String(b, StandardCharsets.UTF_8)).sorted().toList();
+            assertEquals(List.of("trusted.t", "user.big"), names);
+            assertArrayEquals(big, sys_xattr_h.getxattr("/proc/self/fd/" + fd,
+                    "user.big".getBytes(StandardCharsets.US_ASCII)));
+        } finally {
+            unistd_h.close(fd);
+        }
+    }
+
+    @Test
+    void flockExcludesASecondExclusiveHolder() throws Exception {
+        Path f = Files.writeString(tmp.resolve("lock"), "");
+        int a = fcntl_h.openat(fcntl_h.AT_FDCWD, f.toString(), fcntl_h.O_RDONLY | fcntl_h.O_CLOEXEC, 0);
+        int b = fcntl_h.openat(fcntl_h.AT_FDCWD, f.toString(), fcntl_h.O_RDONLY | fcntl_h.O_CLOEXEC, 0);
+        try {
+            sys_file_h.flock(a, sys_file_h.LOCK_SH, "lock");
+            SyscallException e = assertThrows(SyscallException.class,
+                    () -> sys_file_h.flock(b, sys_file_h.LOCK_EX | sys_file_h.LOCK_NB, "lock"));
+            assertEquals("EWOULDBLOCK", Errno.name(e.errno()).equals("EAGAIN") ? "EWOULDBLOCK" : e.errnoName());
+            sys_file_h.flock(b, sys_file_h.LOCK_SH | sys_file_h.LOCK_NB, "lock");
+        } finally {
+            unistd_h.close(a);
+            unistd_h.close(b);
+        }
     }
 }
