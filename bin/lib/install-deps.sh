@@ -1,12 +1,14 @@
 #!/bin/bash
 # Installs the Debian packages the build and tests use, only those missing: gcc and the kernel
-# and libc headers (binding probe), fsverity-utils (reference digests), maven.
+# and libc headers (binding probe), fsverity-utils (reference digests), attr (getfattr: xattrs
+# read independently of our bindings), maven.
 set -euo pipefail
 need=()
 command -v gcc >/dev/null || need+=(gcc)
 dpkg -s linux-libc-dev >/dev/null 2>&1 || need+=(linux-libc-dev)
 dpkg -s libc6-dev >/dev/null 2>&1 || need+=(libc6-dev)
 command -v fsverity >/dev/null || need+=(fsverity)
+command -v getfattr >/dev/null || need+=(attr)
 command -v mvn >/dev/null || need+=(maven)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then

@@ -38,6 +38,8 @@ public final class unistd_h {
             FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT));
     private static final MethodHandle COPY_FILE_RANGE = Native.downcall("copy_file_range",
             FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_INT, C_POINTER, C_LONG, C_INT));
+    private static final MethodHandle LSEEK = Native.downcall("lseek",
+            FunctionDescriptor.of(C_LONG, C_INT, C_LONG, C_INT));
     private static final MethodHandle ISATTY = Native.plain("isatty", FunctionDescriptor.of(C_INT, C_INT));
     /** Linux's PATH_MAX: the longest symlink target readlinkat can return, plus the NUL it never writes. */
     private static final int PATH_MAX = 4096;
@@ -102,6 +104,12 @@ public final class unistd_h {
     public static long copyFileRange(int fdIn, int fdOut, long len, String what) throws SyscallException {
         return Native.call("copy_file_range", what, (st, a) -> (long) COPY_FILE_RANGE.invokeExact(st, fdIn,
                 MemorySegment.NULL, fdOut, MemorySegment.NULL, len, 0));
+    }
+
+    public static final int SEEK_SET = 0;
+
+    public static long lseek(int fd, long offset, int whence, String what) throws SyscallException {
+        return Native.call("lseek", what, (st, a) -> (long) LSEEK.invokeExact(st, fd, offset, whence));
     }
 
     public static boolean isatty(int fd) {

@@ -44,7 +44,12 @@ public final class Main {
             prog = rest[0];
             rest = Arrays.copyOfRange(rest, 1, rest.length);
         }
+        if (prog.equals("composefs") && rest.length > 0 && rest[0].equals("store")) {
+            prog = "composefs store";
+            rest = Arrays.copyOfRange(rest, 1, rest.length);
+        }
         Object command = switch (prog) {
+            case "composefs store" -> new StoreCommand(io);
             case "mkcomposefs" -> new MkComposefs(io);
             case "composefs-info" -> new ComposefsInfo(io);
             case "mount.composefs" -> new MountComposefs(io);
@@ -74,7 +79,8 @@ public final class Main {
     /** `composefs` alone: names the programs. */
     @CommandLine.Command(name = "composefs", mixinStandardHelpOptions = true, versionProvider = Version.class,
             description = "composefs for the JVM. Programs: mkcomposefs, composefs-info, mount.composefs "
-                    + "(run as 'composefs PROGRAM ARGS...' or through the bin/ launchers).")
+                    + "(run as 'composefs PROGRAM ARGS...' or through the bin/ launchers), and "
+                    + "'composefs store fsck|gc' for object store upkeep.")
     static final class Umbrella implements java.util.concurrent.Callable<Integer> {
         @Override
         public Integer call() {

@@ -1,10 +1,15 @@
 package dev.composefs.cli;
 
+import dev.composefs.bindings.unistd_h;
 import dev.composefs.core.dumpfile.DumpReader;
 import dev.composefs.core.erofs.ErofsWriter;
 import dev.composefs.core.fsverity.FsVerity;
+import dev.composefs.core.repository.ObjectStore;
+import dev.composefs.core.scan.DirectoryScanner;
+import dev.composefs.core.scan.ScanOptions;
 import dev.composefs.core.tree.Directory;
 import dev.composefs.core.util.AtomicFile;
+import dev.composefs.core.util.Progress;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -18,7 +23,8 @@ import picocli.CommandLine.Parameters;
 
 /** mkcomposefs: build a composefs image, with upstream's options and output. */
 @Command(name = "mkcomposefs", mixinStandardHelpOptions = true, versionProvider = Version.class,
-        description = "Build a composefs image from a composefs-dump(5) file (--from-file).",
+        description = "Build a composefs image from a directory tree (SOURCE IMAGE) or a composefs-dump(5) file "
+                + "(--from-file).",
         footer = "Dump parsing is lenient like upstream's unless CFS_PARSE_STRICT=1 is set or --strict is given.")
 final class MkComposefs implements Callable<Integer> {
     private final Main.Io io;
@@ -46,6 +52,29 @@ final class MkComposefs implements Callable<Integer> {
     @Option(names = "--strict", description = "parse the dump strictly (as with CFS_PARSE_STRICT=1)")
     boolean strict;
 
+    @Option(names = "--digest-store", paramLabel = "PATH", description = "store content files in this directory")
+    Path digestStore;
+
+    @Option(names = "--use-epoch", description = "make all mtimes zero")
+    boolean useEpoch;
+
+    @Option(names = "--skip-devices", description = "don't store device nodes")
+    boolean skipDevices;
+
+    @Option(names = "--skip-xattrs", description = "don't store file xattrs")
+    boolean skipXattrs;
+
+    @Option(names = "--user-xattrs", description = "only store user.* xattrs")
+    boolean userXattrs;
+
+    @Option(names = "--threads", paramLabel = "N",
+            description = "threads computing digests and copying files (default: number of processors)")
+    Integer threads;
+
+    @Option(names = "--hardlinks", description = "keep hardlinks (grouped by device and inode); upstream gives "
+            + "every name its own inode, so this changes the digest")
+    boolean hardlinks;
+
     @Parameters(index = "0", paramLabel = "SOURCE")
     String source;
 
@@ -59,6 +88,46 @@ final class MkComposefs implements Callable<Integer> {
         } catch (Failure f) {
             io.err().println("mkcomposefs: " + f.getMessage());
             return f.exitCode();
+        }
+    }
+
+    private Directory readDump() throws Failure {
+        if (digestStore != null || useEpoch || skipDevices || skipXattrs || userXattrs || hardlinks || threads != null) {
+            throw new Failure(1, "--digest-store, --use-epoch, --skip-devices, --skip-xattrs, --user-xattrs, "
+                    + "--threads and --hardlinks apply to a SOURCE directory, not to --from-file");
+        }
+        boolean strictParse = strict || "1".equals(System.getenv("CFS_PARSE_STRICT"));
+        try (InputStream in = source.equals("-") ? io.in() : Files.newInputStream(Path.of(source))) {
+            return DumpReader.read(in, strictParse);
+        } catch (NoSuchFileException e) {
+            throw new Failure(1, source + ": no such file");
+        } catch (IOException e) {
+            throw new Failure(1, (source.equals("-") ? "stdin" : source) + ": " + e.getMessage());
+        }
+    }
+
+    private Directory scanDirectory() throws Failure {
+        ScanOptions options;
+        try {
+            options = new ScanOptions(useEpoch, skipDevices, skipXattrs, userXattrs, hardlinks,
+                    threads != null ? threads : Runtime.getRuntime().availableProcessors());
+        } catch (IllegalArgumentException e) {
+            throw new Failure(1, e.getMessage());
+        }
+        Progress progress = new Progress(io.err(), unistd_h.isatty(2));
+        ObjectStore store = null;
+        try {
+            if (digestStore != null) {
+                store = ObjectStore.open(digestStore, true, ObjectStore.Lock.SHARED,
+                        w -> io.err().println("mkcomposefs: warning: " + w));
+            }
+            return DirectoryScanner.scan(Path.of(source), options, store, progress).root();
+        } catch (IOException e) {
+            throw new Failure(1, e.getMessage());
+        } finally {
+            if (store != null) {
+                store.close();
+            }
         }
     }
 
@@ -77,19 +146,10 @@ final class MkComposefs implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new Failure(1, "--min-version/--max-version: " + e.getMessage());
         }
-        if (!fromFile) {
-            throw new Failure(1, "building from a directory is not available yet; give a composefs-dump(5) file "
-                    + "with --from-file");
+        if (source.isEmpty()) {
+            throw new Failure(1, "empty SOURCE path");
         }
-        boolean strictParse = strict || "1".equals(System.getenv("CFS_PARSE_STRICT"));
-        Directory root;
-        try (InputStream in = source.equals("-") ? io.in() : Files.newInputStream(Path.of(source))) {
-            root = DumpReader.read(in, strictParse);
-        } catch (NoSuchFileException e) {
-            throw new Failure(1, source + ": no such file");
-        } catch (IOException e) {
-            throw new Failure(1, (source.equals("-") ? "stdin" : source) + ": " + e.getMessage());
-        }
+        Directory root = fromFile ? readDump() : scanDirectory();
         byte[] bytes;
         try {
             bytes = ErofsWriter.write(root, options).bytes();

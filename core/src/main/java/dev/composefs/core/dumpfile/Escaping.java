@@ -8,8 +8,8 @@ public final class Escaping {
 
     public static final int STANDARD = 0;
     public static final int NOESCAPE_SPACE = 1;
-    static final int ESCAPE_EQUAL = 2;
-    static final int ESCAPE_LONE_DASH = 4;
+    public static final int ESCAPE_EQUAL = 2;
+    public static final int ESCAPE_LONE_DASH = 4;
 
     private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 

@@ -19,9 +19,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -41,6 +44,7 @@ public final class ErofsReader {
     private int buildTimeNsec;
     private long xattrStart;
     private final Map<Long, Node> seen = new HashMap<>();
+    private boolean hasHardlinks;
     /** Inodes that are overlayfs' own whiteouts (real chardev 0:0, not escaped ones): not part of the tree. */
     private final Set<Long> overlayWhiteouts = new HashSet<>();
     /** Bytes of file and directory data the reader may still copy: overlapping extents cannot multiply memory. */
@@ -116,7 +120,50 @@ public final class ErofsReader {
             byte[] data = data(ino);
             readDir(data, ino, dir, depth, work);
         }
+        if (hasHardlinks) {
+            firstNameInDepthFirstOrder(d);
+        }
         return d;
+    }
+
+    /**
+     * Nodes were created level by level, so an inode's first name may be a deeper one. Upstream's
+     * reader recurses, so the first name in depth-first name order holds the inode and the others
+     * are hardlinks to it; this moves the inode there.
+     */
+    private static void firstNameInDepthFirstOrder(Directory root) {
+        record Place(Directory dir, String name) {}
+        Map<Node, Place> first = new IdentityHashMap<>();
+        Map<Node, Place> actual = new IdentityHashMap<>();
+        record Cursor(Directory dir, java.util.Iterator<Map.Entry<String, Node>> it) {}
+        ArrayDeque<Cursor> stack = new ArrayDeque<>();
+        stack.push(new Cursor(root, root.entries().entrySet().iterator()));
+        while (!stack.isEmpty()) {
+            Cursor c = stack.peek();
+            if (!c.it().hasNext()) {
+                stack.pop();
+                continue;
+            }
+            var e = c.it().next();
+            Node n = e.getValue();
+            Node inode = n instanceof Hardlink h ? h.target() : n;
+            first.putIfAbsent(inode, new Place(c.dir(), e.getKey()));
+            if (!(n instanceof Hardlink)) {
+                actual.put(inode, new Place(c.dir(), e.getKey()));
+            }
+            if (n instanceof Directory sub) {
+                stack.push(new Cursor(sub, sub.entries().entrySet().iterator()));
+            }
+        }
+        List<Map.Entry<Node, Place>> moves = new ArrayList<>(first.entrySet());
+        for (var e : moves) {
+            Place f = e.getValue();
+            Place a = actual.get(e.getKey());
+            if (a != null && (f.dir() != a.dir() || !f.name().equals(a.name()))) {
+                f.dir().entries().put(f.name(), e.getKey());
+                a.dir().entries().put(a.name(), new Hardlink(e.getKey()));
+            }
+        }
     }
 
     /** The fields of one on-disk inode the reader needs. */
@@ -198,6 +245,7 @@ public final class ErofsReader {
             if (existing instanceof Directory) {
                 throw new ImageFormatException("directory inode " + nid + " is reachable twice (loop or hardlink)");
             }
+            hasHardlinks = true;
             return new Hardlink(existing instanceof Hardlink h ? h.target() : existing);
         }
         Inode ino = inode(nid);

@@ -1,0 +1,68 @@
+package dev.composefs.core.fsverity;
+
+import dev.composefs.bindings.Errno;
+import dev.composefs.bindings.SyscallException;
+import dev.composefs.bindings.linux_fsverity_h;
+import dev.composefs.bindings.unistd_h;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+
+/**
+ * fs-verity digests of open files. One instance per thread: it owns a native read buffer (no
+ * allocation per file) and streams, so memory does not grow with file size.
+ */
+public final class FdDigester implements AutoCloseable {
+    private static final int BUFFER = 256 * 1024;
+
+    private final Arena arena = Arena.ofConfined();
+    private final MemorySegment native_ = arena.allocate(BUFFER);
+    private final byte[] heap = new byte[BUFFER];
+
+    /** What was read: the digest, the byte count, and the content itself if it was at most keepUpTo bytes. */
+    public record Result(byte[] digest, long size, byte[] content) {}
+
+    /** Reads fd from its current offset to the end. */
+    public Result digest(int fd, int keepUpTo, String what) throws IOException {
+        FsVerity v = new FsVerity();
+        byte[] kept = new byte[keepUpTo];
+        long total = 0;
+        for (long n; (n = unistd_h.read(fd, native_, what)) > 0; ) {
+            MemorySegment.copy(native_, ValueLayout.JAVA_BYTE, 0, heap, 0, (int) n);
+            if (total < keepUpTo) {
+                System.arraycopy(heap, 0, kept, (int) total, (int) Math.min(n, keepUpTo - total));
+            }
+            v.update(heap, 0, (int) n);
+            total += n;
+        }
+        return new Result(v.digest(), total, total <= keepUpTo ? Arrays.copyOf(kept, (int) total) : null);
+    }
+
+    /**
+     * The digest the kernel enforces for fd (FS_IOC_MEASURE_VERITY), or null when the file has no
+     * fs-verity or the filesystem cannot have it. A non-SHA-256 verity file is an error: composefs
+     * digests are SHA-256, so such a file can never match.
+     */
+    public static byte[] measured(int fd, String what) throws IOException {
+        try {
+            linux_fsverity_h.Measurement m = linux_fsverity_h.measureVerity(fd, what);
+            if (m.algorithm() != linux_fsverity_h.FS_VERITY_HASH_ALG_SHA256 || m.digest().length != 32) {
+                throw new IOException(what + ": fs-verity uses hash algorithm " + m.algorithm()
+                        + ", composefs needs SHA-256");
+            }
+            return m.digest();
+        } catch (SyscallException e) {
+            if (e.is(Errno.ENODATA) || e.is(Errno.EOPNOTSUPP) || e.is(Errno.ENOTTY) || e.is(Errno.EINVAL)) {
+                return null;
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}

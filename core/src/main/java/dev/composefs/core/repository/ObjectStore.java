@@ -1,0 +1,348 @@
+package dev.composefs.core.repository;
+
+import static dev.composefs.bindings.fcntl_h.AT_SYMLINK_NOFOLLOW;
+import static dev.composefs.bindings.fcntl_h.O_CLOEXEC;
+import static dev.composefs.bindings.fcntl_h.O_CREAT;
+import static dev.composefs.bindings.fcntl_h.O_DIRECTORY;
+import static dev.composefs.bindings.fcntl_h.O_EXCL;
+import static dev.composefs.bindings.fcntl_h.O_NOFOLLOW;
+import static dev.composefs.bindings.fcntl_h.O_NONBLOCK;
+import static dev.composefs.bindings.fcntl_h.O_RDONLY;
+import static dev.composefs.bindings.fcntl_h.O_WRONLY;
+
+import dev.composefs.bindings.Errno;
+import dev.composefs.bindings.SyscallException;
+import dev.composefs.bindings.fcntl_h;
+import dev.composefs.bindings.linux_fs_h;
+import dev.composefs.bindings.linux_fsverity_h;
+import dev.composefs.bindings.stdio_h;
+import dev.composefs.bindings.sys_file_h;
+import dev.composefs.bindings.sys_stat_h;
+import dev.composefs.bindings.unistd_h;
+import dev.composefs.core.fsverity.FdDigester;
+import dev.composefs.core.fsverity.FsVerity;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+
+/**
+ * A content-addressed object store as upstream's {@code mkcomposefs --digest-store} writes it and
+ * overlayfs reads it as a data-only layer: each file lives at {@code XX/<62 hex>}, named by its
+ * fs-verity digest. Every access goes through directory fds opened with O_NOFOLLOW, so a symlink
+ * planted inside the store is refused, never followed. Objects are published with
+ * renameat2(RENAME_NOREPLACE): an existing object is never rewritten, and several writers can fill
+ * one store at once. Writers hold a shared flock on the store directory, gc an exclusive one.
+ */
+public final class ObjectStore implements AutoCloseable {
+    /** How the store is opened: SHARED for adding and reading, EXCLUSIVE for removing (gc). */
+    public enum Lock { SHARED, EXCLUSIVE }
+
+    /** Whether objects get fs-verity: not yet known, enabled, or unsupported by the filesystem. */
+    public enum Sealing { UNKNOWN, SEALED, UNSUPPORTED }
+
+    static final String TEMP_PREFIX = ".tmp-";
+
+    private final Path root;
+    private final int rootFd;
+    private final Consumer<String> warn;
+    private final ConcurrentHashMap<String, Integer> dirs = new ConcurrentHashMap<>();
+    private final AtomicBoolean tryReflink = new AtomicBoolean(true);
+    private final AtomicBoolean tryCopyRange = new AtomicBoolean(true);
+    private volatile Sealing sealing = Sealing.UNKNOWN;
+
+    private ObjectStore(Path root, int rootFd, Consumer<String> warn) {
+        this.root = root;
+        this.rootFd = rootFd;
+        this.warn = warn;
+    }
+
+    /**
+     * Opens (and with create, makes) the store at root and takes its lock. An EXCLUSIVE request
+     * does not wait: it fails if any writer holds the store.
+     */
+    public static ObjectStore open(Path root, boolean create, Lock lock, Consumer<String> warn) throws IOException {
+        if (create) {
+            try {
+                sys_stat_h.mkdirat(fcntl_h.AT_FDCWD, root.toString(), 0755);
+            } catch (SyscallException e) {
+                if (!e.is(Errno.EEXIST)) {
+                    throw new IOException(root + ": cannot create object store: " + e.getMessage(), e);
+                }
+            }
+        }
+        int fd;
+        try {
+            fd = fcntl_h.openat(fcntl_h.AT_FDCWD, root.toString(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        } catch (SyscallException e) {
+            throw new IOException(root + ": cannot open object store: " + e.getMessage(), e);
+        }
+        try {
+            if (lock == Lock.SHARED) {
+                sys_file_h.flock(fd, sys_file_h.LOCK_SH, root.toString());
+            } else {
+                sys_file_h.flock(fd, sys_file_h.LOCK_EX | sys_file_h.LOCK_NB, root.toString());
+            }
+        } catch (SyscallException e) {
+            unistd_h.closeQuietly(fd);
+            if (e.is(Errno.EAGAIN)) {
+                throw new IOException(root + ": the store is in use (a writer holds it); try again when it is done", e);
+            }
+            throw new IOException(root + ": cannot lock object store: " + e.getMessage(), e);
+        }
+        return new ObjectStore(root, fd, warn);
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    public Sealing sealing() {
+        return sealing;
+    }
+
+    /** The store-relative path of the object with this digest: {@code XX/<62 hex>}. */
+    public static String objectPath(byte[] digest) {
+        String hex = HexFormat.of().formatHex(digest);
+        return hex.substring(0, 2) + "/" + hex.substring(2);
+    }
+
+    /** True if the object exists (as a regular file; anything else there is an error). */
+    public boolean contains(byte[] digest) throws IOException {
+        String path = objectPath(digest);
+        int dir = dirFd(path.substring(0, 2), false);
+        return dir >= 0 && isObject(dir, path.substring(3), path);
+    }
+
+    /**
+     * Stores the content of srcFd (read from offset 0) under digest, unless the object exists.
+     * Returns true if this call added it. The copy is a reflink where the filesystem can, written
+     * to a temporary name beside its final name, fsynced, sealed with fs-verity where supported
+     * (and then measured by the kernel, which must agree with digest), then renamed into place.
+     */
+    public boolean put(int srcFd, byte[] digest, long size, String source) throws IOException {
+        String path = objectPath(digest);
+        String xx = path.substring(0, 2);
+        String name = path.substring(3);
+        int dir = dirFd(xx, true);
+        if (isObject(dir, name, path)) {
+            return false;
+        }
+        String tmp = TEMP_PREFIX + name.substring(0, 8) + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong());
+        int out = -1;
+        boolean published = false;
+        try {
+            out = fcntl_h.openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+            unistd_h.lseek(srcFd, 0, unistd_h.SEEK_SET, source);
+            long copied = copy(srcFd, out, size, source);
+            if (copied != size) {
+                throw new IOException(source + ": changed while being stored (" + copied + " bytes, expected " + size + ")");
+            }
+            sys_stat_h.fchmod(out, 0644, where(xx + "/" + tmp)); // readable by all, whatever the umask
+            unistd_h.fsync(out, where(xx + "/" + tmp));
+            unistd_h.close(out);
+            out = -1;
+            seal(dir, tmp, digest, source);
+            try {
+                stdio_h.renameat2(dir, tmp, dir, name, stdio_h.RENAME_NOREPLACE);
+            } catch (SyscallException e) {
+                if (e.is(Errno.EEXIST)) {
+                    return false; // another writer published the same object first
+                }
+                throw e;
+            }
+            published = true;
+            return true;
+        } catch (SyscallException e) {
+            throw new IOException(where(path) + ": cannot store " + source + ": " + e.getMessage(), e);
+        } finally {
+            unistd_h.closeQuietly(out);
+            if (!published) {
+                try {
+                    unistd_h.unlinkat(dir, tmp, 0);
+                } catch (SyscallException ignored) {
+                    // not created, or already gone: nothing half-written remains either way
+                }
+            }
+        }
+    }
+
+    private long copy(int in, int out, long size, String source) throws IOException {
+        if (tryReflink.get()) {
+            try {
+                linux_fs_h.ficlone(out, in, source);
+                return size;
+            } catch (SyscallException e) {
+                if (!(e.is(Errno.EOPNOTSUPP) || e.is(Errno.EXDEV) || e.is(Errno.EINVAL) || e.is(Errno.ENOTTY)
+                        || e.is(Errno.EBADF))) {
+                    throw e;
+                }
+                tryReflink.set(false); // the filesystem cannot share extents: copy from now on
+            }
+        }
+        long done = 0;
+        if (tryCopyRange.get()) {
+            try {
+                for (long n; (n = unistd_h.copyFileRange(in, out, 1L << 30, source)) > 0; ) {
+                    done += n;
+                }
+                return done;
+            } catch (SyscallException e) {
+                boolean unsupported = e.is(Errno.EXDEV) || e.is(Errno.ENOSYS) || e.is(Errno.EOPNOTSUPP)
+                        || e.is(Errno.EINVAL);
+                if (!unsupported || done > 0) {
+                    throw e;
+                }
+                tryCopyRange.set(false);
+            }
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(1 << 16);
+            for (long n; (n = unistd_h.read(in, buf, source)) > 0; ) {
+                unistd_h.writeFully(out, buf, n, source);
+                done += n;
+            }
+        }
+        return done;
+    }
+
+    /** fs-verity on the new object where the filesystem has it; says once, clearly, when it does not. */
+    private void seal(int dir, String tmp, byte[] digest, String source) throws IOException {
+        if (sealing == Sealing.UNSUPPORTED) {
+            return;
+        }
+        int fd = fcntl_h.openat(dir, tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+        try {
+            try {
+                linux_fsverity_h.enableVerity(fd, source);
+            } catch (SyscallException e) {
+                if (e.is(Errno.EOPNOTSUPP) || e.is(Errno.ENOTTY)) {
+                    unsupported(e);
+                    return;
+                }
+                throw e;
+            }
+            byte[] measured = FdDigester.measured(fd, source);
+            if (measured == null || !Arrays.equals(measured, digest)) {
+                throw new IOException(source + ": changed while being stored: the kernel measures "
+                        + (measured == null ? "nothing" : FsVerity.hex(measured)) + ", the scan computed "
+                        + FsVerity.hex(digest));
+            }
+            sealing = Sealing.SEALED;
+        } finally {
+            unistd_h.closeQuietly(fd);
+        }
+    }
+
+    private synchronized void unsupported(SyscallException e) {
+        if (sealing != Sealing.UNSUPPORTED) {
+            sealing = Sealing.UNSUPPORTED;
+            warn.accept(root + ": this filesystem does not support fs-verity (FS_IOC_ENABLE_VERITY: " + e.errnoName()
+                    + "); objects are stored but not kernel-sealed, so mounts with verity cannot use them");
+        }
+    }
+
+    private boolean isObject(int dir, String name, String path) throws IOException {
+        try {
+            var st = sys_stat_h.statx(dir, name, AT_SYMLINK_NOFOLLOW, sys_stat_h.STATX_TYPE);
+            if (st.type() != sys_stat_h.S_IFREG) {
+                throw new IOException(where(path) + ": not a regular file (something was planted in the store); "
+                        + "refusing to use it");
+            }
+            return true;
+        } catch (SyscallException e) {
+            if (e.is(Errno.ENOENT)) {
+                return false;
+            }
+            throw new IOException(where(path) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The fd of subdirectory xx, opened without following symlinks; -1 if absent and not created. */
+    int dirFd(String xx, boolean create) throws IOException {
+        Integer fd = dirs.get(xx);
+        if (fd != null) {
+            return fd;
+        }
+        try {
+            // openDir returns null for an absent directory: then nothing is cached
+            Integer opened = dirs.computeIfAbsent(xx, k -> {
+                try {
+                    return openDir(k, create);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+            return opened == null ? -1 : opened;
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
+    private Integer openDir(String xx, boolean create) throws IOException {
+        if (create) {
+            try {
+                sys_stat_h.mkdirat(rootFd, xx, 0755);
+            } catch (SyscallException e) {
+                if (!e.is(Errno.EEXIST)) {
+                    throw new IOException(where(xx) + ": " + e.getMessage(), e);
+                }
+            }
+        }
+        try {
+            return fcntl_h.openat(rootFd, xx, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+        } catch (SyscallException e) {
+            if (e.is(Errno.ENOENT) && !create) {
+                return null;
+            }
+            if (e.is(Errno.ELOOP) || e.is(Errno.ENOTDIR)) {
+                throw new IOException(where(xx) + ": not a directory (something was planted in the store); "
+                        + "refusing to follow it", e);
+            }
+            throw new IOException(where(xx) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Opens an object (or any entry of a subdirectory) for reading, never following a symlink or blocking. */
+    int openEntry(String xx, String name) throws IOException {
+        int dir = dirFd(xx, false);
+        if (dir < 0) {
+            throw new IOException(where(xx) + ": no such directory");
+        }
+        try {
+            return fcntl_h.openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+        } catch (SyscallException e) {
+            throw new IOException(where(xx + "/" + name) + ": " + e.getMessage(), e);
+        }
+    }
+
+    void remove(String xx, String name) throws IOException {
+        try {
+            unistd_h.unlinkat(dirFd(xx, false), name, 0);
+        } catch (SyscallException e) {
+            throw new IOException(where(xx + "/" + name) + ": cannot remove: " + e.getMessage(), e);
+        }
+    }
+
+    int rootFd() {
+        return rootFd;
+    }
+
+    String where(String relative) {
+        return root.resolve(relative).toString();
+    }
+
+    @Override
+    public void close() {
+        dirs.values().forEach(unistd_h::closeQuietly);
+        dirs.clear();
+        unistd_h.closeQuietly(rootFd); // also releases the flock
+    }
+}

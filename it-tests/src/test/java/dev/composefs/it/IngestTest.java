@@ -1,0 +1,215 @@
+package dev.composefs.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * mkcomposefs SOURCEDIR IMAGE end to end: the image of a tree the test builds must dump exactly
+ * as an independently written dump of that tree, and that dump must build the same bytes.
+ */
+class IngestTest {
+    @TempDir
+    static Path work;
+    static Path src;
+
+    @BeforeAll
+    static void tree() throws Exception {
+        assumeTrue("root".equals(System.getProperty("user.name")),
+                "building the source tree needs root (devices, trusted.* xattrs, foreign owners)");
+        src = work.resolve("src");
+        SourceTree.build(src);
+    }
+
+    private static String dump(Path image) throws Exception {
+        Cli.Result r = Cli.run("composefs-info", "dump", image.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        return r.out();
+    }
+
+    /** Builds with flags, checks the dump against the independent one, then rebuilds from that dump. */
+    private static byte[] buildAndCheck(String name, SourceTree.Flags flags, String... options) throws Exception {
+        Path image = work.resolve(name + ".cfs");
+        List<String> argv = new ArrayList<>(List.of("mkcomposefs"));
+        argv.addAll(List.of(options));
+        argv.addAll(List.of(src.toString(), image.toString()));
+        Cli.Result r = Cli.run(argv, null, Map.of());
+        assertEquals(0, r.exit(), r.stderr());
+        String expected = SourceTree.expectedDump(src, flags);
+        assertEquals(expected, SourceTree.withoutDirectorySizes(dump(image)), "dump of " + argv);
+        Path dumpFile = Files.writeString(work.resolve(name + ".dump"), expected.replaceAll(
+                "(?m)^(\\S+) - (4[0-7]{4} )", "$1 0 $2"), StandardCharsets.ISO_8859_1);
+        Path rebuilt = work.resolve(name + "-rebuilt.cfs");
+        List<String> again = new ArrayList<>(List.of("mkcomposefs", "--from-file"));
+        Stream.of(options).filter(o -> o.startsWith("--min-version") || o.startsWith("--max-version")).forEach(again::add);
+        again.addAll(List.of(dumpFile.toString(), rebuilt.toString()));
+        r = Cli.run(again, null, Map.of());
+        assertEquals(0, r.exit(), r.stderr());
+        byte[] bytes = Files.readAllBytes(image);
+        assertArrayEquals(Files.readAllBytes(rebuilt), bytes, "image from the directory != image from its dump");
+        return bytes;
+    }
+
+    @Test
+    void imageOfATreeMatchesAnIndependentDumpOfIt() throws Exception {
+        Path store = work.resolve("store-default");
+        byte[] image = buildAndCheck("default", SourceTree.Flags.NONE, "--digest-store=" + store);
+        // the digest printed is the image's, as fsverity-utils measures it
+        Cli.Result r = Cli.run("mkcomposefs", "--print-digest-only", src.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        Path img = Files.write(work.resolve("default-copy.cfs"), image);
+        String reference = SourceTree.sh("fsverity", "digest", "--compact", img.toString()).trim();
+        assertEquals(reference + "\n", r.out());
+    }
+
+    @Test
+    void scanFlagsAsUpstream() throws Exception {
+        byte[] plain = buildAndCheck("plain", SourceTree.Flags.NONE);
+        byte[] epoch = buildAndCheck("epoch", new SourceTree.Flags(true, false, false, false, false, false), "--use-epoch");
+        buildAndCheck("nodev", new SourceTree.Flags(false, true, false, false, false, false), "--skip-devices");
+        buildAndCheck("noxattr", new SourceTree.Flags(false, false, true, false, false, false), "--skip-xattrs");
+        buildAndCheck("userx", new SourceTree.Flags(false, false, false, true, false, false), "--user-xattrs");
+        byte[] hard = buildAndCheck("hardlinks", new SourceTree.Flags(false, false, false, false, true, false), "--hardlinks");
+        assertNotEquals(new String(plain, StandardCharsets.ISO_8859_1), new String(epoch, StandardCharsets.ISO_8859_1));
+        assertTrue(hard.length < plain.length || !java.util.Arrays.equals(hard, plain), "--hardlinks changes the image");
+        byte[] v0 = buildAndCheck("v0", new SourceTree.Flags(false, false, false, false, false, true), "--min-version=0", "--max-version=0");
+        assertFalse(java.util.Arrays.equals(v0, plain), "the tree has a whiteout: version 1 differs from version 0");
+        // the thread count never changes the result
+        byte[] one = buildAndCheck("threads1", SourceTree.Flags.NONE, "--threads=1");
+        byte[] many = buildAndCheck("threads7", SourceTree.Flags.NONE, "--threads=7");
+        assertArrayEquals(one, many);
+        assertArrayEquals(plain, one);
+    }
+
+    @Test
+    void storeHoldsEachBackedFileOnceAsUpstreamLaysItOut() throws Exception {
+        Path store = work.resolve("store-layout");
+        Path image = work.resolve("layout.cfs");
+        Cli.Result r = Cli.run("mkcomposefs", "--digest-store=" + store, src.toString(), image.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        List<Path> objects;
+        try (Stream<Path> s = Files.walk(store)) {
+            objects = s.filter(Files::isRegularFile).sorted().toList();
+        }
+        String dump = dump(image);
+        List<String> payloads = dump.lines().map(l -> l.split(" ")).filter(f -> f.length > 8 && f[8].length() == 65)
+                .map(f -> f[8]).distinct().sorted().toList();
+        assertEquals(payloads, objects.stream().map(p -> store.relativize(p).toString()).toList(),
+                "one object per distinct backed content (inline files stay in the image)");
+        for (Path o : objects) {
+            String name = store.relativize(o).toString().replace("/", "");
+            assertEquals(name, SourceTree.sh("fsverity", "digest", "--compact", o.toString()).trim());
+            assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(o)));
+        }
+        try (Stream<Path> s = Files.walk(store)) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".tmp")), "no temporary file left");
+        }
+        // on this host: one clear warning; where the store's fs has fs-verity: sealed objects
+        long warnings = r.stderr().lines().filter(l -> l.contains("does not support fs-verity")).count();
+        if (warnings == 0) {
+            for (Path o : objects) {
+                assertTrue(SourceTree.sh("fsverity", "measure", o.toString()).startsWith("sha256:"), o.toString());
+            }
+        } else {
+            assertEquals(1, warnings, r.stderr());
+            assertTrue(r.stderr().contains("not kernel-sealed"), r.stderr());
+        }
+        r = Cli.run("composefs-info", "missing-objects", "--basedir=" + store, image.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        assertEquals("", r.out());
+        Path gone = objects.get(0);
+        Files.move(gone, work.resolve("moved-away"));
+        r = Cli.run("composefs-info", "missing-objects", "--basedir=" + store, image.toString());
+        assertEquals(store.relativize(gone) + "\n", r.out());
+        // a rerun fills the gap and rewrites nothing that exists
+        long before = Files.getLastModifiedTime(objects.get(1)).toMillis();
+        r = Cli.run("mkcomposefs", "--digest-store=" + store, src.toString(), image.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        assertTrue(Files.exists(gone));
+        assertEquals(before, Files.getLastModifiedTime(objects.get(1)).toMillis());
+    }
+
+    @Test
+    void concurrentWritersShareOneStore() throws Exception {
+        Path store = work.resolve("store-concurrent");
+        List<Process> ps = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            ps.add(new ProcessBuilder(Cli.repo().resolve("bin/mkcomposefs").toString(), "--digest-store=" + store,
+                    src.toString(), work.resolve("concurrent" + i + ".cfs").toString())
+                    .redirectErrorStream(true).redirectOutput(work.resolve("concurrent" + i + ".log").toFile()).start());
+        }
+        for (int i = 0; i < ps.size(); i++) {
+            assertTrue(ps.get(i).waitFor(120, TimeUnit.SECONDS));
+            assertEquals(0, ps.get(i).exitValue(), Files.readString(work.resolve("concurrent" + i + ".log")));
+        }
+        assertArrayEquals(Files.readAllBytes(work.resolve("concurrent0.cfs")),
+                Files.readAllBytes(work.resolve("concurrent2.cfs")));
+        Cli.Result r = Cli.run("composefs", "store", "fsck", store.toString());
+        assertEquals(0, r.exit(), r.out() + r.stderr());
+        assertTrue(r.out().contains(" 0 problems"), r.out());
+    }
+
+    @Test
+    void plantedSymlinksInTheStoreAreRefusedNotFollowed() throws Exception {
+        Path store = work.resolve("store-planted");
+        Path outside = Files.createDirectories(work.resolve("outside"));
+        Cli.Result r = Cli.run("mkcomposefs", "--print-digest-only", src.toString());
+        assertEquals(0, r.exit());
+        // plant every possible XX as a symlink to a directory outside the store
+        Files.createDirectories(store);
+        for (int i = 0; i < 256; i++) {
+            Files.createSymbolicLink(store.resolve(String.format("%02x", i)), outside);
+        }
+        r = Cli.run("mkcomposefs", "--digest-store=" + store, src.toString(), work.resolve("planted.cfs").toString());
+        assertEquals(1, r.exit());
+        assertTrue(r.stderr().contains("refusing to follow it"), r.stderr());
+        assertTrue(Files.notExists(work.resolve("planted.cfs")), "no image on failure");
+        try (Stream<Path> s = Files.list(outside)) {
+            assertEquals(0, s.count(), "nothing was written through the planted symlink");
+        }
+    }
+
+    @Test
+    void badSourcesAndOptionsAreRefused() throws Exception {
+        Cli.Result r = Cli.run("mkcomposefs", work.resolve("no-such-dir").toString(), work.resolve("x.cfs").toString());
+        assertEquals(1, r.exit());
+        assertTrue(r.stderr().contains("no-such-dir") && r.stderr().contains("ENOENT"), r.stderr());
+        Path file = Files.writeString(work.resolve("a-file"), "x");
+        r = Cli.run("mkcomposefs", file.toString(), work.resolve("x.cfs").toString());
+        assertEquals(1, r.exit());
+        assertTrue(r.stderr().contains("not a directory"), r.stderr());
+        r = Cli.run("mkcomposefs", "--skip-xattrs", "--user-xattrs", src.toString(), work.resolve("x.cfs").toString());
+        assertEquals(1, r.exit());
+        assertTrue(r.stderr().contains("--skip-xattrs and --user-xattrs"), r.stderr());
+        r = Cli.run("mkcomposefs", "--threads=0", src.toString(), work.resolve("x.cfs").toString());
+        assertEquals(1, r.exit());
+        assertTrue(r.stderr().contains("--threads"), r.stderr());
+        r = Cli.run("mkcomposefs", "--from-file", "--use-epoch", file.toString(), work.resolve("x.cfs").toString());
+        assertEquals(1, r.exit());
+        assertTrue(r.stderr().contains("not to --from-file"), r.stderr());
+        assertTrue(Files.notExists(work.resolve("x.cfs")));
+        // quiet when not on a terminal: no progress line in captured output
+        r = Cli.run("mkcomposefs", "--digest-store=" + work.resolve("store-quiet"), src.toString(),
+                work.resolve("quiet.cfs").toString());
+        assertEquals(0, r.exit(), r.stderr());
+        assertFalse(r.stderr().contains("\r"), "progress lines only on a terminal");
+        assertTrue(Files.isDirectory(work.resolve("store-quiet"), LinkOption.NOFOLLOW_LINKS));
+    }
+}

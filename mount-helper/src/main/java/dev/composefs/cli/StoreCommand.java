@@ -1,0 +1,120 @@
+package dev.composefs.cli;
+
+import dev.composefs.bindings.unistd_h;
+import dev.composefs.core.erofs.ErofsReader;
+import dev.composefs.core.repository.ObjectStore;
+import dev.composefs.core.repository.StoreMaintenance;
+import dev.composefs.core.tree.Directory;
+import dev.composefs.core.util.Progress;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** composefs store fsck|gc: object store upkeep (composefs-rs has the same; upstream's C tools do not). */
+@Command(name = "composefs store", mixinStandardHelpOptions = true, versionProvider = Version.class,
+        description = {"Object store upkeep.",
+            "fsck STORE: check every object's fs-verity digest against its name; mismatches are reported, "
+                + "never deleted (exit 1 if any). Leftover temporary files are removed.",
+            "gc STORE IMAGE...: remove every object none of the images refers to, and leftover temporary files."})
+final class StoreCommand implements Callable<Integer> {
+    private final Main.Io io;
+
+    StoreCommand(Main.Io io) {
+        this.io = io;
+    }
+
+    @Option(names = "--dry-run", description = "only report what would be removed")
+    boolean dryRun;
+
+    @Option(names = "--threads", paramLabel = "N", description = "fsck threads (default: number of processors)")
+    Integer threads;
+
+    @Parameters(index = "0", paramLabel = "COMMAND", description = "fsck or gc")
+    String command;
+
+    @Parameters(index = "1", paramLabel = "STORE")
+    Path store;
+
+    @Parameters(index = "2..*", arity = "0..*", paramLabel = "IMAGE")
+    List<Path> images = new ArrayList<>();
+
+    @Override
+    public Integer call() {
+        try {
+            return switch (command) {
+                case "fsck" -> fsck();
+                case "gc" -> gc();
+                default -> throw new Failure(1, "unknown command '" + command + "' (expected fsck or gc)");
+            };
+        } catch (Failure f) {
+            io.err().println("composefs store: " + f.getMessage());
+            return f.exitCode();
+        } catch (IOException e) {
+            io.err().println("composefs store " + command + ": " + e.getMessage());
+            return 1;
+        }
+    }
+
+    private int fsck() throws Failure, IOException {
+        if (!images.isEmpty()) {
+            throw new Failure(1, "fsck takes only STORE");
+        }
+        int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        if (n < 1) {
+            throw new Failure(1, "--threads must be at least 1");
+        }
+        PrintStream out = out();
+        // Removing leftover temporaries needs every writer gone; a dry run only reads.
+        try (ObjectStore s = open(dryRun ? ObjectStore.Lock.SHARED : ObjectStore.Lock.EXCLUSIVE)) {
+            var report = StoreMaintenance.fsck(s, n, dryRun, progress(), out::println);
+            report.problems().forEach(p -> out.println("ERROR " + p));
+            out.println(report.objects() + " objects checked (" + Progress.bytes(report.bytes()) + "), "
+                    + report.problems().size() + " problems");
+            out.flush();
+            return report.problems().isEmpty() ? 0 : 1;
+        }
+    }
+
+    private int gc() throws Failure, IOException {
+        if (images.isEmpty()) {
+            throw new Failure(1, "gc needs at least one IMAGE whose objects are kept "
+                    + "(to empty a store, remove it)");
+        }
+        List<Directory> trees = new ArrayList<>();
+        for (Path image : images) {
+            try {
+                trees.add(ErofsReader.read(image)); // all must read: never collect against a partial set
+            } catch (IOException e) {
+                throw new Failure(1, image + ": " + e.getMessage() + "; nothing was removed");
+            }
+        }
+        PrintStream out = out();
+        try (ObjectStore s = open(ObjectStore.Lock.EXCLUSIVE)) {
+            var report = StoreMaintenance.gc(s, trees, dryRun, progress(), out::println);
+            out.println((dryRun ? "would remove " : "removed ") + report.removed().size() + " objects, "
+                    + (dryRun ? "freeing " : "freed ") + report.bytesFreed() + " bytes ("
+                    + Progress.bytes(report.bytesFreed()) + "); " + report.kept() + " objects kept");
+            out.flush();
+            return 0;
+        }
+    }
+
+    private ObjectStore open(ObjectStore.Lock lock) throws IOException {
+        return ObjectStore.open(store, false, lock, w -> io.err().println("composefs store: warning: " + w));
+    }
+
+    private Progress progress() {
+        return new Progress(io.err(), unistd_h.isatty(2));
+    }
+
+    private PrintStream out() {
+        return new PrintStream(io.out(), false, StandardCharsets.UTF_8);
+    }
+}
