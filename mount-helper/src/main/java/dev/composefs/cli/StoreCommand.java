@@ -91,6 +91,8 @@ final class StoreCommand implements Callable<Integer> {
         for (Path image : images) {
             try {
                 trees.add(ErofsReader.read(image)); // all must read: never collect against a partial set
+            } catch (java.nio.file.NoSuchFileException e) {
+                throw new Failure(1, image + ": no such file; nothing was removed");
             } catch (IOException e) {
                 throw new Failure(1, image + ": " + e.getMessage() + "; nothing was removed");
             }

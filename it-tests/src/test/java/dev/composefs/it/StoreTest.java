@@ -1,0 +1,93 @@
+package dev.composefs.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** composefs store fsck|gc on stores filled by mkcomposefs. */
+class StoreTest {
+    @TempDir
+    Path work;
+
+    private Path tree(String name, String... files) throws Exception {
+        Path dir = Files.createDirectories(work.resolve(name));
+        for (String f : files) {
+            Files.writeString(dir.resolve(f), (f + " ").repeat(40)); // over 64 bytes: backed, not inline
+        }
+        return dir;
+    }
+
+    private static List<Path> objects(Path store) throws Exception {
+        try (Stream<Path> s = Files.walk(store)) {
+            return s.filter(Files::isRegularFile).sorted().toList();
+        }
+    }
+
+    @Test
+    void fsckReportsMismatchesAndNeverDeletesThem() throws Exception {
+        Path store = work.resolve("store");
+        Cli.Result r = Cli.run("mkcomposefs", "--digest-store=" + store, tree("a", "one", "two", "three").toString(),
+                work.resolve("a.cfs").toString());
+        assertEquals(0, r.exit(), r.stderr());
+        r = Cli.run("composefs", "store", "fsck", store.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        assertTrue(r.out().contains("3 objects checked") && r.out().contains(", 0 problems"), r.out());
+
+        Path bad = objects(store).get(1);
+        Files.writeString(bad, "tampered", java.nio.file.StandardOpenOption.APPEND);
+        Path leftover = Files.writeString(bad.resolveSibling(".tmp-0123abcd-77"), "half");
+        r = Cli.run("composefs", "store", "fsck", "--dry-run", store.toString());
+        assertEquals(1, r.exit());
+        String name = store.relativize(bad).toString();
+        assertTrue(r.out().contains("ERROR " + name + ": content does not match its name"), r.out());
+        assertTrue(r.out().contains("would remove leftover temporary file"), r.out());
+        assertTrue(Files.exists(leftover), "--dry-run removes nothing");
+        r = Cli.run("composefs", "store", "fsck", store.toString());
+        assertEquals(1, r.exit());
+        assertTrue(Files.exists(bad), "a mismatching object is reported, never deleted");
+        assertTrue(Files.notExists(leftover), "a leftover temporary file is cleared");
+    }
+
+    @Test
+    void gcRemovesWhatNoImageReferences() throws Exception {
+        Path store = work.resolve("store");
+        Path a = work.resolve("a.cfs");
+        Path b = work.resolve("b.cfs");
+        assertEquals(0, Cli.run("mkcomposefs", "--digest-store=" + store, tree("ta", "shared", "only-a").toString(),
+                a.toString()).exit());
+        assertEquals(0, Cli.run("mkcomposefs", "--digest-store=" + store, tree("tb", "shared", "only-b").toString(),
+                b.toString()).exit());
+        assertEquals(3, objects(store).size(), "the shared file is stored once");
+
+        Cli.Result r = Cli.run("composefs", "store", "gc", "--dry-run", store.toString(), a.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        assertTrue(r.out().contains("would remove 1 objects, freeing 280 bytes"), r.out());
+        assertEquals(3, objects(store).size());
+
+        r = Cli.run("composefs", "store", "gc", store.toString(), a.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        assertTrue(r.out().contains("removed 1 objects, freed 280 bytes") && r.out().contains("2 objects kept"),
+                r.out());
+        assertEquals(2, objects(store).size());
+        r = Cli.run("composefs-info", "missing-objects", "--basedir=" + store, a.toString());
+        assertEquals("", r.out(), "everything image a needs is still there");
+        r = Cli.run("composefs-info", "missing-objects", "--basedir=" + store, b.toString());
+        assertEquals(1, r.out().lines().count(), r.out());
+
+        // an unreadable image stops gc before anything is removed
+        Path junk = Files.writeString(work.resolve("junk.cfs"), "not an image");
+        r = Cli.run("composefs", "store", "gc", store.toString(), junk.toString());
+        assertEquals(1, r.exit());
+        assertTrue(r.stderr().contains("junk.cfs") && r.stderr().contains("nothing was removed"), r.stderr());
+        assertEquals(2, objects(store).size());
+        r = Cli.run("composefs", "store", "gc", work.resolve("no-store").toString(), a.toString());
+        assertEquals(1, r.exit());
+        assertTrue(r.stderr().contains("no-store"), r.stderr());
+    }
+}
