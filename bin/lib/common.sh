@@ -51,9 +51,29 @@ run_cli() {
     # AppCDS archive, created on first run and recreated by the JVM when the jars change:
     # start-up is most of a small mkcomposefs run.
     cds="$REPO/mount-helper/target/launcher.jsa"
-    exec "$jdk/bin/java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn64m \
+    exec "$jdk/bin/java" $(jit_flags "$prog" "$@") -Xmn64m \
         -XX:SharedArchiveFile="$cds" -XX:+AutoCreateSharedArchive -Xshare:auto -Xlog:disable \
         -jar "$jar" "$prog" "$@"
+}
+
+# Short runs (a dump, an image, a mount) are over before C2 would pay off: C1 only and the
+# serial GC. Runs that hash file content (directory ingest, store fsck, measure-file) need C2,
+# which alone compiles SHA-256 to the CPU's SHA instructions, and get parallel GC threads.
+jit_flags() {
+    local prog=$1 a
+    shift
+    case $prog in
+        mkcomposefs)
+            for a in "$@"; do [ "$a" = --from-file ] && { echo "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"; return; }; done
+            echo "-XX:+UseParallelGC" ;;
+        composefs-info)
+            [ "${1:-}" = measure-file ] && { echo "-XX:+UseParallelGC"; return; }
+            echo "-XX:+UseSerialGC -XX:TieredStopAtLevel=1" ;;
+        composefs)
+            [ "${1:-}" = store ] && { echo "-XX:+UseParallelGC"; return; }
+            echo "-XX:+UseSerialGC -XX:TieredStopAtLevel=1" ;;
+        *) echo "-XX:+UseSerialGC -XX:TieredStopAtLevel=1" ;;
+    esac
 }
 
 # The command a launcher was invoked as: the first name along its symlink chain that is one of

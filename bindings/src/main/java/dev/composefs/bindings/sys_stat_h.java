@@ -72,6 +72,21 @@ public final class sys_stat_h {
             C_LONG.withName("stx_mnt_id"),
             MemoryLayout.paddingLayout(256 - 152)).withName("statx");
 
+    // Field offsets resolved once: a layout path lookup per call is measurable in a tree walk.
+    private static final long OFF_MASK = off("stx_mask");
+    private static final long OFF_ATTRIBUTES = off("stx_attributes");
+    private static final long OFF_NLINK = off("stx_nlink");
+    private static final long OFF_UID = off("stx_uid");
+    private static final long OFF_GID = off("stx_gid");
+    private static final long OFF_MODE = off("stx_mode");
+    private static final long OFF_INO = off("stx_ino");
+    private static final long OFF_SIZE = off("stx_size");
+    private static final long OFF_MTIME = off("stx_mtime");
+    private static final long OFF_RDEV_MAJOR = off("stx_rdev_major");
+    private static final long OFF_RDEV_MINOR = off("stx_rdev_minor");
+    private static final long OFF_DEV_MAJOR = off("stx_dev_major");
+    private static final long OFF_DEV_MINOR = off("stx_dev_minor");
+
     private static final MethodHandle STATX = Native.downcall("statx",
             FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_INT, C_POINTER));
     private static final MethodHandle MKNODAT = Native.downcall("mknodat",
@@ -108,20 +123,20 @@ public final class sys_stat_h {
             Native.call("statx", Native.display(path), (st, a) -> (int) STATX.invokeExact(st, dirfd,
                     Native.cstr(a, path), flags, mask, buf));
             return new Statx(
-                    buf.get(C_INT, off("stx_mask")),
-                    buf.get(C_LONG, off("stx_attributes")),
-                    buf.get(C_INT, off("stx_nlink")),
-                    buf.get(C_INT, off("stx_uid")),
-                    buf.get(C_INT, off("stx_gid")),
-                    Short.toUnsignedInt(buf.get(C_SHORT, off("stx_mode"))),
-                    buf.get(C_LONG, off("stx_ino")),
-                    buf.get(C_LONG, off("stx_size")),
-                    buf.get(C_LONG, off("stx_mtime")),
-                    buf.get(C_INT, off("stx_mtime") + 8),
-                    buf.get(C_INT, off("stx_rdev_major")),
-                    buf.get(C_INT, off("stx_rdev_minor")),
-                    buf.get(C_INT, off("stx_dev_major")),
-                    buf.get(C_INT, off("stx_dev_minor")));
+                    buf.get(C_INT, OFF_MASK),
+                    buf.get(C_LONG, OFF_ATTRIBUTES),
+                    buf.get(C_INT, OFF_NLINK),
+                    buf.get(C_INT, OFF_UID),
+                    buf.get(C_INT, OFF_GID),
+                    Short.toUnsignedInt(buf.get(C_SHORT, OFF_MODE)),
+                    buf.get(C_LONG, OFF_INO),
+                    buf.get(C_LONG, OFF_SIZE),
+                    buf.get(C_LONG, OFF_MTIME),
+                    buf.get(C_INT, OFF_MTIME + 8),
+                    buf.get(C_INT, OFF_RDEV_MAJOR),
+                    buf.get(C_INT, OFF_RDEV_MINOR),
+                    buf.get(C_INT, OFF_DEV_MAJOR),
+                    buf.get(C_INT, OFF_DEV_MINOR));
         }
     }
 

@@ -20,13 +20,15 @@ public final class FdDigester implements AutoCloseable {
     private final Arena arena = Arena.ofConfined();
     private final MemorySegment native_ = arena.allocate(BUFFER);
     private final byte[] heap = new byte[BUFFER];
+    private final FsVerity verity = new FsVerity();
 
     /** What was read: the digest, the byte count, and the content itself if it was at most keepUpTo bytes. */
     public record Result(byte[] digest, long size, byte[] content) {}
 
     /** Reads fd from its current offset to the end. */
     public Result digest(int fd, int keepUpTo, String what) throws IOException {
-        FsVerity v = new FsVerity();
+        FsVerity v = verity;
+        v.reset();
         byte[] kept = new byte[keepUpTo];
         long total = 0;
         for (long n; (n = unistd_h.read(fd, native_, what)) > 0; ) {

@@ -43,7 +43,7 @@ public final class FsVerity {
         while (len > 0) {
             if (blockFill == 0 && len >= BLOCK_SIZE) {
                 sha.update(data, off, BLOCK_SIZE); // whole block straight from the caller's buffer
-                addHash(0, sha.digest());
+                addHash(0);
                 off += BLOCK_SIZE;
                 len -= BLOCK_SIZE;
                 continue;
@@ -55,7 +55,7 @@ public final class FsVerity {
             len -= n;
             if (blockFill == BLOCK_SIZE) {
                 sha.update(block);
-                addHash(0, sha.digest());
+                addHash(0);
                 blockFill = 0;
             }
         }
@@ -74,7 +74,19 @@ public final class FsVerity {
         }
     }
 
-    private void addHash(int level, byte[] hash) {
+    /** Starts over for a new file, keeping the buffers and the MessageDigest (whose lookup is not free). */
+    public void reset() {
+        sha.reset();
+        blockFill = 0;
+        size = 0;
+        for (int i = 0; i < levels.size(); i++) {
+            fills.get(i)[0] = 0;
+            counts.get(i)[0] = 0;
+        }
+    }
+
+    /** Finishes the hash pending in sha straight into the next slot of level: no garbage per block. */
+    private void addHash(int level) {
         if (levels.size() == level) {
             levels.add(new byte[BLOCK_SIZE]);
             fills.add(new int[1]);
@@ -82,24 +94,28 @@ public final class FsVerity {
         }
         byte[] buf = levels.get(level);
         int[] fill = fills.get(level);
-        System.arraycopy(hash, 0, buf, fill[0], DIGEST_SIZE);
+        try {
+            sha.digest(buf, fill[0], DIGEST_SIZE);
+        } catch (java.security.DigestException e) {
+            throw new IllegalStateException("SHA-256 digest does not fit 32 bytes", e);
+        }
         fill[0] += DIGEST_SIZE;
         counts.get(level)[0]++;
         if (fill[0] == BLOCK_SIZE) {
             sha.update(buf);
             fill[0] = 0;
-            addHash(level + 1, sha.digest());
+            addHash(level + 1);
         }
     }
 
-    /** The digest of everything passed to update; this object is spent afterwards. */
+    /** The digest of everything passed to update; call reset() before reusing this object. */
     public byte[] digest() {
         byte[] root = new byte[DIGEST_SIZE];
         if (size > 0) {
             if (blockFill > 0) {
                 java.util.Arrays.fill(block, blockFill, BLOCK_SIZE, (byte) 0);
                 sha.update(block);
-                addHash(0, sha.digest());
+                addHash(0);
                 blockFill = 0;
             }
             for (int level = 0;; level++) {
@@ -113,7 +129,7 @@ public final class FsVerity {
                     java.util.Arrays.fill(buf, fill[0], BLOCK_SIZE, (byte) 0);
                     sha.update(buf);
                     fill[0] = 0;
-                    addHash(level + 1, sha.digest());
+                    addHash(level + 1);
                 }
             }
         }

@@ -60,7 +60,7 @@ public final class DirectoryScanner {
     private static final class Found {
         final byte[] relPath;
         final Statx st;
-        final Xattrs xattrs;
+        Xattrs xattrs;
         byte[] symlinkTarget;
         List<Map.Entry<String, Found>> children;
         Found sameInodeAs;
@@ -83,6 +83,7 @@ public final class DirectoryScanner {
     private final ObjectStore store;
     private final Progress progress;
     private final Map<InodeKey, Found> inodes = new HashMap<>();
+    private final List<Found> all = new ArrayList<>();
     private final List<Found> toDigest = new ArrayList<>();
     private long entries;
     private final AtomicLong digested = new AtomicLong();
@@ -103,17 +104,25 @@ public final class DirectoryScanner {
     }
 
     private Result run() throws IOException {
+        all.clear();
         byte[] src = source.toString().getBytes(StandardCharsets.UTF_8);
         Statx st = statx(AT_FDCWD, src, new byte[0]);
         if (st.type() != sys_stat_h.S_IFDIR) {
             throw new IOException(source + ": not a directory (a symlink is not followed)");
         }
-        Found root = new Found(new byte[0], st, xattrs(AT_FDCWD, src, new byte[0]));
+        Found root = new Found(new byte[0], st, null);
+        all.add(root);
         int rootFd = open(AT_FDCWD, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC, new byte[0]);
         try {
             walk(rootFd, root);
             long total = toDigest.stream().mapToLong(f -> f.st.size()).sum();
-            Parallel.forEach(toDigest, options.threads(), FdDigester::new, (dg, f) -> digest(dg, rootFd, f, total));
+            // Workers read every entry's xattrs and every backed file's content: most of the syscalls.
+            Parallel.forEach(all, options.threads(), FdDigester::new, (dg, f) -> {
+                f.xattrs = xattrs(rootFd, f.relPath);
+                if (f.st.type() == sys_stat_h.S_IFREG && f.st.size() > 0 && f.sameInodeAs == null) {
+                    digest(dg, rootFd, f, total);
+                }
+            });
         } finally {
             unistd_h.closeQuietly(rootFd);
             progress.clear();
@@ -139,9 +148,13 @@ public final class DirectoryScanner {
             if (options.skipDevices() && (type == sys_stat_h.S_IFCHR || type == sys_stat_h.S_IFBLK)) {
                 continue;
             }
-            Found f = new Found(rel, st, xattrs(dirFd, name, rel));
+            Found f = new Found(rel, st, null);
+            all.add(f);
             dir.children.add(Map.entry(new String(name, StandardCharsets.ISO_8859_1), f));
-            progress.update("scanning: " + ++entries + " entries");
+            entries++;
+            if (progress.enabled()) {
+                progress.update("scanning: " + entries + " entries");
+            }
             if (type == sys_stat_h.S_IFDIR) {
                 int fd = open(dirFd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, rel);
                 try {
@@ -199,9 +212,12 @@ public final class DirectoryScanner {
                 stored.incrementAndGet();
             }
             long done = bytesDone.addAndGet(size);
-            progress.update("digesting: " + digested.incrementAndGet() + "/" + toDigest.size() + " files, "
+            digested.incrementAndGet();
+            if (progress.enabled()) {
+                progress.update("digesting: " + digested.get() + "/" + toDigest.size() + " files, "
                     + Progress.bytes(done) + " of " + Progress.bytes(total)
                     + (store != null ? ", " + stored.get() + " new objects" : ""));
+            }
         } finally {
             unistd_h.closeQuietly(fd);
         }
@@ -236,13 +252,20 @@ public final class DirectoryScanner {
         return n;
     }
 
-    private Xattrs xattrs(int dirFd, byte[] name, byte[] rel) throws IOException {
+    private Xattrs xattrs(int rootFd, byte[] rel) throws IOException {
         Xattrs x = new Xattrs();
         if (options.skipXattrs()) {
             return x;
         }
         // Like upstream: an O_PATH fd reaches any inode type (a symlink too), /proc/self/fd names it.
-        int fd = open(dirFd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, rel);
+        int fd;
+        try {
+            fd = rel.length == 0 ? fcntl_h.openat(rootFd, new byte[] {'.'}, O_PATH | O_CLOEXEC, 0)
+                    : fcntl_h.openat2(rootFd, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
+                            fcntl_h.RESOLVE_BENEATH | fcntl_h.RESOLVE_NO_SYMLINKS);
+        } catch (SyscallException e) {
+            throw failure(rel, e);
+        }
         try {
             String proc = "/proc/self/fd/" + fd;
             for (byte[] key : sys_xattr_h.listxattr(proc)) {
