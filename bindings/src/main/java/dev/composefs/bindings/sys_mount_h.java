@@ -23,6 +23,8 @@ public final class sys_mount_h {
     public static final long MS_NODEV = 4;
     public static final long MS_NOEXEC = 8;
     public static final long MS_REMOUNT = 32;
+    public static final long MS_NOATIME = 1024;
+    public static final long MS_NODIRATIME = 2048;
     public static final long MS_SILENT = 32768;
     public static final long MS_BIND = 4096;
     public static final long MS_MOVE = 8192;

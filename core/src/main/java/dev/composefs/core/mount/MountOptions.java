@@ -1,0 +1,179 @@
+package dev.composefs.core.mount;
+
+import dev.composefs.bindings.sys_mount_h;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+
+/**
+ * What mount.composefs is asked for, with upstream's options: {@code basedir=A[:B...]},
+ * {@code digest=HEX} (implies verity), {@code verity}, {@code tryverity}, {@code idmap=PATH},
+ * {@code upperdir=}, {@code workdir=}, {@code ro}, {@code rw}; plus {@code uidmap=}/{@code gidmap=}
+ * (INSIDE:OUTSIDE:COUNT, several joined by '/'), for which the orchestrator makes the user
+ * namespace itself. mountAttrs holds the generic VFS flags mount(8) passes on (nosuid, nodev,
+ * noexec, noatime, nodiratime) as MOUNT_ATTR_* bits.
+ */
+public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, boolean tryVerity, Path idmap,
+        List<IdMapping> uidmap, List<IdMapping> gidmap, Path upperdir, Path workdir, boolean readOnly,
+        long mountAttrs) {
+
+    /** One extent of an id mapping, as in /proc/PID/uid_map. */
+    public record IdMapping(long inside, long outside, long count) {}
+
+    /**
+     * verity=require for the overlay: asked directly, or implied by digest= as upstream does.
+     * digest= together with tryverity still requires the image digest but enforces the objects'
+     * fs-verity only where kernel and stores can (for stores on filesystems without fs-verity).
+     */
+    public boolean requireVerity() {
+        return verity || (digest != null && !tryVerity);
+    }
+
+    /** Parses the -o string as upstream's helper does: comma-separated, a backslash escapes the next character. */
+    public static MountOptions parse(String options) throws MountException {
+        return parse(options, key -> {
+            throw MountException.usage("unsupported option '" + key + "'");
+        });
+    }
+
+    /** What to do with an option this helper does not know: refuse (default) or warn (mount -s, sloppy). */
+    @FunctionalInterface
+    public interface UnknownOption {
+        void accept(String key) throws MountException;
+    }
+
+    public static MountOptions parse(String options, UnknownOption unknown) throws MountException {
+        List<Path> basedirs = new ArrayList<>();
+        byte[] digest = null;
+        boolean verity = false;
+        boolean tryVerity = false;
+        boolean ro = false;
+        Path idmap = null;
+        Path upper = null;
+        Path work = null;
+        List<IdMapping> uidmap = List.of();
+        List<IdMapping> gidmap = List.of();
+        long attrs = 0;
+        for (String[] kv : split(options == null ? "" : options)) {
+            String key = kv[0];
+            String value = kv[1];
+            switch (key) {
+                case "basedir" -> {
+                    for (String b : need(key, value).split(":")) {
+                        if (!b.isEmpty()) {
+                            basedirs.add(Path.of(b));
+                        }
+                    }
+                }
+                case "digest" -> {
+                    String hex = need(key, value);
+                    try {
+                        digest = HexFormat.of().parseHex(hex);
+                    } catch (IllegalArgumentException e) {
+                        digest = null;
+                    }
+                    if (digest == null || digest.length != 32) {
+                        throw MountException.usage("digest=" + hex + ": not a sha256 fs-verity digest (64 hex digits)");
+                    }
+                }
+                case "verity" -> verity = flag(key, value);
+                case "tryverity" -> tryVerity = flag(key, value);
+                case "ro" -> ro = flag(key, value);
+                case "rw" -> ro = !flag(key, value);
+                case "idmap" -> idmap = Path.of(need(key, value));
+                case "uidmap" -> uidmap = mapping(key, need(key, value));
+                case "gidmap" -> gidmap = mapping(key, need(key, value));
+                case "upperdir" -> upper = Path.of(need(key, value));
+                case "workdir" -> work = Path.of(need(key, value));
+                case "nosuid" -> attrs |= flag(key, value) ? sys_mount_h.MOUNT_ATTR_NOSUID : 0;
+                case "nodev" -> attrs |= flag(key, value) ? sys_mount_h.MOUNT_ATTR_NODEV : 0;
+                case "noexec" -> attrs |= flag(key, value) ? sys_mount_h.MOUNT_ATTR_NOEXEC : 0;
+                case "noatime" -> attrs |= flag(key, value) ? sys_mount_h.MOUNT_ATTR_NOATIME : 0;
+                case "nodiratime" -> attrs |= flag(key, value) ? sys_mount_h.MOUNT_ATTR_NODIRATIME : 0;
+                // Defaults, and options that only mean something to mount(8) or systemd, which
+                // mount(8) passes on to helpers anyway: accepted, no effect on the mount.
+                case "suid", "dev", "exec", "atime", "diratime", "relatime", "defaults", "auto", "noauto",
+                        "nofail", "_netdev", "user", "nouser", "users", "owner", "group", "comment", "" -> { }
+                default -> {
+                    if (!key.startsWith("x-")) {
+                        unknown.accept(key);
+                    }
+                }
+            }
+        }
+        if (basedirs.isEmpty()) {
+            throw MountException.usage("no object store given: basedir=PATH[:PATH...] is required");
+        }
+        if ((upper == null) != (work == null)) {
+            throw MountException.usage("upperdir= and workdir= go together");
+        }
+        if (idmap != null && !uidmap.isEmpty()) {
+            throw MountException.usage("idmap= and uidmap= exclude each other");
+        }
+        if (uidmap.isEmpty() && !gidmap.isEmpty()) {
+            throw MountException.usage("gidmap= needs uidmap=");
+        }
+        return new MountOptions(List.copyOf(basedirs), digest, verity, tryVerity, idmap, uidmap,
+                gidmap.isEmpty() ? uidmap : gidmap, upper, work, ro, attrs);
+    }
+
+    private static String need(String key, String value) throws MountException {
+        if (value == null || value.isEmpty()) {
+            throw MountException.usage("option '" + key + "' needs a value");
+        }
+        return value;
+    }
+
+    private static boolean flag(String key, String value) throws MountException {
+        if (value != null) {
+            throw MountException.usage("option '" + key + "' takes no value");
+        }
+        return true;
+    }
+
+    private static List<IdMapping> mapping(String key, String value) throws MountException {
+        List<IdMapping> out = new ArrayList<>();
+        for (String extent : value.split("/")) {
+            String[] f = extent.split(":");
+            try {
+                if (f.length != 3) {
+                    throw new NumberFormatException();
+                }
+                IdMapping m = new IdMapping(Long.parseLong(f[0]), Long.parseLong(f[1]), Long.parseLong(f[2]));
+                if (m.inside() < 0 || m.outside() < 0 || m.count() < 1 || m.inside() + m.count() > 1L << 32
+                        || m.outside() + m.count() > 1L << 32) {
+                    throw new NumberFormatException();
+                }
+                out.add(m);
+            } catch (NumberFormatException e) {
+                throw MountException.usage(key + "=" + value + ": expected INSIDE:OUTSIDE:COUNT[/...] with ids below 2^32");
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /** Splits at unescaped commas into {key, value-or-null}; a backslash keeps the next character literally. */
+    static List<String[]> split(String s) {
+        List<String[]> out = new ArrayList<>();
+        StringBuilder key = new StringBuilder();
+        StringBuilder value = null;
+        for (int i = 0; i <= s.length(); i++) {
+            char c = i < s.length() ? s.charAt(i) : ',';
+            if (c == '\\' && i + 1 < s.length()) {
+                (value != null ? value : key).append(s.charAt(++i));
+            } else if (c == ',') {
+                if (key.length() > 0 || value != null) {
+                    out.add(new String[] {key.toString(), value == null ? null : value.toString()});
+                }
+                key.setLength(0);
+                value = null;
+            } else if (c == '=' && value == null) {
+                value = new StringBuilder();
+            } else {
+                (value != null ? value : key).append(c);
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,428 @@
+package dev.composefs.core.mount;
+
+import static dev.composefs.bindings.fcntl_h.O_CLOEXEC;
+import static dev.composefs.bindings.fcntl_h.O_RDONLY;
+import static dev.composefs.bindings.sys_mount_h.FSCONFIG_CMD_CREATE;
+import static dev.composefs.bindings.sys_mount_h.FSCONFIG_SET_FLAG;
+import static dev.composefs.bindings.sys_mount_h.FSCONFIG_SET_STRING;
+
+import dev.composefs.bindings.Errno;
+import dev.composefs.bindings.SyscallException;
+import dev.composefs.bindings.fcntl_h;
+import dev.composefs.bindings.linux_loop_h;
+import dev.composefs.bindings.sched_h;
+import dev.composefs.bindings.sys_mman_h;
+import dev.composefs.bindings.sys_mount_h;
+import dev.composefs.bindings.unistd_h;
+import dev.composefs.core.dumpfile.DumpWriter;
+import dev.composefs.core.erofs.ErofsReader;
+import dev.composefs.core.fsverity.FdDigester;
+import dev.composefs.core.fsverity.FsVerity;
+import dev.composefs.core.tree.Directory;
+import dev.composefs.core.tree.RegularFile;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * Mounts a composefs image: EROFS (file-backed, else a read-only autoclear loop device) as the
+ * metadata layer under overlayfs with the object stores as data-only layers. Strategies, in
+ * order: (1) the kernel composefs driver (seam; the descriptor path is its own issue), (2) the
+ * new mount API with lowerdir+/datadir+, (3) the legacy option string with "::" data-only
+ * layers, (4) before data-only layers (Linux < 6.5): the stores as ordinary lower layers under
+ * the image, whose opaque root and 00..ff whiteouts hide them, so the tree is exactly the image's.
+ * Everything set up is undone on failure; after success only the overlay mount remains, and
+ * umount releases the rest (detached EROFS mount, autoclear loop device).
+ */
+public final class Mounter {
+    private final KernelProbe kernel;
+    private final Consumer<String> log;
+    private final List<Integer> fds = new ArrayList<>();
+
+    /** Which path was taken and why, for -v. */
+    public record Result(String strategy, List<String> notes) {}
+
+    private final List<String> notes = new ArrayList<>();
+
+    public Mounter(KernelProbe kernel, Consumer<String> log) {
+        this.kernel = kernel;
+        this.log = log;
+    }
+
+    private void note(String s) {
+        notes.add(s);
+        log.accept(s);
+    }
+
+    public Result mount(Path image, Path target, MountOptions o) throws MountException {
+        try {
+            // absolute paths: overlayfs shows them in mountinfo, where relative ones would mislead
+            return doMount(image.toAbsolutePath(), target.toAbsolutePath(), absolute(o));
+        } finally {
+            fds.forEach(unistd_h::closeQuietly);
+            fds.clear();
+        }
+    }
+
+    private static MountOptions absolute(MountOptions o) {
+        return new MountOptions(o.basedirs().stream().map(Path::toAbsolutePath).toList(), o.digest(), o.verity(),
+                o.tryVerity(), o.idmap(), o.uidmap(), o.gidmap(),
+                o.upperdir() == null ? null : o.upperdir().toAbsolutePath(),
+                o.workdir() == null ? null : o.workdir().toAbsolutePath(), o.readOnly(), o.mountAttrs());
+    }
+
+    private int keep(int fd) {
+        fds.add(fd);
+        return fd;
+    }
+
+    private Result doMount(Path image, Path target, MountOptions o) throws MountException {
+        note(kernel.describe());
+        if (!Files.isDirectory(target)) {
+            throw MountException.failed(target + ": mount point does not exist or is not a directory", null);
+        }
+        for (Path b : o.basedirs()) {
+            if (!Files.isDirectory(b)) {
+                throw MountException.failed("basedir " + b + ": not a directory", null);
+            }
+        }
+        int imageFd;
+        try {
+            imageFd = keep(fcntl_h.openat(fcntl_h.AT_FDCWD, image.toString(), O_RDONLY | O_CLOEXEC, 0));
+        } catch (SyscallException e) {
+            throw MountException.failed(image + ": cannot open image: " + e.getMessage(), e);
+        }
+        if (o.digest() != null) {
+            imageFd = checkDigest(image, imageFd, o.digest());
+        }
+        Directory tree = null;
+        boolean verity = o.requireVerity();
+        if (verity || o.tryVerity()) {
+            tree = readTree(image, imageFd);
+            verity = verityUsable(tree, o, verity);
+        }
+        int userns = o.idmap() != null ? openUserns(o.idmap()) : !o.uidmap().isEmpty() ? makeUserns(o) : -1;
+        if (kernel.composefsDriver()) {
+            note("the kernel registers a composefs filesystem, but its descriptor path is not built yet; "
+                    + "using overlayfs");
+        }
+        int erofs = mountErofs(image, imageFd, userns);
+        String lower = "/proc/self/fd/" + erofs;
+        if (kernel.layerAppendKeys()) {
+            try {
+                overlayNewApi(image, target, lower, o, verity);
+                return new Result("overlay (new mount API, lowerdir+/datadir+)", notes);
+            } catch (SyscallException e) {
+                note("new mount API overlay failed (" + e.getMessage() + "); trying the legacy option string");
+            }
+        }
+        if (!kernel.dataOnlyLayers()) {
+            note("no overlayfs data-only layers before Linux 6.5: the stores become ordinary lower layers, "
+                    + "hidden by the image's opaque root and 00..ff whiteouts");
+        }
+        String sep = kernel.dataOnlyLayers() ? "::" : ":";
+        StringBuilder opts = new StringBuilder("metacopy=on,redirect_dir=on,lowerdir=").append(escape(lower));
+        for (Path b : o.basedirs()) {
+            opts.append(sep).append(escape(b.toString()));
+        }
+        if (o.upperdir() != null) {
+            opts.append(",upperdir=").append(escape(o.upperdir().toString()));
+            opts.append(",workdir=").append(escape(o.workdir().toString()));
+        }
+        if (verity) {
+            opts.append(",verity=require");
+        }
+        try {
+            sys_mount_h.mount(image.toString(), target.toString(), "overlay", legacyFlags(o), opts.toString());
+        } catch (SyscallException e) {
+            throw MountException.failed("cannot mount overlay at " + target + ": " + e.getMessage()
+                    + (kernel.dataOnlyLayers() ? "" : " (this kernel has no overlayfs data-only layers)"), e);
+        }
+        return new Result(kernel.dataOnlyLayers() ? "overlay (legacy option string, '::' data-only layers)"
+                : "overlay (legacy option string, stores as lower layers: kernel before 6.5)", notes);
+    }
+
+    /** digest=: the kernel's measurement if the image has fs-verity, else a sealed copy nobody can change. */
+    private int checkDigest(Path image, int imageFd, byte[] expected) throws MountException {
+        try {
+            byte[] measured = FdDigester.measured(imageFd, image.toString());
+            if (measured != null) {
+                compare(image, measured, expected, "fs-verity of the image file");
+                note("digest= checked with FS_IOC_MEASURE_VERITY");
+                return imageFd;
+            }
+            int memfd = keep(sys_mman_h.memfdCreate("composefs-image", sys_mman_h.MFD_CLOEXEC
+                    | sys_mman_h.MFD_ALLOW_SEALING));
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment buf = arena.allocate(1 << 16);
+                for (long n; (n = unistd_h.read(imageFd, buf, image.toString())) > 0; ) {
+                    unistd_h.writeFully(memfd, buf, n, "memfd");
+                }
+            }
+            fcntl_h.fcntl(memfd, fcntl_h.F_ADD_SEALS, fcntl_h.F_SEAL_WRITE | fcntl_h.F_SEAL_GROW
+                    | fcntl_h.F_SEAL_SHRINK | fcntl_h.F_SEAL_SEAL);
+            unistd_h.lseek(memfd, 0, unistd_h.SEEK_SET, "memfd");
+            byte[] actual;
+            try (FdDigester dg = new FdDigester()) {
+                actual = dg.digest(memfd, 0, image.toString()).digest();
+            }
+            compare(image, actual, expected, "sealed copy");
+            note("digest= checked on a sealed memfd copy (the image file has no fs-verity), mounting that copy");
+            return memfd;
+        } catch (IOException e) {
+            if (e instanceof MountException m) {
+                throw m;
+            }
+            throw MountException.failed(image + ": cannot check digest=: " + e.getMessage(), e);
+        }
+    }
+
+    private static void compare(Path image, byte[] actual, byte[] expected, String how) throws MountException {
+        if (!Arrays.equals(actual, expected)) {
+            throw MountException.failed(image + ": image has the wrong fs-verity digest " + FsVerity.hex(actual)
+                    + " (" + how + "), digest= wants " + FsVerity.hex(expected) + "; nothing was mounted", null);
+        }
+    }
+
+    private Directory readTree(Path image, int fd) throws MountException {
+        try {
+            return ErofsReader.read(Files.readAllBytes(Path.of("/proc/self/fd/" + fd)));
+        } catch (IOException e) {
+            throw MountException.failed(image + ": not a composefs image: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * verity (and digest=): refused unless the kernel can enforce it, every backed file carries a
+     * digest and the stores hold fs-verity objects. tryverity: used only when all of that holds.
+     */
+    private boolean verityUsable(Directory tree, MountOptions o, boolean required) throws MountException {
+        String problem = verityProblem(tree, o, required);
+        if (problem == null) {
+            note("fs-verity enforced: overlay verity=require");
+            return true;
+        }
+        if (required) {
+            throw MountException.failed("verity requested but " + problem + "; nothing was mounted", null);
+        }
+        note("tryverity: not enforcing fs-verity because " + problem);
+        return false;
+    }
+
+    private String verityProblem(Directory tree, MountOptions o, boolean required) {
+        if (!kernel.overlayVerity()) {
+            return "the kernel's overlayfs has no verity= option (Linux 6.6+)";
+        }
+        List<RegularFile> backed = new ArrayList<>();
+        List<String> undigested = new ArrayList<>();
+        DumpWriter.walk(tree, (path, node) -> {
+            if (node instanceof RegularFile f && f.content() == null && f.size() > 0) {
+                backed.add(f);
+                if (f.digest() == null) {
+                    undigested.add(path);
+                }
+            }
+        });
+        if (!undigested.isEmpty()) {
+            return "the image has files without an fs-verity digest (" + undigested.get(0) + ")";
+        }
+        for (Path b : o.basedirs()) {
+            for (RegularFile f : backed) {
+                Path obj = b.resolve(f.payload());
+                if (!Files.isRegularFile(obj)) {
+                    continue;
+                }
+                try {
+                    int fd = fcntl_h.openat(fcntl_h.AT_FDCWD, obj.toString(), O_RDONLY | O_CLOEXEC, 0);
+                    try {
+                        dev.composefs.bindings.linux_fsverity_h.measureVerity(fd, obj.toString());
+                    } finally {
+                        unistd_h.closeQuietly(fd);
+                    }
+                } catch (SyscallException e) {
+                    if (e.is(Errno.EOPNOTSUPP) || e.is(Errno.ENOTTY)) {
+                        return "the filesystem of basedir " + b + " has no fs-verity (FS_IOC_MEASURE_VERITY: "
+                                + e.errnoName() + ")";
+                    }
+                    return "object " + obj + " has no fs-verity enabled (FS_IOC_MEASURE_VERITY: " + e.errnoName() + ")";
+                }
+                break; // one object per store tells whether the store is sealed
+            }
+        }
+        return null;
+    }
+
+    private int openUserns(Path ns) throws MountException {
+        try {
+            return keep(fcntl_h.openat(fcntl_h.AT_FDCWD, ns.toString(), O_RDONLY | O_CLOEXEC, 0));
+        } catch (SyscallException e) {
+            throw MountException.failed("idmap=" + ns + ": cannot open user namespace: " + e.getMessage(), e);
+        }
+    }
+
+    /** uidmap=/gidmap=: a user namespace made for this mount, held by an fd; its parked process is gone at once. */
+    private int makeUserns(MountOptions o) throws MountException {
+        int pid;
+        try {
+            pid = sched_h.cloneParked(sched_h.CLONE_NEWUSER);
+        } catch (SyscallException e) {
+            throw MountException.failed("cannot create a user namespace for uidmap=: " + e.getMessage(), e);
+        }
+        try {
+            Files.writeString(Path.of("/proc/" + pid + "/uid_map"), maps(o.uidmap()));
+            Files.writeString(Path.of("/proc/" + pid + "/gid_map"), maps(o.gidmap()));
+            return keep(fcntl_h.openat(fcntl_h.AT_FDCWD, "/proc/" + pid + "/ns/user", O_RDONLY | O_CLOEXEC, 0));
+        } catch (IOException e) {
+            throw MountException.failed("cannot set up the uidmap=/gidmap= user namespace: " + e.getMessage(), e);
+        } finally {
+            try {
+                sched_h.killAndReap(pid);
+            } catch (SyscallException ignored) {
+                // already gone: nothing is left behind either way
+            }
+        }
+    }
+
+    private static String maps(List<MountOptions.IdMapping> m) {
+        StringBuilder sb = new StringBuilder();
+        for (MountOptions.IdMapping x : m) {
+            sb.append(x.inside()).append(' ').append(x.outside()).append(' ').append(x.count()).append('\n');
+        }
+        return sb.toString();
+    }
+
+    /** The image as a detached read-only EROFS mount (idmapped if asked); returns its fd. */
+    private int mountErofs(Path image, int imageFd, int userns) throws MountException {
+        int mnt = -1;
+        if (kernel.erofsFileBacked()) {
+            try {
+                mnt = erofsFrom("/proc/self/fd/" + imageFd);
+                note("EROFS mounted from the image file (file-backed)");
+            } catch (SyscallException e) {
+                note("file-backed EROFS failed (" + e.getMessage() + "); using a loop device");
+            }
+        }
+        if (mnt < 0) {
+            mnt = erofsOnLoop(image, imageFd);
+        }
+        if (userns >= 0) {
+            try {
+                sys_mount_h.mountSetattr(mnt, "", fcntl_h.AT_EMPTY_PATH, sys_mount_h.MOUNT_ATTR_IDMAP, 0, 0, userns);
+                note("EROFS layer idmapped");
+            } catch (SyscallException e) {
+                throw MountException.failed("cannot idmap the image mount: " + e.getMessage(), e);
+            }
+        }
+        return mnt;
+    }
+
+    private int erofsFrom(String source) throws SyscallException {
+        int fs = sys_mount_h.fsopen("erofs", sys_mount_h.FSOPEN_CLOEXEC);
+        try {
+            sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0);
+            sys_mount_h.fsconfig(fs, FSCONFIG_SET_FLAG, "ro", null, 0);
+            sys_mount_h.fsconfig(fs, FSCONFIG_CMD_CREATE, null, null, 0);
+            return keep(sys_mount_h.fsmount(fs, sys_mount_h.FSMOUNT_CLOEXEC, sys_mount_h.MOUNT_ATTR_RDONLY));
+        } finally {
+            unistd_h.closeQuietly(fs);
+        }
+    }
+
+    /** LOOP_CONFIGURE read-only with autoclear: the device goes away with the last EROFS reference. */
+    private int erofsOnLoop(Path image, int imageFd) throws MountException {
+        SyscallException last = null;
+        for (int attempt = 0; attempt < 5; attempt++) {
+            int control = -1;
+            int loop = -1;
+            try {
+                control = fcntl_h.openat(fcntl_h.AT_FDCWD, "/dev/loop-control", fcntl_h.O_RDWR | O_CLOEXEC, 0);
+                String dev = "/dev/loop" + linux_loop_h.getFree(control);
+                loop = fcntl_h.openat(fcntl_h.AT_FDCWD, dev, O_RDONLY | O_CLOEXEC, 0);
+                try {
+                    linux_loop_h.configure(loop, dev, imageFd, image.toString(),
+                            linux_loop_h.LO_FLAGS_READ_ONLY | linux_loop_h.LO_FLAGS_AUTOCLEAR, 0);
+                } catch (SyscallException e) {
+                    if (e.is(Errno.EBUSY)) {
+                        last = e; // another process took this device between GET_FREE and CONFIGURE
+                        continue;
+                    }
+                    throw e;
+                }
+                int mnt = erofsFrom(dev);
+                note("EROFS mounted from " + dev + " (read-only, autoclear)");
+                return mnt;
+            } catch (SyscallException e) {
+                throw MountException.failed(image + ": cannot mount the image as EROFS: " + e.getMessage(), e);
+            } finally {
+                unistd_h.closeQuietly(loop); // with autoclear, closing an unmounted device detaches it
+                unistd_h.closeQuietly(control);
+            }
+        }
+        throw MountException.failed(image + ": no free loop device: " + last.getMessage(), last);
+    }
+
+    private void overlayNewApi(Path image, Path target, String lower, MountOptions o, boolean verity)
+            throws SyscallException {
+        int fs = sys_mount_h.fsopen("overlay", sys_mount_h.FSOPEN_CLOEXEC);
+        int mnt = -1;
+        try {
+            sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "source", image.toString(), 0);
+            sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "metacopy", "on", 0);
+            sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "redirect_dir", "on", 0);
+            sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", lower, 0);
+            for (Path b : o.basedirs()) {
+                sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "datadir+", b.toString(), 0);
+            }
+            if (o.upperdir() != null) {
+                sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", o.upperdir().toString(), 0);
+                sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "workdir", o.workdir().toString(), 0);
+            }
+            if (verity) {
+                sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "verity", "require", 0);
+            }
+            sys_mount_h.fsconfig(fs, FSCONFIG_CMD_CREATE, null, null, 0);
+            long attrs = o.mountAttrs() | (readOnly(o) ? sys_mount_h.MOUNT_ATTR_RDONLY : 0);
+            mnt = sys_mount_h.fsmount(fs, sys_mount_h.FSMOUNT_CLOEXEC, attrs);
+            sys_mount_h.moveMount(mnt, "", fcntl_h.AT_FDCWD, target.toString(), sys_mount_h.MOVE_MOUNT_F_EMPTY_PATH);
+        } finally {
+            unistd_h.closeQuietly(mnt);
+            unistd_h.closeQuietly(fs);
+        }
+    }
+
+    /** Without an upper layer the overlay can only be read-only; with one, ro still makes it so. */
+    private static boolean readOnly(MountOptions o) {
+        return o.readOnly() || o.upperdir() == null;
+    }
+
+    /** mount(2) flags for the MOUNT_ATTR_* bits: nosuid/nodev/noexec share their values, the atime ones do not. */
+    private static long legacyFlags(MountOptions o) {
+        long a = o.mountAttrs();
+        long flags = a & (sys_mount_h.MOUNT_ATTR_NOSUID | sys_mount_h.MOUNT_ATTR_NODEV | sys_mount_h.MOUNT_ATTR_NOEXEC);
+        if ((a & sys_mount_h.MOUNT_ATTR_NOATIME) != 0) {
+            flags |= sys_mount_h.MS_NOATIME;
+        }
+        if ((a & sys_mount_h.MOUNT_ATTR_NODIRATIME) != 0) {
+            flags |= sys_mount_h.MS_NODIRATIME;
+        }
+        return flags | (readOnly(o) ? sys_mount_h.MS_RDONLY : 0);
+    }
+
+    /** Escapes a path for overlayfs' legacy option string (',' ':' and '\' are separators or escapes there). */
+    static String escape(String path) {
+        StringBuilder sb = new StringBuilder(path.length());
+        for (char c : path.toCharArray()) {
+            if (c == ',' || c == ':' || c == '\\') {
+                sb.append('\\');
+            }
+            sb.append(c);
+        }
+        return sb.toString();
+    }
+}
