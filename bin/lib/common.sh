@@ -42,18 +42,46 @@ ensure_built() {
 
 # Runs the CLI entry point as program $1 with the remaining arguments.
 run_cli() {
-    local prog=$1 jdk cp cds
+    local prog=$1 jdk jar flags cache dir rc conf
     shift
     jdk=$(find_jdk) || exit 1
     ensure_built || exit 1
     # The jar's manifest names its class path (target/lib) and enables native access.
     jar=$(ls "$REPO"/mount-helper/target/mount-helper-*.jar | head -n1)
-    # AppCDS archive, created on first run and recreated by the JVM when the jars change:
-    # start-up is most of a small mkcomposefs run.
-    cds="$REPO/mount-helper/target/launcher.jsa"
-    exec "$jdk/bin/java" $(jit_flags "$prog" "$@") -Xmn64m \
-        -XX:SharedArchiveFile="$cds" -XX:+AutoCreateSharedArchive -Xshare:auto -Xlog:disable \
-        -jar "$jar" "$prog" "$@"
+    flags="$(jit_flags "$prog" "$@") -Xmn64m -Xlog:disable"
+    dir="$REPO/mount-helper/target/startup"
+    # Start-up is most of a short run (a mount, a small image): the JVM's class data cache,
+    # one per program, JIT profile and JDK, since the cache only serves the flags it was made with.
+    cache="$dir/$prog-$(basename "$jdk")-$(case $flags in *TieredStopAtLevel=1*) echo c1 ;; *) echo c2 ;; esac)"
+    if [ "$(jdk_feature "$jdk")" -lt 25 ]; then
+        # JDK 22-24: a dynamic AppCDS archive. A rebuilt jar makes it unusable and the JVM then
+        # neither uses nor recreates it, so drop it (-ot is a test builtin, no fork).
+        [ "$cache.jsa" -ot "$jar" ] && rm -f "$cache.jsa"
+        mkdir -p "$dir" 2>/dev/null
+        exec "$jdk/bin/java" $flags -XX:SharedArchiveFile="$cache.jsa" -XX:+AutoCreateSharedArchive -Xshare:auto \
+            -jar "$jar" "$prog" "$@"
+    fi
+    # JDK 25+: an AOT cache (JEP 483/514), which also keeps linked call sites, so a mount's
+    # start-up is about half that with AppCDS.
+    [ "$cache.aot" -ot "$jar" ] && rm -f "$cache.aot"
+    if [ -f "$cache.aot" ]; then
+        exec "$jdk/bin/java" $flags -XX:AOTCache="$cache.aot" -jar "$jar" "$prog" "$@"
+    fi
+    if ! mkdir -p "$dir" 2>/dev/null || [ ! -w "$dir" ]; then
+        exec "$jdk/bin/java" $flags -jar "$jar" "$prog" "$@"   # read-only checkout: no cache
+    fi
+    # First run of this program: record it (the JVM's own notices silenced, they would mix
+    # with our output), then build the cache from the recording under a temporary name.
+    conf="$cache.$$.conf"
+    rc=0
+    "$jdk/bin/java" $flags -XX:AOTMode=record -XX:AOTConfiguration="$conf" \
+        -XX:+UnlockDiagnosticVMOptions -XX:-DisplayVMOutput -jar "$jar" "$prog" "$@" || rc=$?
+    if [ "$rc" = 0 ] && [ -s "$conf" ]; then
+        "$jdk/bin/java" $flags -XX:AOTMode=create -XX:AOTConfiguration="$conf" -XX:AOTCache="$cache.$$.aot" \
+            -jar "$jar" >/dev/null 2>&1 && mv -f "$cache.$$.aot" "$cache.aot"
+    fi
+    rm -f "$conf" "$cache.$$.aot"
+    exit "$rc"
 }
 
 # Short runs (a dump, an image, a mount) are over before C2 would pay off: C1 only and the

@@ -46,8 +46,10 @@ public final class dirent_h {
     private static final long INO = dirent64.byteOffset(MemoryLayout.PathElement.groupElement("d_ino"));
     private static final int BUFFER = 64 * 1024;
 
-    private static final MethodHandle GETDENTS64 = Native.downcall("getdents64",
-            FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_LONG));
+    private static final class getdents64 {
+        static final MethodHandle HANDLE = Native.downcall("getdents64",
+                FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_LONG));
+    }
 
     /** One directory entry; {@code type} is a DT_* value (DT_UNKNOWN where the filesystem does not say). */
     public record Entry(byte[] name, int type, long ino) {}
@@ -59,7 +61,7 @@ public final class dirent_h {
             MemorySegment buf = arena.allocate(BUFFER, 8);
             while (true) {
                 long n = Native.call("getdents64", what,
-                        (st, a) -> (long) GETDENTS64.invokeExact(st, dirfd, buf, (long) BUFFER));
+                        (st, a) -> (long) getdents64.HANDLE.invokeExact(st, dirfd, buf, (long) BUFFER));
                 if (n == 0) {
                     return entries;
                 }

@@ -61,10 +61,15 @@ public final class fcntl_h {
     private static final VarHandle HOW_MODE = open_how.varHandle(MemoryLayout.PathElement.groupElement("mode"));
     private static final VarHandle HOW_RESOLVE = open_how.varHandle(MemoryLayout.PathElement.groupElement("resolve"));
 
-    private static final MethodHandle OPENAT = Native.variadic("openat",
-            FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_INT), 3);
-    private static final MethodHandle FCNTL = Native.variadic("fcntl",
-            FunctionDescriptor.of(C_INT, C_INT, C_INT, C_INT), 2);
+    private static final class openat {
+        static final MethodHandle HANDLE = Native.variadic("openat",
+                FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_INT), 3);
+    }
+
+    private static final class fcntl {
+        static final MethodHandle HANDLE = Native.variadic("fcntl",
+                FunctionDescriptor.of(C_INT, C_INT, C_INT, C_INT), 2);
+    }
 
     public static int openat(int dirfd, String path, int flags, int mode) throws SyscallException {
         return openat(dirfd, path.getBytes(StandardCharsets.UTF_8), flags, mode);
@@ -73,7 +78,7 @@ public final class fcntl_h {
     /** openat(2) with the path as raw bytes, for names that are not valid UTF-8. */
     public static int openat(int dirfd, byte[] path, int flags, int mode) throws SyscallException {
         return (int) Native.call("openat", Native.display(path),
-                (st, a) -> (int) OPENAT.invokeExact(st, dirfd, Native.cstr(a, path), flags, mode));
+                (st, a) -> (int) openat.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), flags, mode));
     }
 
     public static int openat2(int dirfd, String path, long flags, long mode, long resolve) throws SyscallException {
@@ -92,6 +97,6 @@ public final class fcntl_h {
     }
 
     public static int fcntl(int fd, int cmd, int arg) throws SyscallException {
-        return (int) Native.call("fcntl", "fd " + fd, (st, a) -> (int) FCNTL.invokeExact(st, fd, cmd, arg));
+        return (int) Native.call("fcntl", "fd " + fd, (st, a) -> (int) fcntl.HANDLE.invokeExact(st, fd, cmd, arg));
     }
 }

@@ -24,20 +24,34 @@ public final class sched_h {
 
     private static final long CHILD_STACK = 64 * 1024;
 
-    private static final MethodHandle UNSHARE = Native.downcall("unshare", FunctionDescriptor.of(C_INT, C_INT));
-    private static final MethodHandle SETNS = Native.downcall("setns", FunctionDescriptor.of(C_INT, C_INT, C_INT));
-    private static final MethodHandle CLONE = Native.variadic("clone",
-            FunctionDescriptor.of(C_INT, C_POINTER, C_POINTER, C_INT, C_POINTER), 3);
-    private static final MethodHandle KILL = Native.downcall("kill", FunctionDescriptor.of(C_INT, C_INT, C_INT));
-    private static final MethodHandle WAITPID = Native.downcall("waitpid",
-            FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT));
+    private static final class unshare {
+        static final MethodHandle HANDLE = Native.downcall("unshare", FunctionDescriptor.of(C_INT, C_INT));
+    }
+
+    private static final class setns {
+        static final MethodHandle HANDLE = Native.downcall("setns", FunctionDescriptor.of(C_INT, C_INT, C_INT));
+    }
+
+    private static final class clone {
+        static final MethodHandle HANDLE = Native.variadic("clone",
+                FunctionDescriptor.of(C_INT, C_POINTER, C_POINTER, C_INT, C_POINTER), 3);
+    }
+
+    private static final class kill {
+        static final MethodHandle HANDLE = Native.downcall("kill", FunctionDescriptor.of(C_INT, C_INT, C_INT));
+    }
+
+    private static final class waitpid {
+        static final MethodHandle HANDLE = Native.downcall("waitpid",
+                FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT));
+    }
 
     public static void unshare(int flags) throws SyscallException {
-        Native.call("unshare", "flags 0x" + Integer.toHexString(flags), (st, a) -> (int) UNSHARE.invokeExact(st, flags));
+        Native.call("unshare", "flags 0x" + Integer.toHexString(flags), (st, a) -> (int) unshare.HANDLE.invokeExact(st, flags));
     }
 
     public static void setns(int fd, int nstype, String what) throws SyscallException {
-        Native.call("setns", what, (st, a) -> (int) SETNS.invokeExact(st, fd, nstype));
+        Native.call("setns", what, (st, a) -> (int) setns.HANDLE.invokeExact(st, fd, nstype));
     }
 
     /**
@@ -50,12 +64,12 @@ public final class sched_h {
         // parent may free its copy of the stack as soon as clone returns.
         return (int) Native.call("clone", "flags 0x" + Integer.toHexString(flags), (st, a) -> {
             MemorySegment top = a.allocate(CHILD_STACK, 16).asSlice(CHILD_STACK);
-            return (int) CLONE.invokeExact(st, pause, top, flags | SIGCHLD, MemorySegment.NULL);
+            return (int) clone.HANDLE.invokeExact(st, pause, top, flags | SIGCHLD, MemorySegment.NULL);
         });
     }
 
     public static void killAndReap(int pid) throws SyscallException {
-        Native.call("kill", "pid " + pid, (st, a) -> (int) KILL.invokeExact(st, pid, SIGKILL));
-        Native.call("waitpid", "pid " + pid, (st, a) -> (int) WAITPID.invokeExact(st, pid, a.allocate(C_INT), 0));
+        Native.call("kill", "pid " + pid, (st, a) -> (int) kill.HANDLE.invokeExact(st, pid, SIGKILL));
+        Native.call("waitpid", "pid " + pid, (st, a) -> (int) waitpid.HANDLE.invokeExact(st, pid, a.allocate(C_INT), 0));
     }
 }

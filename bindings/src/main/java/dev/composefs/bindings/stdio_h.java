@@ -13,12 +13,14 @@ public final class stdio_h {
     public static final int RENAME_NOREPLACE = 1;
     public static final int RENAME_EXCHANGE = 2;
 
-    private static final MethodHandle RENAMEAT2 = Native.downcall("renameat2",
-            FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_POINTER, C_INT));
+    private static final class renameat2 {
+        static final MethodHandle HANDLE = Native.downcall("renameat2",
+                FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_POINTER, C_INT));
+    }
 
     public static void renameat2(int olddirfd, String oldpath, int newdirfd, String newpath, int flags)
             throws SyscallException {
-        Native.call("renameat2", oldpath + " -> " + newpath, (st, a) -> (int) RENAMEAT2.invokeExact(st, olddirfd,
+        Native.call("renameat2", oldpath + " -> " + newpath, (st, a) -> (int) renameat2.HANDLE.invokeExact(st, olddirfd,
                 a.allocateFrom(oldpath), newdirfd, a.allocateFrom(newpath), flags));
     }
 }

@@ -14,9 +14,11 @@ public final class sys_file_h {
     public static final int LOCK_NB = 4;
     public static final int LOCK_UN = 8;
 
-    private static final MethodHandle FLOCK = Native.downcall("flock", FunctionDescriptor.of(C_INT, C_INT, C_INT));
+    private static final class flock {
+        static final MethodHandle HANDLE = Native.downcall("flock", FunctionDescriptor.of(C_INT, C_INT, C_INT));
+    }
 
     public static void flock(int fd, int operation, String what) throws SyscallException {
-        Native.call("flock", what, (st, a) -> (int) FLOCK.invokeExact(st, fd, operation));
+        Native.call("flock", what, (st, a) -> (int) flock.HANDLE.invokeExact(st, fd, operation));
     }
 }

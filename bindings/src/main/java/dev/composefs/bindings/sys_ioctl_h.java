@@ -12,21 +12,26 @@ import java.lang.invoke.MethodHandle;
 public final class sys_ioctl_h {
     private sys_ioctl_h() {}
 
-    private static final MethodHandle IOCTL_PTR = Native.variadic("ioctl",
-            FunctionDescriptor.of(C_INT, C_INT, C_LONG, C_POINTER), 2);
-    private static final MethodHandle IOCTL_LONG = Native.variadic("ioctl",
-            FunctionDescriptor.of(C_INT, C_INT, C_LONG, C_LONG), 2);
+    private static final class ioctl_ptr {
+        static final MethodHandle HANDLE = Native.variadic("ioctl",
+                FunctionDescriptor.of(C_INT, C_INT, C_LONG, C_POINTER), 2);
+    }
+
+    private static final class ioctl_long {
+        static final MethodHandle HANDLE = Native.variadic("ioctl",
+                FunctionDescriptor.of(C_INT, C_INT, C_LONG, C_LONG), 2);
+    }
 
     /** ioctl(fd, request, arg) where arg points to a struct; name is the request's macro name. */
     public static int ioctl(int fd, long request, MemorySegment arg, String name, String target)
             throws SyscallException {
         return (int) Native.call("ioctl " + name, target,
-                (st, a) -> (int) IOCTL_PTR.invokeExact(st, fd, request, arg));
+                (st, a) -> (int) ioctl_ptr.HANDLE.invokeExact(st, fd, request, arg));
     }
 
     /** ioctl(fd, request, arg) where arg is a plain integer (an fd or an index). */
     public static int ioctl(int fd, long request, long arg, String name, String target) throws SyscallException {
         return (int) Native.call("ioctl " + name, target,
-                (st, a) -> (int) IOCTL_LONG.invokeExact(st, fd, request, arg));
+                (st, a) -> (int) ioctl_long.HANDLE.invokeExact(st, fd, request, arg));
     }
 }

@@ -13,11 +13,13 @@ public final class sys_mman_h {
     public static final int MFD_CLOEXEC = 0x0001;
     public static final int MFD_ALLOW_SEALING = 0x0002;
 
-    private static final MethodHandle MEMFD_CREATE = Native.downcall("memfd_create",
-            FunctionDescriptor.of(C_INT, C_POINTER, C_INT));
+    private static final class memfd_create {
+        static final MethodHandle HANDLE = Native.downcall("memfd_create",
+                FunctionDescriptor.of(C_INT, C_POINTER, C_INT));
+    }
 
     public static int memfdCreate(String name, int flags) throws SyscallException {
         return (int) Native.call("memfd_create", name,
-                (st, a) -> (int) MEMFD_CREATE.invokeExact(st, a.allocateFrom(name), flags));
+                (st, a) -> (int) memfd_create.HANDLE.invokeExact(st, a.allocateFrom(name), flags));
     }
 }

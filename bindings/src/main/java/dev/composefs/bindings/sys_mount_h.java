@@ -90,20 +90,25 @@ public final class sys_mount_h {
     private static final VarHandle MA_PROP = mount_attr.varHandle(MemoryLayout.PathElement.groupElement("propagation"));
     private static final VarHandle MA_USERNS = mount_attr.varHandle(MemoryLayout.PathElement.groupElement("userns_fd"));
 
-    private static final MethodHandle MOUNT = Native.downcall("mount",
-            FunctionDescriptor.of(C_INT, C_POINTER, C_POINTER, C_POINTER, C_LONG, C_POINTER));
-    private static final MethodHandle UMOUNT2 = Native.downcall("umount2",
-            FunctionDescriptor.of(C_INT, C_POINTER, C_INT));
+    private static final class mount {
+        static final MethodHandle HANDLE = Native.downcall("mount",
+                FunctionDescriptor.of(C_INT, C_POINTER, C_POINTER, C_POINTER, C_LONG, C_POINTER));
+    }
+
+    private static final class umount2 {
+        static final MethodHandle HANDLE = Native.downcall("umount2",
+                FunctionDescriptor.of(C_INT, C_POINTER, C_INT));
+    }
 
     public static void mount(String source, String target, String fstype, long flags, String data)
             throws SyscallException {
         String what = target + (fstype != null ? " -t " + fstype : "") + (data != null ? " -o " + data : "");
-        Native.call("mount", what, (st, a) -> (int) MOUNT.invokeExact(st, str(a, source), str(a, target),
+        Native.call("mount", what, (st, a) -> (int) mount.HANDLE.invokeExact(st, str(a, source), str(a, target),
                 str(a, fstype), flags, str(a, data)));
     }
 
     public static void umount2(String target, int flags) throws SyscallException {
-        Native.call("umount2", target, (st, a) -> (int) UMOUNT2.invokeExact(st, a.allocateFrom(target), flags));
+        Native.call("umount2", target, (st, a) -> (int) umount2.HANDLE.invokeExact(st, a.allocateFrom(target), flags));
     }
 
     public static int fsopen(String fsName, int flags) throws SyscallException {

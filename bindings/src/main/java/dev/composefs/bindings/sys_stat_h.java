@@ -87,13 +87,24 @@ public final class sys_stat_h {
     private static final long OFF_DEV_MAJOR = off("stx_dev_major");
     private static final long OFF_DEV_MINOR = off("stx_dev_minor");
 
-    private static final MethodHandle STATX = Native.downcall("statx",
-            FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_INT, C_POINTER));
-    private static final MethodHandle MKNODAT = Native.downcall("mknodat",
-            FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_LONG));
-    private static final MethodHandle MKDIRAT = Native.downcall("mkdirat",
-            FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT));
-    private static final MethodHandle FCHMOD = Native.downcall("fchmod", FunctionDescriptor.of(C_INT, C_INT, C_INT));
+    private static final class statx_call {
+        static final MethodHandle HANDLE = Native.downcall("statx",
+                FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_INT, C_POINTER));
+    }
+
+    private static final class mknodat {
+        static final MethodHandle HANDLE = Native.downcall("mknodat",
+                FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_LONG));
+    }
+
+    private static final class mkdirat {
+        static final MethodHandle HANDLE = Native.downcall("mkdirat",
+                FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT));
+    }
+
+    private static final class fchmod {
+        static final MethodHandle HANDLE = Native.downcall("fchmod", FunctionDescriptor.of(C_INT, C_INT, C_INT));
+    }
 
     /** The parts of struct statx that composefs uses. */
     public record Statx(int mask, long attributes, int nlink, int uid, int gid, int mode, long ino, long size,
@@ -120,7 +131,7 @@ public final class sys_stat_h {
     public static Statx statx(int dirfd, byte[] path, int flags, int mask) throws SyscallException {
         try (var arena = java.lang.foreign.Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(statx);
-            Native.call("statx", Native.display(path), (st, a) -> (int) STATX.invokeExact(st, dirfd,
+            Native.call("statx", Native.display(path), (st, a) -> (int) statx_call.HANDLE.invokeExact(st, dirfd,
                     Native.cstr(a, path), flags, mask, buf));
             return new Statx(
                     buf.get(C_INT, OFF_MASK),
@@ -145,15 +156,15 @@ public final class sys_stat_h {
     }
 
     public static void mkdirat(int dirfd, String path, int mode) throws SyscallException {
-        Native.call("mkdirat", path, (st, a) -> (int) MKDIRAT.invokeExact(st, dirfd, a.allocateFrom(path), mode));
+        Native.call("mkdirat", path, (st, a) -> (int) mkdirat.HANDLE.invokeExact(st, dirfd, a.allocateFrom(path), mode));
     }
 
     public static void fchmod(int fd, int mode, String what) throws SyscallException {
-        Native.call("fchmod", what, (st, a) -> (int) FCHMOD.invokeExact(st, fd, mode));
+        Native.call("fchmod", what, (st, a) -> (int) fchmod.HANDLE.invokeExact(st, fd, mode));
     }
 
     public static void mknodat(int dirfd, String path, int mode, long dev) throws SyscallException {
-        Native.call("mknodat", path, (st, a) -> (int) MKNODAT.invokeExact(st, dirfd, a.allocateFrom(path), mode, dev));
+        Native.call("mknodat", path, (st, a) -> (int) mknodat.HANDLE.invokeExact(st, dirfd, a.allocateFrom(path), mode, dev));
     }
 
     /** glibc's gnu_dev_makedev. */

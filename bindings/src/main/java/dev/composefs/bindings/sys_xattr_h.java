@@ -23,18 +23,35 @@ public final class sys_xattr_h {
     public static final int XATTR_SIZE_MAX = 65536;
     public static final int XATTR_LIST_MAX = 65536;
 
-    private static final MethodHandle LGETXATTR = Native.downcall("lgetxattr",
-            FunctionDescriptor.of(C_LONG, C_POINTER, C_POINTER, C_POINTER, C_LONG));
-    private static final MethodHandle LLISTXATTR = Native.downcall("llistxattr",
-            FunctionDescriptor.of(C_LONG, C_POINTER, C_POINTER, C_LONG));
-    private static final MethodHandle GETXATTR = Native.downcall("getxattr",
-            FunctionDescriptor.of(C_LONG, C_POINTER, C_POINTER, C_POINTER, C_LONG));
-    private static final MethodHandle LISTXATTR = Native.downcall("listxattr",
-            FunctionDescriptor.of(C_LONG, C_POINTER, C_POINTER, C_LONG));
-    private static final MethodHandle LSETXATTR = Native.downcall("lsetxattr",
-            FunctionDescriptor.of(C_INT, C_POINTER, C_POINTER, C_POINTER, C_LONG, C_INT));
-    private static final MethodHandle LREMOVEXATTR = Native.downcall("lremovexattr",
-            FunctionDescriptor.of(C_INT, C_POINTER, C_POINTER));
+    private static final class lgetxattr {
+        static final MethodHandle HANDLE = Native.downcall("lgetxattr",
+                FunctionDescriptor.of(C_LONG, C_POINTER, C_POINTER, C_POINTER, C_LONG));
+    }
+
+    private static final class llistxattr {
+        static final MethodHandle HANDLE = Native.downcall("llistxattr",
+                FunctionDescriptor.of(C_LONG, C_POINTER, C_POINTER, C_LONG));
+    }
+
+    private static final class getxattr {
+        static final MethodHandle HANDLE = Native.downcall("getxattr",
+                FunctionDescriptor.of(C_LONG, C_POINTER, C_POINTER, C_POINTER, C_LONG));
+    }
+
+    private static final class listxattr {
+        static final MethodHandle HANDLE = Native.downcall("listxattr",
+                FunctionDescriptor.of(C_LONG, C_POINTER, C_POINTER, C_LONG));
+    }
+
+    private static final class lsetxattr {
+        static final MethodHandle HANDLE = Native.downcall("lsetxattr",
+                FunctionDescriptor.of(C_INT, C_POINTER, C_POINTER, C_POINTER, C_LONG, C_INT));
+    }
+
+    private static final class lremovexattr {
+        static final MethodHandle HANDLE = Native.downcall("lremovexattr",
+                FunctionDescriptor.of(C_INT, C_POINTER, C_POINTER));
+    }
 
     /** Most lists and values are small: try this first, ask for the size only on ERANGE. */
     private static final int FIRST_TRY = 1024;
@@ -42,7 +59,7 @@ public final class sys_xattr_h {
     /** The names of path's xattrs (not following a final symlink), in the order the filesystem lists them. */
     public static List<String> llistxattr(String path) throws SyscallException {
         List<String> names = new ArrayList<>();
-        for (byte[] n : list(LLISTXATTR, "llistxattr", path)) {
+        for (byte[] n : list(llistxattr.HANDLE, "llistxattr", path)) {
             names.add(new String(n, StandardCharsets.UTF_8));
         }
         return names;
@@ -53,16 +70,16 @@ public final class sys_xattr_h {
      * reaches the inode the fd holds, whatever its type. Names come back as raw bytes.
      */
     public static List<byte[]> listxattr(String path) throws SyscallException {
-        return list(LISTXATTR, "listxattr", path);
+        return list(listxattr.HANDLE, "listxattr", path);
     }
 
     public static byte[] lgetxattr(String path, String name) throws SyscallException {
-        return get(LGETXATTR, "lgetxattr", path, name.getBytes(StandardCharsets.UTF_8));
+        return get(lgetxattr.HANDLE, "lgetxattr", path, name.getBytes(StandardCharsets.UTF_8));
     }
 
     /** getxattr(2) (following symlinks, see {@link #listxattr}) with the name as raw bytes. */
     public static byte[] getxattr(String path, byte[] name) throws SyscallException {
-        return get(GETXATTR, "getxattr", path, name);
+        return get(getxattr.HANDLE, "getxattr", path, name);
     }
 
     private static List<byte[]> list(MethodHandle h, String call, String path) throws SyscallException {
@@ -112,13 +129,13 @@ public final class sys_xattr_h {
         Native.call("lsetxattr", path + " " + name, (st, a) -> {
             MemorySegment v = a.allocate(Math.max(1, value.length));
             MemorySegment.copy(value, 0, v, ValueLayout.JAVA_BYTE, 0, value.length);
-            return (int) LSETXATTR.invokeExact(st, a.allocateFrom(path), a.allocateFrom(name), v,
+            return (int) lsetxattr.HANDLE.invokeExact(st, a.allocateFrom(path), a.allocateFrom(name), v,
                     (long) value.length, flags);
         });
     }
 
     public static void lremovexattr(String path, String name) throws SyscallException {
         Native.call("lremovexattr", path + " " + name,
-                (st, a) -> (int) LREMOVEXATTR.invokeExact(st, a.allocateFrom(path), a.allocateFrom(name)));
+                (st, a) -> (int) lremovexattr.HANDLE.invokeExact(st, a.allocateFrom(path), a.allocateFrom(name)));
     }
 }

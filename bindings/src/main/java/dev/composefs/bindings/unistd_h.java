@@ -24,37 +24,67 @@ public final class unistd_h {
     public static final long SYS_openat2 = 437;
     public static final long SYS_mount_setattr = 442;
 
-    private static final MethodHandle CLOSE = Native.downcall("close", FunctionDescriptor.of(C_INT, C_INT));
-    private static final MethodHandle FSYNC = Native.downcall("fsync", FunctionDescriptor.of(C_INT, C_INT));
-    private static final MethodHandle GETEUID = Native.plain("geteuid", FunctionDescriptor.of(C_INT));
-    private static final MethodHandle GETPID = Native.plain("getpid", FunctionDescriptor.of(C_INT));
-    private static final MethodHandle READ = Native.downcall("read",
-            FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_LONG));
-    private static final MethodHandle WRITE = Native.downcall("write",
-            FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_LONG));
-    private static final MethodHandle READLINKAT = Native.downcall("readlinkat",
-            FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_POINTER, C_LONG));
-    private static final MethodHandle UNLINKAT = Native.downcall("unlinkat",
-            FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT));
-    private static final MethodHandle COPY_FILE_RANGE = Native.downcall("copy_file_range",
-            FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_INT, C_POINTER, C_LONG, C_INT));
-    private static final MethodHandle LSEEK = Native.downcall("lseek",
-            FunctionDescriptor.of(C_LONG, C_INT, C_LONG, C_INT));
-    private static final MethodHandle ISATTY = Native.plain("isatty", FunctionDescriptor.of(C_INT, C_INT));
+    private static final class close {
+        static final MethodHandle HANDLE = Native.downcall("close", FunctionDescriptor.of(C_INT, C_INT));
+    }
+
+    private static final class fsync {
+        static final MethodHandle HANDLE = Native.downcall("fsync", FunctionDescriptor.of(C_INT, C_INT));
+    }
+
+    private static final class geteuid {
+        static final MethodHandle HANDLE = Native.plain("geteuid", FunctionDescriptor.of(C_INT));
+    }
+
+    private static final class getpid {
+        static final MethodHandle HANDLE = Native.plain("getpid", FunctionDescriptor.of(C_INT));
+    }
+
+    private static final class read {
+        static final MethodHandle HANDLE = Native.downcall("read",
+                FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_LONG));
+    }
+
+    private static final class write {
+        static final MethodHandle HANDLE = Native.downcall("write",
+                FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_LONG));
+    }
+
+    private static final class readlinkat {
+        static final MethodHandle HANDLE = Native.downcall("readlinkat",
+                FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_POINTER, C_LONG));
+    }
+
+    private static final class unlinkat {
+        static final MethodHandle HANDLE = Native.downcall("unlinkat",
+                FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT));
+    }
+
+    private static final class copy_file_range {
+        static final MethodHandle HANDLE = Native.downcall("copy_file_range",
+                FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_INT, C_POINTER, C_LONG, C_INT));
+    }
+
+    private static final class lseek {
+        static final MethodHandle HANDLE = Native.downcall("lseek",
+                FunctionDescriptor.of(C_LONG, C_INT, C_LONG, C_INT));
+    }
+
+    private static final class isatty {
+        static final MethodHandle HANDLE = Native.plain("isatty", FunctionDescriptor.of(C_INT, C_INT));
+    }
     /** Linux's PATH_MAX: the longest symlink target readlinkat can return, plus the NUL it never writes. */
     private static final int PATH_MAX = 4096;
-    private static final MethodHandle[] SYSCALL = new MethodHandle[7];
 
-    static {
-        for (int n = 0; n <= 6; n++) {
-            var args = new java.lang.foreign.MemoryLayout[n + 1];
-            java.util.Arrays.fill(args, C_LONG);
-            SYSCALL[n] = Native.variadic("syscall", FunctionDescriptor.of(C_LONG, args), 1);
-        }
+    // syscall(2) with all six argument registers: the kernel ignores the ones a call does not
+    // take, and one signature means one downcall stub to link (each costs start-up time).
+    private static final class syscall6 {
+        static final MethodHandle HANDLE = Native.variadic("syscall",
+                FunctionDescriptor.of(C_LONG, C_LONG, C_LONG, C_LONG, C_LONG, C_LONG, C_LONG, C_LONG), 1);
     }
 
     public static void close(int fd) throws SyscallException {
-        Native.call("close", "fd " + fd, (st, a) -> (int) CLOSE.invokeExact(st, fd));
+        Native.call("close", "fd " + fd, (st, a) -> (int) close.HANDLE.invokeExact(st, fd));
     }
 
     /** close(2) for cleanup paths, where a failure must not hide the original error. */
@@ -69,12 +99,12 @@ public final class unistd_h {
     }
 
     public static void fsync(int fd, String what) throws SyscallException {
-        Native.call("fsync", what, (st, a) -> (int) FSYNC.invokeExact(st, fd));
+        Native.call("fsync", what, (st, a) -> (int) fsync.HANDLE.invokeExact(st, fd));
     }
 
     /** read(2) into buf (up to its size); 0 at end of file. */
     public static long read(int fd, MemorySegment buf, String what) throws SyscallException {
-        return Native.call("read", what, (st, a) -> (long) READ.invokeExact(st, fd, buf, buf.byteSize()));
+        return Native.call("read", what, (st, a) -> (long) read.HANDLE.invokeExact(st, fd, buf, buf.byteSize()));
     }
 
     /** write(2) of all of buf[0, len), looping over short writes. */
@@ -82,7 +112,7 @@ public final class unistd_h {
         long done = 0;
         while (done < len) {
             MemorySegment rest = buf.asSlice(done, len - done);
-            done += Native.call("write", what, (st, a) -> (long) WRITE.invokeExact(st, fd, rest, rest.byteSize()));
+            done += Native.call("write", what, (st, a) -> (long) write.HANDLE.invokeExact(st, fd, rest, rest.byteSize()));
         }
     }
 
@@ -90,31 +120,31 @@ public final class unistd_h {
     public static byte[] readlinkat(int dirfd, byte[] path) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(PATH_MAX);
-            long n = Native.call("readlinkat", Native.display(path), (st, a) -> (long) READLINKAT.invokeExact(st,
+            long n = Native.call("readlinkat", Native.display(path), (st, a) -> (long) readlinkat.HANDLE.invokeExact(st,
                     dirfd, Native.cstr(a, path), buf, (long) PATH_MAX));
             return buf.asSlice(0, n).toArray(Native.C_CHAR);
         }
     }
 
     public static void unlinkat(int dirfd, String path, int flags) throws SyscallException {
-        Native.call("unlinkat", path, (st, a) -> (int) UNLINKAT.invokeExact(st, dirfd, a.allocateFrom(path), flags));
+        Native.call("unlinkat", path, (st, a) -> (int) unlinkat.HANDLE.invokeExact(st, dirfd, a.allocateFrom(path), flags));
     }
 
     /** copy_file_range(2) from the current offsets; returns bytes copied, 0 at end of input. */
     public static long copyFileRange(int fdIn, int fdOut, long len, String what) throws SyscallException {
-        return Native.call("copy_file_range", what, (st, a) -> (long) COPY_FILE_RANGE.invokeExact(st, fdIn,
+        return Native.call("copy_file_range", what, (st, a) -> (long) copy_file_range.HANDLE.invokeExact(st, fdIn,
                 MemorySegment.NULL, fdOut, MemorySegment.NULL, len, 0));
     }
 
     public static final int SEEK_SET = 0;
 
     public static long lseek(int fd, long offset, int whence, String what) throws SyscallException {
-        return Native.call("lseek", what, (st, a) -> (long) LSEEK.invokeExact(st, fd, offset, whence));
+        return Native.call("lseek", what, (st, a) -> (long) lseek.HANDLE.invokeExact(st, fd, offset, whence));
     }
 
     public static boolean isatty(int fd) {
         try {
-            return (int) ISATTY.invokeExact(fd) == 1;
+            return (int) isatty.HANDLE.invokeExact(fd) == 1;
         } catch (Throwable t) {
             throw Native.wrap(t);
         }
@@ -122,7 +152,7 @@ public final class unistd_h {
 
     public static int geteuid() {
         try {
-            return (int) GETEUID.invokeExact();
+            return (int) geteuid.HANDLE.invokeExact();
         } catch (Throwable t) {
             throw Native.wrap(t);
         }
@@ -130,7 +160,7 @@ public final class unistd_h {
 
     public static int getpid() {
         try {
-            return (int) GETPID.invokeExact();
+            return (int) getpid.HANDLE.invokeExact();
         } catch (Throwable t) {
             throw Native.wrap(t);
         }
@@ -141,16 +171,12 @@ public final class unistd_h {
      * address), so no argument is left with undefined upper bits.
      */
     public static long syscall(String name, String target, long number, long... args) throws SyscallException {
-        return Native.call(name, target, (st, a) -> switch (args.length) {
-                case 0 -> (long) SYSCALL[0].invokeExact(st, number);
-                case 1 -> (long) SYSCALL[1].invokeExact(st, number, args[0]);
-                case 2 -> (long) SYSCALL[2].invokeExact(st, number, args[0], args[1]);
-                case 3 -> (long) SYSCALL[3].invokeExact(st, number, args[0], args[1], args[2]);
-                case 4 -> (long) SYSCALL[4].invokeExact(st, number, args[0], args[1], args[2], args[3]);
-                case 5 -> (long) SYSCALL[5].invokeExact(st, number, args[0], args[1], args[2], args[3], args[4]);
-                case 6 -> (long) SYSCALL[6].invokeExact(st, number, args[0], args[1], args[2], args[3], args[4], args[5]);
-                default -> throw new IllegalArgumentException("syscall takes at most 6 arguments");
-        });
+        if (args.length > 6) {
+            throw new IllegalArgumentException("syscall takes at most 6 arguments");
+        }
+        long[] r = java.util.Arrays.copyOf(args, 6);
+        return Native.call(name, target,
+                (st, a) -> (long) syscall6.HANDLE.invokeExact(st, number, r[0], r[1], r[2], r[3], r[4], r[5]));
     }
 
     static long addr(MemorySegment s) {

@@ -48,11 +48,13 @@ public final class Main {
             prog = "composefs store";
             rest = Arrays.copyOfRange(rest, 1, rest.length);
         }
+        if (prog.equals("mount.composefs")) {
+            return new MountComposefs(io).run(rest); // no picocli on the mount path: see MountComposefs
+        }
         Object command = switch (prog) {
             case "composefs store" -> new StoreCommand(io);
             case "mkcomposefs" -> new MkComposefs(io);
             case "composefs-info" -> new ComposefsInfo(io);
-            case "mount.composefs" -> new MountComposefs(io);
             default -> new Umbrella();
         };
         CommandLine cl = new CommandLine(command);

@@ -10,60 +10,114 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /**
  * mount.composefs, the mount(8) helper: {@code mount -t composefs IMAGE TARGET -o basedir=STORE}
  * ends up here as {@code mount.composefs IMAGE TARGET -o OPTIONS}. Exit codes as mount(8): 1 for
- * usage and bad options, 32 when the mount itself fails.
+ * usage and bad options, 32 when the mount itself fails. The arguments are parsed by hand, not
+ * by picocli: this runs on the boot path, and picocli's reflective model costs about 100 ms of
+ * JVM start-up, more than the mount itself.
  */
-@Command(name = "mount.composefs", mixinStandardHelpOptions = true, versionProvider = Version.class,
-        description = "Mount a composefs image (mount(8) helper calling convention).",
-        footer = {"", "Options (-o, comma-separated, a backslash escapes the next character):",
-            "  basedir=DIR[:DIR...]  object stores, searched in order (required)",
-            "  digest=HEX            the image must have this fs-verity digest (implies verity)",
-            "  verity                every file must carry a digest and every object must match it",
-            "  tryverity             enforce fs-verity where the kernel and stores can",
-            "  idmap=/proc/PID/ns/user   idmap the mount with that user namespace",
-            "  uidmap=IN:OUT:N[/...],gidmap=...  idmap with a namespace made for this mount",
-            "  upperdir=DIR,workdir=DIR  writable overlay; writes land in upperdir",
-            "  ro, rw, nosuid, nodev, noexec, noatime, nodiratime",
-            "Exit status: 0 mounted, 1 usage or bad option, 32 mount failure."})
-final class MountComposefs implements Callable<Integer> {
+final class MountComposefs {
+    private static final String PROG = "mount.composefs";
+    private static final String USAGE = """
+            Usage: mount.composefs [-s] [-f] [-n] [-v] [-o OPTIONS] IMAGE TARGET
+            Mount a composefs image (mount(8) helper calling convention).
+              -o OPTIONS   comma-separated mount options (may be repeated)
+              -s           sloppy: warn about unknown options instead of refusing them
+              -f           fake: check the request, mount nothing
+              -n           no mtab (accepted; there is no mtab to write)
+              -v           verbose: say which mount strategy was taken and why
+              -h, --help   this text;  -V, --version   version
+            Options (-o, comma-separated, a backslash escapes the next character):
+              basedir=DIR[:DIR...]  object stores, searched in order (required)
+              digest=HEX            the image must have this fs-verity digest (implies verity,
+                                    unless tryverity is given too)
+              verity                every file must carry a digest and every object must match it
+              tryverity             enforce fs-verity where the kernel and stores can
+              idmap=/proc/PID/ns/user   idmap the mount with that user namespace
+              uidmap=IN:OUT:N[/...],gidmap=...  idmap with a namespace made for this mount
+              upperdir=DIR,workdir=DIR  writable overlay; writes land in upperdir
+              ro, rw, nosuid, nodev, noexec, noatime, nodiratime
+            Exit status: 0 mounted, 1 usage or bad option, 32 mount failure.
+            """;
+
     private final Main.Io io;
+    private final List<String> options = new ArrayList<>();
+    private boolean sloppy;
+    private boolean fake;
+    private boolean verbose;
+    private Path image;
+    private Path target;
 
     MountComposefs(Main.Io io) {
         this.io = io;
     }
 
-    @Option(names = "-o", paramLabel = "OPTIONS", description = "comma-separated mount options")
-    List<String> options;
+    /** Parses the mount(8) helper convention (options and operands in any order, -oOPTS or -o OPTS) and mounts. */
+    int run(String[] args) {
+        List<String> operands = new ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("-h") || a.equals("--help")) {
+                print(USAGE);
+                return 0;
+            } else if (a.equals("-V") || a.equals("--version")) {
+                print(String.join("\n", Version.lines(PROG)) + "\n");
+                return 0;
+            } else if (a.equals("--")) {
+                operands.addAll(List.of(args).subList(i + 1, args.length));
+                break;
+            } else if (a.startsWith("-o")) {
+                if (a.length() > 2) {
+                    options.add(a.substring(2));
+                } else if (i + 1 < args.length) {
+                    options.add(args[++i]);
+                } else {
+                    return usage("option -o needs a value");
+                }
+            } else if (a.startsWith("-") && a.length() > 1) {
+                for (char c : a.substring(1).toCharArray()) {
+                    switch (c) {
+                        case 's' -> sloppy = true;
+                        case 'f' -> fake = true;
+                        case 'n' -> { }
+                        case 'v' -> verbose = true;
+                        default -> {
+                            return usage("unknown flag -" + c);
+                        }
+                    }
+                }
+            } else {
+                operands.add(a);
+            }
+        }
+        if (operands.size() != 2) {
+            return usage(operands.size() < 2 ? "IMAGE and TARGET are required" : "too many operands: " + operands);
+        }
+        image = Path.of(operands.get(0));
+        target = Path.of(operands.get(1));
+        return mount();
+    }
 
-    @Option(names = "-s", description = "sloppy: warn about unknown options instead of refusing them")
-    boolean sloppy;
+    private void print(String text) {
+        try {
+            io.out().write(text.getBytes(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            io.err().println(PROG + ": cannot write output: " + e.getMessage());
+        }
+    }
 
-    @Option(names = "-f", description = "fake: check the request, mount nothing")
-    boolean fake;
+    private int usage(String problem) {
+        io.err().println(PROG + ": " + problem);
+        io.err().println("Try '" + PROG + " --help' for more information.");
+        return 1;
+    }
 
-    @Option(names = "-n", description = "no mtab (accepted; there is no mtab to write)")
-    boolean noMtab;
-
-    @Option(names = "-v", description = "verbose: say which mount strategy was taken and why")
-    boolean verbose;
-
-    @Parameters(index = "0", paramLabel = "IMAGE")
-    Path image;
-
-    @Parameters(index = "1", paramLabel = "TARGET")
-    Path target;
-
-    @Override
-    public Integer call() {
-        String prog = "mount.composefs";
+    private int mount() {
+        String prog = PROG;
         try {
             MountOptions opts = MountOptions.parse(options == null ? "" : String.join(",", options), key -> {
                 if (!sloppy) {

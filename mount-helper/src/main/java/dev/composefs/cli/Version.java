@@ -8,8 +8,12 @@ final class Version implements CommandLine.IVersionProvider {
 
     @Override
     public String[] getVersion() {
+        return lines("${COMMAND-NAME}");
+    }
+
+    static String[] lines(String command) {
         return new String[] {
-            "${COMMAND-NAME} (composefs-java) " + VERSION,
+            command + " (composefs-java) " + VERSION,
             "composefs image format versions 0-1 (bit-identical to upstream mkcomposefs)",
             "Java " + Runtime.version()
         };
