@@ -67,10 +67,16 @@ public record KernelProbe(String release, int major, int minor, Set<String> file
         return atLeast(6, 12);
     }
 
+    /** overlayfs layers given as detached mounts (an fsmount fd): Linux 6.15. */
+    public boolean detachedLayers() {
+        return atLeast(6, 15);
+    }
+
     public String describe() {
         return "kernel " + release + (composefsDriver() ? ", composefs driver registered" : "")
                 + ", data-only layers " + yes(dataOnlyLayers()) + ", overlay verity " + yes(overlayVerity())
-                + ", lowerdir+/datadir+ " + yes(layerAppendKeys()) + ", file-backed EROFS " + yes(erofsFileBacked());
+                + ", lowerdir+/datadir+ " + yes(layerAppendKeys()) + ", file-backed EROFS " + yes(erofsFileBacked())
+                + ", detached layers " + yes(detachedLayers());
     }
 
     private static String yes(boolean b) {

@@ -113,7 +113,51 @@ public final class Mounter {
                     + "using overlayfs");
         }
         int erofs = mountErofs(image, imageFd, userns);
-        String lower = "/proc/self/fd/" + erofs;
+        if (kernel.detachedLayers()) {
+            return overlay(image, target, "/proc/self/fd/" + erofs, o, verity);
+        }
+        // Before 6.15 overlayfs cannot take a detached mount as a layer ("failed to clone
+        // lowerpath"): attach EROFS to a private staging directory for the overlay mount, then
+        // detach it again; the overlay keeps its own reference.
+        Path staging = stage(erofs);
+        try {
+            return overlay(image, target, staging.toString(), o, verity);
+        } finally {
+            unstage(staging);
+        }
+    }
+
+    private Path stage(int erofs) throws MountException {
+        Path dir = null;
+        try {
+            Path parent = Files.isDirectory(Path.of("/run")) && Files.isWritable(Path.of("/run")) ? Path.of("/run")
+                    : Path.of(System.getProperty("java.io.tmpdir"));
+            dir = Files.createTempDirectory(parent, ".composefs-");
+            sys_mount_h.moveMount(erofs, "", fcntl_h.AT_FDCWD, dir.toString(), sys_mount_h.MOVE_MOUNT_F_EMPTY_PATH);
+            note("EROFS attached at " + dir + " while the overlay is set up (kernel before 6.15 takes no detached layers)");
+            return dir;
+        } catch (IOException e) {
+            if (dir != null) {
+                try {
+                    Files.deleteIfExists(dir);
+                } catch (IOException ignored) {
+                    // the original error matters more
+                }
+            }
+            throw MountException.failed("cannot attach the EROFS layer at a staging directory: " + e.getMessage(), e);
+        }
+    }
+
+    private void unstage(Path dir) throws MountException {
+        try {
+            sys_mount_h.umount2(dir.toString(), sys_mount_h.MNT_DETACH);
+            Files.delete(dir);
+        } catch (IOException e) {
+            throw MountException.failed("cannot remove the EROFS staging mount " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private Result overlay(Path image, Path target, String lower, MountOptions o, boolean verity) throws MountException {
         if (kernel.layerAppendKeys()) {
             try {
                 overlayNewApi(image, target, lower, o, verity);

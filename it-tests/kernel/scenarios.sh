@@ -1,0 +1,181 @@
+#!/bin/sh
+# The orchestrator's integration scenarios, run on one kernel: inside a qemu guest (busybox sh,
+# from the initramfs /init) or on the host. POSIX sh only. Prints one line per scenario:
+#   @@RESULT|SCENARIO|PASS or FAIL or SKIP|reason
+# Environment: CFS (command running 'composefs PROGRAM ARGS...'), DATA (a writable directory on
+# the filesystem under test, holding src/, the tree to image), WORK (scratch, tmpfs is fine).
+set -u
+: "${CFS:?}" "${DATA:?}" "${WORK:?}"
+src=$DATA/src
+store=$DATA/store
+img=$DATA/image.cfs
+mnt=$WORK/mnt
+mkdir -p "$mnt"
+
+result() {
+    echo "@@RESULT|$1|$2|$3"
+    if [ "$2" = FAIL ]; then # the helper's words and the kernel's, for the log
+        [ -f "$WORK/out" ] && sed "s/^/@@LOG $1: /" "$WORK/out"
+        dmesg 2>/dev/null | tail -n 5 | sed "s/^/@@LOG $1: dmesg: /"
+    fi
+}
+
+# Mount table and loop devices, to prove that every scenario leaves nothing behind.
+state() { cut -d' ' -f5 /proc/self/mountinfo; for l in /sys/block/loop*/loop/backing_file; do [ -f "$l" ] && cat "$l"; done; }
+
+listing() { # one line per entry: name, type+mode, owner, size (not for directories), mtime, link target
+    (cd "$1" && find . | sort | while IFS= read -r p; do
+        if [ -d "$p" ] && [ ! -L "$p" ]; then stat -c '%n %f %u %g %Y' "$p"; else stat -c '%n %f %u %g %s %Y' "$p"; fi
+        if [ -L "$p" ]; then echo "  -> $(readlink "$p")"; fi
+    done)
+}
+same_tree() { [ "$(listing "$1")" = "$(listing "$2")" ] && diff -r "$1" "$2" >/dev/null 2>&1; }
+first_line() { sed -n 's/^mount.composefs: //; s/; nothing was mounted$//p' "$1" | tail -n1; }
+
+helper() { $CFS mount.composefs "$@" > "$WORK/out" 2>&1; }
+strategy() { sed -n 's/.* via //p' "$WORK/out" | tail -n1; }
+
+# scenario NAME FUNCTION: runs it, then checks that the mount table and loop devices are as before.
+scenario() {
+    before=$(state)
+    "$2"
+    umount "$mnt" 2>/dev/null
+    i=0
+    while [ "$(state)" != "$before" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    if [ "$(state)" != "$before" ]; then
+        result "$1-cleanup" FAIL "left behind: $(echo "$before" > "$WORK/before"; state | grep -vxF -f "$WORK/before" | tr '\n' ' ')"
+    fi
+}
+
+build() {
+    if $CFS mkcomposefs --digest-store="$store" --print-digest "$src" "$img" > "$WORK/digest" 2> "$WORK/build.err"; then
+        DIGEST=$(cat "$WORK/digest")
+        sealed="objects fs-verity sealed"
+        grep -q "does not support fs-verity" "$WORK/build.err" && sealed="store has no fs-verity: objects not sealed"
+        result build PASS "$(find "$store" -type f | wc -l) objects, $sealed"
+    else
+        result build FAIL "$(head -n1 "$WORK/build.err")"
+        exit 1
+    fi
+}
+
+plain() {
+    if helper -v "$img" "$mnt" -o basedir="$store"; then
+        STRATEGY=$(strategy)
+        if same_tree "$src" "$mnt"; then result plain PASS "$STRATEGY"; else result plain FAIL "mounted tree differs ($STRATEGY)"; fi
+    else
+        result plain FAIL "$(first_line "$WORK/out")"
+    fi
+}
+
+fallback() { # the pre-data-only-layer path: only taken where the kernel needs it
+    case $STRATEGY in
+        *"stores as lower layers"*) result pre-6.5-fallback PASS "$STRATEGY: same tree as the source" ;;
+        "") result pre-6.5-fallback FAIL "plain mount failed" ;;
+        *) result pre-6.5-fallback SKIP "kernel has data-only layers (took: $STRATEGY)" ;;
+    esac
+}
+
+digest_good() {
+    if helper "$img" "$mnt" -o basedir="$store",digest="$DIGEST"; then
+        if same_tree "$src" "$mnt"; then result digest-good PASS "digest= with verity enforced"; else result digest-good FAIL "tree differs"; fi
+    elif grep -q "verity requested but" "$WORK/out"; then
+        why=$(first_line "$WORK/out")
+        umount "$mnt" 2>/dev/null
+        if helper "$img" "$mnt" -o basedir="$store",digest="$DIGEST",tryverity && same_tree "$src" "$mnt"; then
+            result digest-good PASS "image digest checked (tryverity: objects unverified: ${why#verity requested but })"
+        else
+            result digest-good FAIL "$(first_line "$WORK/out")"
+        fi
+    else
+        result digest-good FAIL "$(first_line "$WORK/out")"
+    fi
+}
+
+digest_bad() {
+    bad=$(echo "$DIGEST" | sed 's/^./0/'); [ "$bad" = "$DIGEST" ] && bad=$(echo "$DIGEST" | sed 's/^./1/')
+    helper "$img" "$mnt" -o basedir="$store",digest="$bad"
+    rc=$?
+    if [ $rc = 32 ] && grep -q "wrong fs-verity digest" "$WORK/out" && ! grep -q " $mnt " /proc/self/mountinfo; then
+        result digest-bad PASS "refused, exit 32"
+    else
+        result digest-bad FAIL "exit $rc: $(first_line "$WORK/out")"
+    fi
+}
+
+VERITY=no
+STRATEGY=
+verity() {
+    if helper "$img" "$mnt" -o basedir="$store",verity; then
+        if same_tree "$src" "$mnt"; then VERITY=yes; result verity PASS "verity=require on every object"; else result verity FAIL "tree differs"; fi
+    elif [ $? = 32 ] && grep -q "verity requested but" "$WORK/out"; then
+        result verity SKIP "refused as it must be: $(first_line "$WORK/out" | sed 's/verity requested but //; s/; nothing was mounted//')"
+    else
+        result verity FAIL "$(first_line "$WORK/out")"
+    fi
+}
+
+tamper() { # an object with other content, and one with the right content but no fs-verity: EIO under verity
+    if [ $VERITY != yes ]; then result verity-tamper SKIP "no fs-verity enforcement on this kernel/store"; return; fi
+    t=$DATA/store-tampered
+    rm -rf "$t"; cp -al "$store" "$t"   # hardlinks: the objects keep their fs-verity
+    obj() { d=$($CFS composefs-info measure-file "$src/$1"); echo "$t/$(echo "$d" | cut -c1-2)/$(echo "$d" | cut -c3-)"; }
+    changed=$(obj zz-tamper-content)
+    unsealed=$(obj zz-tamper-noverity)
+    rm -f "$changed" "$unsealed"
+    { cat "$src/zz-tamper-content"; echo tampered; } > "$changed"
+    cat "$src/zz-tamper-noverity" > "$unsealed"
+    if ! helper "$img" "$mnt" -o basedir="$t",verity; then
+        result verity-tamper FAIL "mount refused: $(first_line "$WORK/out")"; return
+    fi
+    e1=$(cat "$mnt/zz-tamper-content" 2>&1 >/dev/null)
+    e2=$(cat "$mnt/zz-tamper-noverity" 2>&1 >/dev/null)
+    if echo "$e1" | grep -q "I/O error\|Input/output error" && echo "$e2" | grep -q "I/O error\|Input/output error" && cmp -s "$src/big/file1" "$mnt/big/file1"; then
+        result verity-tamper PASS "EIO for changed content and for a missing fs-verity; other files read"
+    else
+        result verity-tamper FAIL "changed: '${e1:-read fine}', unsealed: '${e2:-read fine}'"
+    fi
+}
+
+idmap() {
+    if helper "$img" "$mnt" -o basedir="$store",uidmap=0:100000:65536; then
+        u=$(stat -c %u "$mnt/small"); g=$(stat -c %g "$mnt/owned")
+        if [ "$u" = 100000 ] && [ "$g" = $((100000 + $(stat -c %g "$src/owned"))) ] && cmp -s "$src/big/file1" "$mnt/big/file1"; then
+            result idmap PASS "uid 0 -> 100000, gid shifted alike"
+        else
+            result idmap FAIL "owners $u/$g under uidmap=0:100000:65536"
+        fi
+    else
+        result idmap FAIL "$(first_line "$WORK/out")"
+    fi
+}
+
+upper() {
+    rw=$WORK/rw; rm -rf "$rw"; mkdir -p "$rw"
+    mount -t tmpfs tmpfs "$rw" && mkdir "$rw/upper" "$rw/work"
+    src_listing=$(listing "$src")
+    if helper "$img" "$mnt" -o basedir="$store",upperdir="$rw/upper",workdir="$rw/work"; then
+        echo written > "$mnt/new-file" && echo changed > "$mnt/small"
+        if [ "$(cat "$rw/upper/new-file" 2>/dev/null)" = written ] && [ "$(cat "$rw/upper/small" 2>/dev/null)" = changed ] \
+            && [ "$(listing "$src")" = "$src_listing" ]; then
+            result upperdir PASS "writes in upperdir only"
+        else
+            result upperdir FAIL "writes did not land in upperdir"
+        fi
+    else
+        result upperdir FAIL "$(first_line "$WORK/out")"
+    fi
+    umount "$mnt" 2>/dev/null
+    umount "$rw"
+}
+
+build
+scenario plain plain
+scenario pre-6.5-fallback fallback
+scenario digest-good digest_good
+scenario digest-bad digest_bad
+scenario verity verity
+scenario verity-tamper tamper
+scenario idmap idmap
+scenario upperdir upper
+echo "@@DONE"
