@@ -13,6 +13,7 @@ import dev.composefs.bindings.linux_loop_h;
 import dev.composefs.bindings.sched_h;
 import dev.composefs.bindings.sys_mman_h;
 import dev.composefs.bindings.sys_mount_h;
+import dev.composefs.bindings.sys_stat_h;
 import dev.composefs.bindings.unistd_h;
 import dev.composefs.core.dumpfile.DumpWriter;
 import dev.composefs.core.erofs.ErofsReader;
@@ -386,8 +387,9 @@ public final class Mounter {
             int loop = -1;
             try {
                 control = fcntl_h.openat(fcntl_h.AT_FDCWD, "/dev/loop-control", fcntl_h.O_RDWR | O_CLOEXEC, 0);
-                String dev = "/dev/loop" + linux_loop_h.getFree(control);
-                loop = fcntl_h.openat(fcntl_h.AT_FDCWD, dev, O_RDONLY | O_CLOEXEC, 0);
+                int n = linux_loop_h.getFree(control);
+                String dev = "/dev/loop" + n;
+                loop = openLoop(dev, n);
                 try {
                     linux_loop_h.configure(loop, dev, imageFd, image.toString(),
                             linux_loop_h.LO_FLAGS_READ_ONLY | linux_loop_h.LO_FLAGS_AUTOCLEAR, 0);
@@ -409,6 +411,30 @@ public final class Mounter {
             }
         }
         throw MountException.failed(image + ": no free loop device: " + last.getMessage(), last);
+    }
+
+    /**
+     * Opens /dev/loopN. In a container /dev holds only the devices passed in, while
+     * LOOP_CTL_GET_FREE may name another: the node is made then (block major 7), which works
+     * where the device cgroup allows loop devices (docker: --device-cgroup-rule='b 7:* rmw').
+     */
+    private int openLoop(String dev, int n) throws SyscallException {
+        try {
+            return fcntl_h.openat(fcntl_h.AT_FDCWD, dev, O_RDONLY | O_CLOEXEC, 0);
+        } catch (SyscallException e) {
+            if (!e.is(Errno.ENOENT)) {
+                throw e;
+            }
+            try {
+                sys_stat_h.mknodat(fcntl_h.AT_FDCWD, dev, sys_stat_h.S_IFBLK | 0660, sys_stat_h.makedev(7, n));
+                note(dev + " was missing (a container's /dev?): created it");
+            } catch (SyscallException m) {
+                if (!m.is(Errno.EEXIST)) {
+                    throw m;
+                }
+            }
+            return fcntl_h.openat(fcntl_h.AT_FDCWD, dev, O_RDONLY | O_CLOEXEC, 0);
+        }
     }
 
     private void overlayNewApi(Path image, Path target, String lower, MountOptions o, boolean verity)
