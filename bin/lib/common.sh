@@ -70,6 +70,10 @@ run_cli() {
     if ! mkdir -p "$dir" 2>/dev/null || [ ! -w "$dir" ]; then
         exec "$jdk/bin/java" $flags -jar "$jar" "$prog" "$@"   # read-only checkout: no cache
     fi
+    local a
+    for a in "$@"; do   # --version/--help would make a cache that knows none of the real work
+        case $a in --version|-V|--help|-h) exec "$jdk/bin/java" $flags -jar "$jar" "$prog" "$@" ;; esac
+    done
     # First run of this program: record it (the JVM's own notices silenced, they would mix
     # with our output), then build the cache from the recording under a temporary name.
     conf="$cache.$$.conf"
