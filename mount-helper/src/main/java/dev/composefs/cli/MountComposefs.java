@@ -117,20 +117,19 @@ final class MountComposefs {
     }
 
     private int mount() {
-        String prog = PROG;
         try {
             MountOptions opts = MountOptions.parse(options == null ? "" : String.join(",", options), key -> {
                 if (!sloppy) {
                     throw MountException.usage("unsupported option '" + key + "'");
                 }
-                io.err().println(prog + ": ignoring unsupported option '" + key + "' (-s)");
+                io.err().println(PROG + ": ignoring unsupported option '" + key + "' (-s)");
             });
             if (!Files.isRegularFile(image)) {
                 throw MountException.failed(image + ": image does not exist or is not a regular file", null);
             }
             if (fake) {
                 if (verbose) {
-                    io.err().println(prog + ": -f: not mounting " + image + " at " + target);
+                    io.err().println(PROG + ": -f: not mounting " + image + " at " + target);
                 }
                 return 0;
             }
@@ -138,18 +137,18 @@ final class MountComposefs {
             traceTiming();
             Mounter.Result r = new Mounter(kernel, s -> {
                 if (verbose) {
-                    io.err().println(prog + ": " + s);
+                    io.err().println(PROG + ": " + s);
                 }
             }).mount(image, target, opts);
             if (verbose) {
-                io.err().println(prog + ": mounted " + image + " at " + target + " via " + r.strategy());
+                io.err().println(PROG + ": mounted " + image + " at " + target + " via " + r.strategy());
             }
             return 0;
         } catch (MountException e) {
-            io.err().println(prog + ": " + e.getMessage());
+            io.err().println(PROG + ": " + e.getMessage());
             return e.isUsage() ? 1 : 32;
         } catch (IOException | RuntimeException e) {
-            io.err().println(prog + ": cannot mount " + image + " at " + target + ": " + e);
+            io.err().println(PROG + ": cannot mount " + image + " at " + target + ": " + e);
             return 32;
         }
     }
