@@ -47,7 +47,11 @@ public final class Mounter {
     private final List<Integer> fds = new ArrayList<>();
 
     /** Which path was taken and why, for -v. */
-    public record Result(String strategy, List<String> notes) {}
+    public record Result(String strategy, List<String> notes) {
+        public Result {
+            notes = List.copyOf(notes);
+        }
+    }
 
     private final List<String> notes = new ArrayList<>();
 
@@ -62,6 +66,7 @@ public final class Mounter {
     }
 
     public Result mount(Path image, Path target, MountOptions o) throws MountException {
+        notes.clear(); // a Mounter may mount again: each Result carries only its own notes
         try {
             // absolute paths: overlayfs shows them in mountinfo, where relative ones would mislead
             return doMount(image.toAbsolutePath(), target.toAbsolutePath(), absolute(o));
