@@ -79,17 +79,74 @@ class IngestTest {
         assertEquals(reference + "\n", r.out());
     }
 
+    /**
+     * --format=descriptor: the kernel driver's descriptor of the same tree dumps as an
+     * independently written dump with the format's limits (every non-empty file backed, nlink
+     * only for regular files, no overlayfs whiteout marks), puts every backed file in the store,
+     * shows the same directory sizes as the EROFS image, and prints the digest fsverity-utils
+     * measures. A dump with inline content is refused, naming the file, and writes nothing.
+     */
+    @Test
+    void descriptorOfATreeMatchesAnIndependentDumpOfIt() throws Exception {
+        Path store = work.resolve("store-descriptor");
+        Path descriptor = work.resolve("tree.cfsd");
+        Cli.Result r = Cli.run("mkcomposefs", "--format=descriptor", "--hardlinks", "--digest-store=" + store,
+                "--print-digest", src.toString(), descriptor.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        assertEquals(SourceTree.sh("fsverity", "digest", "--compact", descriptor.toString()).trim() + "\n", r.out());
+        String dump = dump(descriptor);
+        assertEquals(SourceTree.expectedDump(src, new SourceTree.Flags(false, false, false, false, true, false, true)),
+                SourceTree.withoutDirectorySizes(dump));
+
+        Path image = work.resolve("tree-for-descriptor.cfs");
+        assertEquals(0, Cli.run("mkcomposefs", "--hardlinks", src.toString(), image.toString()).exit());
+        assertEquals(directorySizes(dump(image)), directorySizes(dump), "stat shows the same directory sizes");
+
+        r = Cli.run("composefs-info", "missing-objects", "--basedir=" + store, descriptor.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        assertEquals("", r.out(), "every backed file, small ones too, is in the store");
+        r = Cli.run("composefs-info", "objects", descriptor.toString());
+        assertTrue(r.out().lines().count() > Cli.run("composefs-info", "objects", image.toString()).out().lines()
+                .count(), "the descriptor backs the files the image inlines");
+        Cli.Result ls = Cli.run("composefs-info", "ls", descriptor.toString());
+        assertEquals(0, ls.exit(), ls.stderr());
+        assertTrue(ls.out().contains("\t@ "), ls.out());
+
+        Path inline = Files.writeString(work.resolve("inline.dump"),
+                "/ 4096 40755 2 0 0 0 0.0 - - -\n/small 5 100644 1 0 0 0 0.0 - hello -\n");
+        Path refused = work.resolve("refused.cfsd");
+        r = Cli.run("mkcomposefs", "--format=descriptor", "--from-file", inline.toString(), refused.toString());
+        assertEquals(1, r.exit());
+        assertTrue(r.stderr().contains("/small") && r.stderr().contains("inline content"), r.stderr());
+        assertFalse(Files.exists(refused));
+        r = Cli.run("mkcomposefs", "--format=squashfs", src.toString(), refused.toString());
+        assertEquals(1, r.exit());
+        assertTrue(r.stderr().contains("--format=squashfs"), r.stderr());
+    }
+
+    /** path -> size of each directory line of a dump. */
+    private static Map<String, String> directorySizes(String dump) {
+        Map<String, String> sizes = new java.util.TreeMap<>();
+        for (String line : dump.split("\n")) {
+            String[] f = line.split(" ");
+            if (f.length > 2 && f[2].startsWith("4") && f[2].length() == 5) {
+                sizes.put(f[0], f[1]);
+            }
+        }
+        return sizes;
+    }
+
     @Test
     void scanFlagsAsUpstream() throws Exception {
         byte[] plain = buildAndCheck("plain", SourceTree.Flags.NONE);
-        byte[] epoch = buildAndCheck("epoch", new SourceTree.Flags(true, false, false, false, false, false), "--use-epoch");
-        buildAndCheck("nodev", new SourceTree.Flags(false, true, false, false, false, false), "--skip-devices");
-        buildAndCheck("noxattr", new SourceTree.Flags(false, false, true, false, false, false), "--skip-xattrs");
-        buildAndCheck("userx", new SourceTree.Flags(false, false, false, true, false, false), "--user-xattrs");
-        byte[] hard = buildAndCheck("hardlinks", new SourceTree.Flags(false, false, false, false, true, false), "--hardlinks");
+        byte[] epoch = buildAndCheck("epoch", new SourceTree.Flags(true, false, false, false, false, false, false), "--use-epoch");
+        buildAndCheck("nodev", new SourceTree.Flags(false, true, false, false, false, false, false), "--skip-devices");
+        buildAndCheck("noxattr", new SourceTree.Flags(false, false, true, false, false, false, false), "--skip-xattrs");
+        buildAndCheck("userx", new SourceTree.Flags(false, false, false, true, false, false, false), "--user-xattrs");
+        byte[] hard = buildAndCheck("hardlinks", new SourceTree.Flags(false, false, false, false, true, false, false), "--hardlinks");
         assertNotEquals(new String(plain, StandardCharsets.ISO_8859_1), new String(epoch, StandardCharsets.ISO_8859_1));
         assertTrue(hard.length < plain.length || !java.util.Arrays.equals(hard, plain), "--hardlinks changes the image");
-        byte[] v0 = buildAndCheck("v0", new SourceTree.Flags(false, false, false, false, false, true), "--min-version=0", "--max-version=0");
+        byte[] v0 = buildAndCheck("v0", new SourceTree.Flags(false, false, false, false, false, true, false), "--min-version=0", "--max-version=0");
         assertFalse(java.util.Arrays.equals(v0, plain), "the tree has a whiteout: version 1 differs from version 0");
         // the thread count never changes the result
         byte[] one = buildAndCheck("threads1", SourceTree.Flags.NONE, "--threads=1");

@@ -99,10 +99,14 @@ final class SourceTree {
         }
     }
 
-    /** Which of mkcomposefs' scan flags the expected dump reflects. */
+    /**
+     * Which of mkcomposefs' scan flags the expected dump reflects; {@code descriptor}: the dump of
+     * a kernel-driver descriptor (--format=descriptor), which inlines nothing, shows nlink only
+     * for regular files and has no overlayfs whiteout marks.
+     */
     record Flags(boolean useEpoch, boolean skipDevices, boolean skipXattrs, boolean userXattrs, boolean hardlinks,
-            boolean version0) {
-        static final Flags NONE = new Flags(false, false, false, false, false, false);
+            boolean version0, boolean descriptor) {
+        static final Flags NONE = new Flags(false, false, false, false, false, false, false);
     }
 
     /** The dump our composefs-info prints for the image of root, directory sizes left as "-". */
@@ -139,7 +143,8 @@ final class SourceTree {
             int type = mode & 0170000;
             Object ino = a.get("ino");
             boolean isLink = flags.hardlinks() && type != 0040000 && !firstName.get(ino).equals(path);
-            int nlink = type == 0040000 ? 2 + subdirs(p) : flags.hardlinks() ? names.get(ino) : 1;
+            int nlink = type == 0040000 ? 2 + subdirs(p)
+                    : flags.hardlinks() && (type == 0100000 || !flags.descriptor()) ? names.get(ino) : 1;
             long size = type == 0100000 ? (Long) a.get("size")
                     : type == 0120000 ? Files.readSymbolicLink(p).toString().length() : 0;
             Instant mtime = ((FileTime) a.get("lastModifiedTime")).toInstant();
@@ -157,7 +162,7 @@ final class SourceTree {
             if (type == 0120000) {
                 out.writeBytes(Escaping.escape(Files.readSymbolicLink(p).toString(), Escaping.ESCAPE_LONE_DASH));
                 text(out, " - -");
-            } else if (type == 0100000 && size > 64) {
+            } else if (type == 0100000 && size > (flags.descriptor() ? 0 : 64)) {
                 String d = digests.get(p.toString());
                 text(out, d.substring(0, 2) + "/" + d.substring(2) + " - " + d);
             } else if (type == 0100000 && size > 0) {
@@ -170,7 +175,7 @@ final class SourceTree {
             }
             TreeMap<String, byte[]> xattrs = flags.skipXattrs() ? new TreeMap<>() : xattrs(p);
             xattrs.keySet().removeIf(k -> flags.userXattrs() && !k.startsWith("user."));
-            if (type == 0040000 && !flags.version0() && !flags.skipDevices() && holdsWhiteout(p)) {
+            if (type == 0040000 && !flags.version0() && !flags.descriptor() && !flags.skipDevices() && holdsWhiteout(p)) {
                 // A version 1 image marks a directory holding whiteouts as opaque=x ("xwhiteouts"),
                 // and upstream's reader shows the mark; the same dump builds the same image again.
                 xattrs.put("trusted.overlay.opaque", new byte[] {'x'});
@@ -234,25 +239,25 @@ final class SourceTree {
         }
     }
 
-    /** fs-verity digests of every regular file over 64 bytes, from fsverity-utils in one run. */
+    /** fs-verity digests of every non-empty regular file, from fsverity-utils in one run. */
     private static Map<String, String> digests(Iterable<Path> paths) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("fsverity", "digest"));
         List<String> files = new ArrayList<>();
         for (Path p : paths) {
-            if (Files.isRegularFile(p, NOFOLLOW) && Files.size(p) > 64) {
+            if (Files.isRegularFile(p, NOFOLLOW) && Files.size(p) > 0) {
                 files.add(p.toString());
             }
         }
+        // --compact prints one digest per file in argument order: names with any bytes map back by position
+        cmd.add(2, "--compact");
         cmd.addAll(files);
         Map<String, String> out = new HashMap<>();
-        for (String line : sh(cmd.toArray(String[]::new)).split("\n")) {
-            if (line.startsWith("sha256:")) {
-                int sp = line.indexOf(' ');
-                out.put(line.substring(sp + 1), line.substring(7, sp));
-            }
+        String[] lines = files.isEmpty() ? new String[0] : sh(cmd.toArray(String[]::new)).split("\n");
+        if (lines.length != files.size()) {
+            throw new AssertionError("fsverity digest gave " + lines.length + " digests for " + files.size() + " files");
         }
-        if (out.size() != files.size()) {
-            throw new AssertionError("fsverity digest gave " + out.size() + " digests for " + files.size() + " files");
+        for (int i = 0; i < lines.length; i++) {
+            out.put(files.get(i), lines[i].trim());
         }
         return out;
     }

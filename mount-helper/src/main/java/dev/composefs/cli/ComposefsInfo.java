@@ -1,5 +1,6 @@
 package dev.composefs.cli;
 
+import dev.composefs.core.descriptor.DescriptorReader;
 import dev.composefs.core.dumpfile.DumpWriter;
 import dev.composefs.core.dumpfile.Escaping;
 import dev.composefs.core.erofs.ErofsReader;
@@ -28,7 +29,7 @@ import picocli.CommandLine.Parameters;
 
 /** composefs-info: inspect composefs images (upstream's commands and output formats). */
 @Command(name = "composefs-info", mixinStandardHelpOptions = true, versionProvider = Version.class,
-        description = {"Show information about composefs images.",
+        description = {"Show information about composefs images (EROFS images and kernel-driver descriptors).",
             "Commands: ls, dump, objects, missing-objects (needs --basedir), measure-file (fs-verity digest of any files)."})
 final class ComposefsInfo implements Callable<Integer> {
     private final Main.Io io;
@@ -50,9 +51,8 @@ final class ComposefsInfo implements Callable<Integer> {
     public Integer call() {
         try {
             switch (command) {
-                case "ls" -> eachImage(this::ls);
-                case "dump" -> eachImage(root -> DumpWriter.write(root, io.out(),
-                        d -> ErofsWriter.directorySize(d, d == root)));
+                case "ls" -> eachImage(image -> ls(image.root()));
+                case "dump" -> eachImage(image -> DumpWriter.write(image.root(), io.out(), image.directorySizes()));
                 case "objects" -> objects(false);
                 case "missing-objects" -> {
                     if (basedir == null) {
@@ -79,8 +79,11 @@ final class ComposefsInfo implements Callable<Integer> {
     }
 
     private interface ImageAction {
-        void apply(Directory root) throws IOException;
+        void apply(Loaded image) throws IOException;
     }
+
+    /** An EROFS image or a kernel-driver descriptor, read into the tree with the directory sizes it reports. */
+    private record Loaded(Directory root, DumpWriter.DirectorySize directorySizes) {}
 
     private void eachImage(ImageAction action) throws Failure, IOException {
         for (String f : files) {
@@ -88,9 +91,19 @@ final class ComposefsInfo implements Callable<Integer> {
         }
     }
 
-    private Directory load(String file) throws Failure {
+    private Loaded load(String file) throws Failure {
+        Path path = Path.of(file);
         try {
-            return ErofsReader.read(Path.of(file));
+            byte[] head = new byte[8];
+            try (var in = Files.newInputStream(path)) {
+                head = in.readNBytes(8);
+            }
+            if (DescriptorReader.looksLikeDescriptor(head)) {
+                DescriptorReader.Descriptor d = DescriptorReader.read(path);
+                return new Loaded(d.root(), dir -> d.directorySizes().get(dir));
+            }
+            Directory root = ErofsReader.read(path);
+            return new Loaded(root, d -> ErofsWriter.directorySize(d, d == root));
         } catch (NoSuchFileException e) {
             throw new Failure(1, "failed to open '" + file + "': no such file");
         } catch (IOException e) {
@@ -124,7 +137,7 @@ final class ComposefsInfo implements Callable<Integer> {
     private void objects(boolean missingOnly) throws Failure, IOException {
         TreeSet<String> objects = new TreeSet<>();
         for (String f : files) {
-            Directory root = load(f);
+            Directory root = load(f).root();
             DumpWriter.walk(root, (path, node) -> {
                 if (node instanceof RegularFile r && r.payload() != null) {
                     objects.add(r.payload());

@@ -1,6 +1,7 @@
 package dev.composefs.cli;
 
 import dev.composefs.bindings.unistd_h;
+import dev.composefs.core.descriptor.DescriptorWriter;
 import dev.composefs.core.dumpfile.DumpReader;
 import dev.composefs.core.erofs.ErofsWriter;
 import dev.composefs.core.fsverity.FsVerity;
@@ -71,6 +72,11 @@ final class MkComposefs implements Callable<Integer> {
             description = "threads computing digests and copying files (default: number of processors)")
     Integer threads;
 
+    @Option(names = "--format", paramLabel = "FORMAT", description = "erofs (default): the composefs image upstream "
+            + "writes; descriptor: the kernel composefs driver's descriptor (no inline content: every non-empty file "
+            + "is a backing file)")
+    String format = "erofs";
+
     @Option(names = "--hardlinks", description = "keep hardlinks (grouped by device and inode); upstream gives "
             + "every name its own inode, so this changes the digest")
     boolean hardlinks;
@@ -110,7 +116,8 @@ final class MkComposefs implements Callable<Integer> {
         ScanOptions options;
         try {
             options = new ScanOptions(useEpoch, skipDevices, skipXattrs, userXattrs, hardlinks,
-                    threads != null ? threads : Runtime.getRuntime().availableProcessors());
+                    threads != null ? threads : Runtime.getRuntime().availableProcessors(),
+                    descriptor() ? 0 : ScanOptions.UPSTREAM_INLINE_LIMIT);
         } catch (IllegalArgumentException e) {
             throw new Failure(1, e.getMessage());
         }
@@ -131,12 +138,22 @@ final class MkComposefs implements Callable<Integer> {
         }
     }
 
+    private boolean descriptor() {
+        return format.equals("descriptor");
+    }
+
     private int run() throws Failure {
         if (printDigestOnly && image != null) {
             throw new Failure(1, "--print-digest-only takes no IMAGE argument");
         }
         if (!printDigestOnly && image == null) {
             throw new Failure(1, "missing IMAGE argument (or use --print-digest-only)");
+        }
+        if (!format.equals("erofs") && !format.equals("descriptor")) {
+            throw new Failure(1, "--format=" + format + ": unknown format (expected erofs or descriptor)");
+        }
+        if (descriptor() && (minVersion != null || maxVersion != null)) {
+            throw new Failure(1, "--min-version/--max-version apply to --format=erofs, not to the descriptor");
         }
         int min = minVersion != null ? minVersion : 0;
         int max = maxVersion != null ? maxVersion : (minVersion != null ? 0 : 1);
@@ -152,7 +169,7 @@ final class MkComposefs implements Callable<Integer> {
         Directory root = fromFile ? readDump() : scanDirectory();
         byte[] bytes;
         try {
-            bytes = ErofsWriter.write(root, options).bytes();
+            bytes = descriptor() ? DescriptorWriter.write(root) : ErofsWriter.write(root, options).bytes();
         } catch (IOException e) {
             throw new Failure(1, (source.equals("-") ? "stdin" : source) + ": " + e.getMessage());
         }

@@ -42,14 +42,11 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Reads a directory tree into the composefs tree model the way upstream's mkcomposefs does:
  * statx and xattrs of every entry without following symlinks, regular files of at most 64 bytes
- * inlined, every non-empty regular file referenced by its fs-verity digest ({@code XX/<62 hex>})
+ * (the options' inline limit) inlined, every non-empty regular file referenced by its fs-verity digest ({@code XX/<62 hex>})
  * and, with a store, copied into it. Digests and copies run on worker threads; a file that
  * already has fs-verity is measured by the kernel instead of being read.
  */
 public final class DirectoryScanner {
-    /** upstream's LCFS_BUILD_INLINE_FILE_SIZE_LIMIT. */
-    public static final int INLINE_LIMIT = 64;
-
     private static final int STATX_MASK = sys_stat_h.STATX_BASIC_STATS;
     private static final byte[] USER_PREFIX = "user.".getBytes(StandardCharsets.US_ASCII);
 
@@ -196,11 +193,12 @@ public final class DirectoryScanner {
         }
         try {
             long size = f.st.size();
-            byte[] measured = f.st.isVerity() && size > INLINE_LIMIT ? FdDigester.measured(fd, what) : null;
+            int inline = options.inlineLimit();
+            byte[] measured = f.st.isVerity() && size > inline ? FdDigester.measured(fd, what) : null;
             if (measured != null) {
                 f.digest = measured;
             } else {
-                FdDigester.Result r = dg.digest(fd, INLINE_LIMIT, what);
+                FdDigester.Result r = dg.digest(fd, inline, what);
                 if (r.size() != size) {
                     throw new IOException(what + ": changed during the scan (" + size + " bytes, then " + r.size() + ")");
                 }
@@ -208,7 +206,7 @@ public final class DirectoryScanner {
                 f.content = r.content();
             }
             // Inline files live in the image itself; like upstream, only backed files go to the store.
-            if (store != null && size > INLINE_LIMIT && store.put(fd, f.digest, size, what)) {
+            if (store != null && size > inline && store.put(fd, f.digest, size, what)) {
                 stored.incrementAndGet();
             }
             long done = bytesDone.addAndGet(size);
