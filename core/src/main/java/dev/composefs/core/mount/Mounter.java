@@ -15,12 +15,14 @@ import dev.composefs.bindings.sys_mman_h;
 import dev.composefs.bindings.sys_mount_h;
 import dev.composefs.bindings.sys_stat_h;
 import dev.composefs.bindings.unistd_h;
+import dev.composefs.core.descriptor.DescriptorWriter;
 import dev.composefs.core.dumpfile.DumpWriter;
 import dev.composefs.core.erofs.ErofsReader;
 import dev.composefs.core.fsverity.FdDigester;
 import dev.composefs.core.fsverity.FsVerity;
 import dev.composefs.core.tree.Directory;
 import dev.composefs.core.tree.RegularFile;
+import dev.composefs.core.tree.TreeException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -34,7 +36,8 @@ import java.util.function.Consumer;
 /**
  * Mounts a composefs image: EROFS (file-backed, else a read-only autoclear loop device) as the
  * metadata layer under overlayfs with the object stores as data-only layers. Strategies, in
- * order: (1) the kernel composefs driver (seam; the descriptor path is its own issue), (2) the
+ * order: (1) the kernel composefs driver where the kernel registers one (the image converted to
+ * the driver's descriptor; any refusal falls through to overlayfs with the reason), (2) the
  * new mount API with lowerdir+/datadir+, (3) the legacy option string with "::" data-only
  * layers, (4) before data-only layers (Linux < 6.5): the stores as ordinary lower layers under
  * the image, whose opaque root and 00..ff whiteouts hide them, so the tree is exactly the image's.
@@ -44,7 +47,11 @@ import java.util.function.Consumer;
 public final class Mounter {
     private final KernelProbe kernel;
     private final Consumer<String> log;
+    private final MountCalls sys;
+    /** fds of this process's own files (image, memfds, namespaces), closed after each mount. */
     private final List<Integer> fds = new ArrayList<>();
+    /** fds from fsmount: the detached EROFS mount must stay open until the overlay holds it. */
+    private final List<Integer> mountFds = new ArrayList<>();
 
     /** Which path was taken and why, for -v. */
     public record Result(String strategy, List<String> notes) {
@@ -56,8 +63,14 @@ public final class Mounter {
     private final List<String> notes = new ArrayList<>();
 
     public Mounter(KernelProbe kernel, Consumer<String> log) {
+        this(kernel, log, MountCalls.NATIVE);
+    }
+
+    /** With another syscall layer (tests record the calls a kernel would see). */
+    public Mounter(KernelProbe kernel, Consumer<String> log, MountCalls sys) {
         this.kernel = kernel;
         this.log = log;
+        this.sys = sys;
     }
 
     private void note(String s) {
@@ -71,6 +84,8 @@ public final class Mounter {
             // absolute paths: overlayfs shows them in mountinfo, where relative ones would mislead
             return doMount(image.toAbsolutePath(), target.toAbsolutePath(), absolute(o));
         } finally {
+            mountFds.forEach(sys::close);
+            mountFds.clear();
             fds.forEach(unistd_h::closeQuietly);
             fds.clear();
         }
@@ -86,6 +101,17 @@ public final class Mounter {
     private int keep(int fd) {
         fds.add(fd);
         return fd;
+    }
+
+    private int keepMount(int fd) {
+        mountFds.add(fd);
+        return fd;
+    }
+
+    private void closeMount(int fd) {
+        if (fd >= 0) {
+            sys.close(fd);
+        }
     }
 
     private Result doMount(Path image, Path target, MountOptions o) throws MountException {
@@ -107,16 +133,21 @@ public final class Mounter {
         if (o.digest() != null) {
             imageFd = checkDigest(image, imageFd, o.digest());
         }
+        int userns = o.idmap() != null ? openUserns(o.idmap()) : !o.uidmap().isEmpty() ? makeUserns(o) : -1;
         Directory tree = null;
+        if (kernel.composefsDriver()) {
+            tree = readTree(image, imageFd); // reading it is what verifies it
+            Result viaDriver = viaDriver(target, tree, o, userns);
+            if (viaDriver != null) {
+                return viaDriver;
+            }
+        }
         boolean verity = o.requireVerity();
         if (verity || o.tryVerity()) {
-            tree = readTree(image, imageFd);
+            if (tree == null) {
+                tree = readTree(image, imageFd);
+            }
             verity = verityUsable(tree, o, verity);
-        }
-        int userns = o.idmap() != null ? openUserns(o.idmap()) : !o.uidmap().isEmpty() ? makeUserns(o) : -1;
-        if (kernel.composefsDriver()) {
-            note("the kernel registers a composefs filesystem, but its descriptor path is not built yet; "
-                    + "using overlayfs");
         }
         int erofs = mountErofs(image, imageFd, userns);
         if (kernel.detachedLayers()) {
@@ -133,13 +164,114 @@ public final class Mounter {
         }
     }
 
+    /**
+     * (1) The kernel composefs driver: the verified image's tree as a descriptor in a sealed
+     * memfd, mounted with basedir= (colon list), digest= (the descriptor's fs-verity digest) and
+     * verity_check= (2 for verity/digest=, 1 for tryverity, else 0). Returns null, having said
+     * why, where the overlay path has to be taken instead.
+     */
+    private Result viaDriver(Path target, Directory tree, MountOptions o, int userns) throws MountException {
+        String unsuitable = driverUnsuitable(o);
+        if (unsuitable != null) {
+            note("the kernel registers a composefs filesystem, but " + unsuitable + "; using overlayfs");
+            return null;
+        }
+        int verityCheck = driverVerityCheck(tree, o);
+        byte[] descriptor;
+        try {
+            descriptor = DescriptorWriter.write(tree);
+        } catch (TreeException e) {
+            note("the kernel registers a composefs filesystem, but this image has no descriptor form ("
+                    + e.getMessage() + "); using overlayfs");
+            return null;
+        }
+        int memfd = sealedMemfd("composefs-descriptor", descriptor);
+        String digest = FsVerity.hex(FsVerity.of(descriptor));
+        String basedirs = String.join(":", o.basedirs().stream().map(Path::toString).toList());
+        int fs = -1;
+        int mnt = -1;
+        try {
+            fs = sys.fsopen("composefs", sys_mount_h.FSOPEN_CLOEXEC);
+            sys.fsconfig(fs, FSCONFIG_SET_STRING, "source", "/proc/self/fd/" + memfd, 0);
+            sys.fsconfig(fs, FSCONFIG_SET_STRING, "basedir", basedirs, 0);
+            sys.fsconfig(fs, FSCONFIG_SET_STRING, "digest", digest, 0);
+            sys.fsconfig(fs, FSCONFIG_SET_STRING, "verity_check", Integer.toString(verityCheck), 0);
+            sys.fsconfig(fs, FSCONFIG_CMD_CREATE, null, null, 0);
+            mnt = sys.fsmount(fs, sys_mount_h.FSMOUNT_CLOEXEC, o.mountAttrs() | sys_mount_h.MOUNT_ATTR_RDONLY);
+            if (userns >= 0) {
+                sys.mountSetattr(mnt, "", fcntl_h.AT_EMPTY_PATH, sys_mount_h.MOUNT_ATTR_IDMAP, 0, 0, userns);
+            }
+            sys.moveMount(mnt, "", fcntl_h.AT_FDCWD, target.toString(), sys_mount_h.MOVE_MOUNT_F_EMPTY_PATH);
+        } catch (SyscallException e) {
+            note("the composefs driver refused the mount (" + e.getMessage() + "); falling back to overlayfs");
+            return null;
+        } finally {
+            closeMount(mnt);
+            closeMount(fs);
+        }
+        note("mounted by the kernel composefs driver: descriptor of " + descriptor.length + " bytes (fs-verity "
+                + digest + ") in a sealed memfd, basedir=" + basedirs + ", verity_check=" + verityCheck);
+        return new Result("composefs kernel driver (descriptor in a sealed memfd, verity_check=" + verityCheck + ")",
+                notes);
+    }
+
+    private static String driverUnsuitable(MountOptions o) {
+        if (o.upperdir() != null) {
+            return "it is read-only and upperdir= needs overlayfs";
+        }
+        for (Path b : o.basedirs()) {
+            if (b.toString().indexOf(':') >= 0) {
+                return "basedir " + b + " contains ':', which the driver's colon-separated basedir= cannot carry";
+            }
+        }
+        return null;
+    }
+
+    /** verity/digest= demand 2 and refuse what cannot pass; tryverity gets 1 only where every check would pass. */
+    private int driverVerityCheck(Directory tree, MountOptions o) throws MountException {
+        boolean required = o.requireVerity();
+        if (!required && !o.tryVerity()) {
+            return 0;
+        }
+        String problem = verityProblem(tree, o, false);
+        if (problem == null) {
+            return required ? 2 : 1;
+        }
+        if (required) {
+            throw MountException.failed("verity requested but " + problem + "; nothing was mounted", null);
+        }
+        note("tryverity: verity_check=0 because " + problem);
+        return 0;
+    }
+
+    /** bytes in a memfd sealed against any change, so what was checked is what the kernel reads. */
+    private int sealedMemfd(String name, byte[] bytes) throws MountException {
+        try {
+            int memfd = keep(sys_mman_h.memfdCreate(name, sys_mman_h.MFD_CLOEXEC | sys_mman_h.MFD_ALLOW_SEALING));
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment buf = arena.allocate(Math.max(1, bytes.length));
+                MemorySegment.copy(bytes, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, bytes.length);
+                unistd_h.writeFully(memfd, buf, bytes.length, name);
+            }
+            seal(memfd);
+            return memfd;
+        } catch (IOException e) {
+            throw MountException.failed("cannot hold the " + name + " in a sealed memfd: " + e.getMessage(), e);
+        }
+    }
+
+    private static void seal(int memfd) throws SyscallException {
+        fcntl_h.fcntl(memfd, fcntl_h.F_ADD_SEALS, fcntl_h.F_SEAL_WRITE | fcntl_h.F_SEAL_GROW
+                | fcntl_h.F_SEAL_SHRINK | fcntl_h.F_SEAL_SEAL);
+    }
+
     private Path stage(int erofs) throws MountException {
         Path dir = null;
         try {
             Path parent = Files.isDirectory(Path.of("/run")) && Files.isWritable(Path.of("/run")) ? Path.of("/run")
                     : Path.of(System.getProperty("java.io.tmpdir"));
             dir = Files.createTempDirectory(parent, ".composefs-");
-            sys_mount_h.moveMount(erofs, "", fcntl_h.AT_FDCWD, dir.toString(), sys_mount_h.MOVE_MOUNT_F_EMPTY_PATH);
+            sys.moveMount(erofs, "", fcntl_h.AT_FDCWD, dir.toString(), sys_mount_h.MOVE_MOUNT_F_EMPTY_PATH);
             note("EROFS attached at " + dir + " while the overlay is set up (kernel before 6.15 takes no detached layers)");
             return dir;
         } catch (IOException e) {
@@ -156,7 +288,7 @@ public final class Mounter {
 
     private void unstage(Path dir) throws MountException {
         try {
-            sys_mount_h.umount2(dir.toString(), sys_mount_h.MNT_DETACH);
+            sys.umount2(dir.toString(), sys_mount_h.MNT_DETACH);
             Files.delete(dir);
         } catch (IOException e) {
             throw MountException.failed("cannot remove the EROFS staging mount " + dir + ": " + e.getMessage(), e);
@@ -189,7 +321,7 @@ public final class Mounter {
             opts.append(",verity=require");
         }
         try {
-            sys_mount_h.mount(image.toString(), target.toString(), "overlay", legacyFlags(o), opts.toString());
+            sys.mount(image.toString(), target.toString(), "overlay", legacyFlags(o), opts.toString());
         } catch (SyscallException e) {
             throw MountException.failed("cannot mount overlay at " + target + ": " + e.getMessage()
                     + (kernel.dataOnlyLayers() ? "" : " (this kernel has no overlayfs data-only layers)"), e);
@@ -215,8 +347,7 @@ public final class Mounter {
                     unistd_h.writeFully(memfd, buf, n, "memfd");
                 }
             }
-            fcntl_h.fcntl(memfd, fcntl_h.F_ADD_SEALS, fcntl_h.F_SEAL_WRITE | fcntl_h.F_SEAL_GROW
-                    | fcntl_h.F_SEAL_SHRINK | fcntl_h.F_SEAL_SEAL);
+            seal(memfd);
             unistd_h.lseek(memfd, 0, unistd_h.SEEK_SET, "memfd");
             byte[] actual;
             try (FdDigester dg = new FdDigester()) {
@@ -253,7 +384,7 @@ public final class Mounter {
      * digest and the stores hold fs-verity objects. tryverity: used only when all of that holds.
      */
     private boolean verityUsable(Directory tree, MountOptions o, boolean required) throws MountException {
-        String problem = verityProblem(tree, o, required);
+        String problem = verityProblem(tree, o, true);
         if (problem == null) {
             note("fs-verity enforced: overlay verity=require");
             return true;
@@ -265,8 +396,8 @@ public final class Mounter {
         return false;
     }
 
-    private String verityProblem(Directory tree, MountOptions o, boolean required) {
-        if (!kernel.overlayVerity()) {
+    private String verityProblem(Directory tree, MountOptions o, boolean overlay) {
+        if (overlay && !kernel.overlayVerity()) {
             return "the kernel's overlayfs has no verity= option (Linux 6.6+)";
         }
         List<RegularFile> backed = new ArrayList<>();
@@ -363,7 +494,7 @@ public final class Mounter {
         }
         if (userns >= 0) {
             try {
-                sys_mount_h.mountSetattr(mnt, "", fcntl_h.AT_EMPTY_PATH, sys_mount_h.MOUNT_ATTR_IDMAP, 0, 0, userns);
+                sys.mountSetattr(mnt, "", fcntl_h.AT_EMPTY_PATH, sys_mount_h.MOUNT_ATTR_IDMAP, 0, 0, userns);
                 note("EROFS layer idmapped");
             } catch (SyscallException e) {
                 throw MountException.failed("cannot idmap the image mount: " + e.getMessage(), e);
@@ -373,14 +504,14 @@ public final class Mounter {
     }
 
     private int erofsFrom(String source) throws SyscallException {
-        int fs = sys_mount_h.fsopen("erofs", sys_mount_h.FSOPEN_CLOEXEC);
+        int fs = sys.fsopen("erofs", sys_mount_h.FSOPEN_CLOEXEC);
         try {
-            sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0);
-            sys_mount_h.fsconfig(fs, FSCONFIG_SET_FLAG, "ro", null, 0);
-            sys_mount_h.fsconfig(fs, FSCONFIG_CMD_CREATE, null, null, 0);
-            return keep(sys_mount_h.fsmount(fs, sys_mount_h.FSMOUNT_CLOEXEC, sys_mount_h.MOUNT_ATTR_RDONLY));
+            sys.fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0);
+            sys.fsconfig(fs, FSCONFIG_SET_FLAG, "ro", null, 0);
+            sys.fsconfig(fs, FSCONFIG_CMD_CREATE, null, null, 0);
+            return keepMount(sys.fsmount(fs, sys_mount_h.FSMOUNT_CLOEXEC, sys_mount_h.MOUNT_ATTR_RDONLY));
         } finally {
-            unistd_h.closeQuietly(fs);
+            closeMount(fs);
         }
     }
 
@@ -444,30 +575,30 @@ public final class Mounter {
 
     private void overlayNewApi(Path image, Path target, String lower, MountOptions o, boolean verity)
             throws SyscallException {
-        int fs = sys_mount_h.fsopen("overlay", sys_mount_h.FSOPEN_CLOEXEC);
+        int fs = sys.fsopen("overlay", sys_mount_h.FSOPEN_CLOEXEC);
         int mnt = -1;
         try {
-            sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "source", image.toString(), 0);
-            sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "metacopy", "on", 0);
-            sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "redirect_dir", "on", 0);
-            sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", lower, 0);
+            sys.fsconfig(fs, FSCONFIG_SET_STRING, "source", image.toString(), 0);
+            sys.fsconfig(fs, FSCONFIG_SET_STRING, "metacopy", "on", 0);
+            sys.fsconfig(fs, FSCONFIG_SET_STRING, "redirect_dir", "on", 0);
+            sys.fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", lower, 0);
             for (Path b : o.basedirs()) {
-                sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "datadir+", b.toString(), 0);
+                sys.fsconfig(fs, FSCONFIG_SET_STRING, "datadir+", b.toString(), 0);
             }
             if (o.upperdir() != null) {
-                sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", o.upperdir().toString(), 0);
-                sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "workdir", o.workdir().toString(), 0);
+                sys.fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", o.upperdir().toString(), 0);
+                sys.fsconfig(fs, FSCONFIG_SET_STRING, "workdir", o.workdir().toString(), 0);
             }
             if (verity) {
-                sys_mount_h.fsconfig(fs, FSCONFIG_SET_STRING, "verity", "require", 0);
+                sys.fsconfig(fs, FSCONFIG_SET_STRING, "verity", "require", 0);
             }
-            sys_mount_h.fsconfig(fs, FSCONFIG_CMD_CREATE, null, null, 0);
+            sys.fsconfig(fs, FSCONFIG_CMD_CREATE, null, null, 0);
             long attrs = o.mountAttrs() | (readOnly(o) ? sys_mount_h.MOUNT_ATTR_RDONLY : 0);
-            mnt = sys_mount_h.fsmount(fs, sys_mount_h.FSMOUNT_CLOEXEC, attrs);
-            sys_mount_h.moveMount(mnt, "", fcntl_h.AT_FDCWD, target.toString(), sys_mount_h.MOVE_MOUNT_F_EMPTY_PATH);
+            mnt = sys.fsmount(fs, sys_mount_h.FSMOUNT_CLOEXEC, attrs);
+            sys.moveMount(mnt, "", fcntl_h.AT_FDCWD, target.toString(), sys_mount_h.MOVE_MOUNT_F_EMPTY_PATH);
         } finally {
-            unistd_h.closeQuietly(mnt);
-            unistd_h.closeQuietly(fs);
+            closeMount(mnt);
+            closeMount(fs);
         }
     }
 

@@ -1,0 +1,263 @@
+package dev.composefs.core.mount;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.composefs.bindings.Errno;
+import dev.composefs.bindings.SyscallException;
+import dev.composefs.bindings.fcntl_h;
+import dev.composefs.bindings.linux_fsverity_h;
+import dev.composefs.bindings.unistd_h;
+import dev.composefs.core.descriptor.DescriptorReader;
+import dev.composefs.core.descriptor.DescriptorWriter;
+import dev.composefs.core.dumpfile.DumpReader;
+import dev.composefs.core.erofs.ErofsReader;
+import dev.composefs.core.erofs.ErofsWriter;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Strategy selection through an injected kernel probe and a recording syscall layer: where the
+ * kernel registers {@code composefs}, the verified image goes to the driver as a descriptor in a
+ * sealed memfd with exactly the expected fsconfig calls; any refusal falls back to overlayfs and
+ * says why; where no driver is registered (this host) the overlay path is taken.
+ */
+class MounterStrategyTest {
+    private static final String HEX1 = "1e" + "0123456789abcdef".repeat(3) + "0123456789abcd";
+    private static final String HEX2 = "2f" + "fedcba9876543210".repeat(3) + "fedcba98765432";
+    /** Kernels with the driver (e.g. a patched 6.15) and the same without it. */
+    private static final KernelProbe DRIVER = KernelProbe.of("6.15.0-composefs", Set.of("composefs", "erofs", "overlay"));
+
+    @TempDir
+    static Path tmp;
+    static Path image;
+    static Path inlineImage;
+    static Path emptyFilesImage;
+    static Path storeA;
+    static Path storeB;
+    static Path target;
+
+    @BeforeAll
+    static void images() throws IOException {
+        image = write("backed.cfs", """
+                / 4096 40755 2 0 0 0 0.0 - - -
+                /bin 4096 40755 2 0 0 0 0.0 - - -
+                /bin/sh 100000 100755 1 0 0 0 1.5 %s/%s - %s user.x=1
+                /lib 4096 40700 2 0 0 0 0.0 - - -
+                /lib/libc.so 2000000 100644 1 0 0 0 0.0 %s/%s - %s
+                /sh 6 120777 1 0 0 0 0.0 bin/sh - -
+                /empty 0 100644 1 0 0 0 0.0 - - -
+                """.formatted(HEX1.substring(0, 2), HEX1.substring(2), HEX1, HEX2.substring(0, 2), HEX2.substring(2),
+                HEX2));
+        inlineImage = write("inline.cfs", """
+                / 4096 40755 2 0 0 0 0.0 - - -
+                /motd 6 100644 1 0 0 0 0.0 - hello\\n -
+                """);
+        emptyFilesImage = write("nobacked.cfs", """
+                / 4096 40755 2 0 0 0 0.0 - - -
+                /empty 0 100644 1 0 0 0 0.0 - - -
+                /link 5 120777 1 0 0 0 0.0 empty - -
+                """);
+        storeA = Files.createDirectories(tmp.resolve("store-a"));
+        storeB = Files.createDirectories(tmp.resolve("store-b"));
+        target = Files.createDirectories(tmp.resolve("mnt"));
+    }
+
+    private static Path write(String name, String dump) throws IOException {
+        byte[] img = ErofsWriter.write(DumpReader.parse(dump.getBytes(StandardCharsets.ISO_8859_1), true),
+                ErofsWriter.Options.DEFAULT).bytes();
+        return Files.write(tmp.resolve(name), img);
+    }
+
+    private record Run(Mounter.Result result, RecordingCalls calls, List<String> log) {}
+
+    private static Run mount(KernelProbe kernel, RecordingCalls calls, Path img, String options) throws Exception {
+        List<String> log = new ArrayList<>();
+        Consumer<String> sink = log::add;
+        Mounter.Result r = new Mounter(kernel, sink, calls).mount(img, target, MountOptions.parse(options));
+        return new Run(r, calls, log);
+    }
+
+    private static List<String> driverCalls(String basedirs, String digest, int verityCheck) {
+        return List.of(
+                "fsopen composefs 1",
+                "fsconfig 1000 FSCONFIG_SET_STRING source /proc/self/fd/<fd>",
+                "fsconfig 1000 FSCONFIG_SET_STRING basedir " + basedirs,
+                "fsconfig 1000 FSCONFIG_SET_STRING digest " + digest,
+                "fsconfig 1000 FSCONFIG_SET_STRING verity_check " + verityCheck,
+                "fsconfig 1000 FSCONFIG_CMD_CREATE",
+                "fsmount 1000 1 0x1",
+                "move_mount 1001 '' AT_FDCWD " + target + " 0x4",
+                "close 1001",
+                "close 1000");
+    }
+
+    /** The overlay path on a 6.15 kernel: file-backed EROFS as a detached mount under overlayfs. */
+    private static List<String> overlayCalls(int first, String... datadirs) {
+        int fs = first;
+        int erofs = first + 1;
+        int ovl = first + 2;
+        int ovlMnt = first + 3;
+        List<String> c = new ArrayList<>(List.of(
+                "fsopen erofs 1",
+                "fsconfig " + fs + " FSCONFIG_SET_STRING source /proc/self/fd/<fd>",
+                "fsconfig " + fs + " FSCONFIG_SET_FLAG ro",
+                "fsconfig " + fs + " FSCONFIG_CMD_CREATE",
+                "fsmount " + fs + " 1 0x1",
+                "close " + fs,
+                "fsopen overlay 1",
+                "fsconfig " + ovl + " FSCONFIG_SET_STRING source " + image,
+                "fsconfig " + ovl + " FSCONFIG_SET_STRING metacopy on",
+                "fsconfig " + ovl + " FSCONFIG_SET_STRING redirect_dir on",
+                "fsconfig " + ovl + " FSCONFIG_SET_STRING lowerdir+ /proc/self/fd/" + erofs));
+        for (String d : datadirs) {
+            c.add("fsconfig " + ovl + " FSCONFIG_SET_STRING datadir+ " + d);
+        }
+        c.addAll(List.of("fsconfig " + ovl + " FSCONFIG_CMD_CREATE", "fsmount " + ovl + " 1 0x1",
+                "move_mount " + ovlMnt + " '' AT_FDCWD " + target + " 0x4", "close " + ovlMnt, "close " + ovl,
+                "close " + erofs));
+        return c;
+    }
+
+    private static String fsverityDigest(byte[] data) throws Exception {
+        Path f = Files.write(Files.createTempFile(tmp, "digest", ".bin"), data);
+        Process p = new ProcessBuilder("fsverity", "digest", "--compact", f.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).trim();
+        assertEquals(0, p.waitFor(), out);
+        return out;
+    }
+
+    @Test
+    void driverGetsTheImageAsASealedDescriptor() throws Exception {
+        Run run = mount(DRIVER, new RecordingCalls(), image, "basedir=" + storeA + ":" + storeB);
+        RecordingCalls c = run.calls();
+        assertEquals(1, c.sources.size());
+        byte[] descriptor = c.sources.get(0);
+        String digest = fsverityDigest(descriptor);
+        assertEquals(driverCalls(storeA + ":" + storeB, digest, 0), c.calls);
+        assertArrayEquals(DescriptorWriter.write(ErofsReader.read(image)), descriptor,
+                "the descriptor is the image's tree converted");
+        DescriptorReader.read(descriptor);
+        int all = fcntl_h.F_SEAL_WRITE | fcntl_h.F_SEAL_GROW | fcntl_h.F_SEAL_SHRINK | fcntl_h.F_SEAL_SEAL;
+        assertEquals(all, c.sourceSeals.get(0) & all, "sealed before the kernel reads it");
+        assertTrue(run.result().strategy().startsWith("composefs kernel driver"), run.result().strategy());
+        assertTrue(run.log().stream().anyMatch(l -> l.contains("mounted by the kernel composefs driver")), run.log()
+                .toString());
+    }
+
+    @Test
+    void verityCheckFollowsTheOptions() throws Exception {
+        // no object in the stores: nothing says they lack fs-verity, every backed file has a digest
+        assertEquals("verity_check 2", verityCheck(image, "basedir=" + storeA + ",verity"));
+        assertEquals("verity_check 1", verityCheck(image, "basedir=" + storeA + ",tryverity"));
+        assertEquals("verity_check 0", verityCheck(image, "basedir=" + storeA));
+        // digest= of the image (fsverity-utils' figure): verified, then enforced
+        String imageDigest = fsverityDigest(Files.readAllBytes(image));
+        assertEquals("verity_check 2", verityCheck(image, "basedir=" + storeA + ",digest=" + imageDigest));
+        assertEquals("verity_check 1", verityCheck(image, "basedir=" + storeA + ",digest=" + imageDigest
+                + ",tryverity"));
+        assertEquals("verity_check 2", verityCheck(emptyFilesImage, "basedir=" + storeA + ",verity"));
+    }
+
+    private static String verityCheck(Path img, String options) throws Exception {
+        Run run = mount(DRIVER, new RecordingCalls(), img, options);
+        return run.calls().calls.stream().filter(l -> l.contains("verity_check")).findFirst().orElseThrow()
+                .replaceFirst(".* (verity_check [0-9])$", "$1");
+    }
+
+    @Test
+    void wrongDigestOrUnsealedStoreMountsNothing() throws Exception {
+        RecordingCalls c = new RecordingCalls();
+        MountException e = assertThrows(MountException.class, () -> mount(DRIVER, c, image,
+                "basedir=" + storeA + ",digest=" + "00".repeat(32)));
+        assertTrue(!e.isUsage(), "a mount failure (exit 32), not a usage error");
+        assertEquals(List.of(), c.calls, "nothing reaches the kernel");
+
+        Path store = Files.createDirectories(tmp.resolve("unsealed/" + HEX1.substring(0, 2)));
+        Files.write(store.resolve(HEX1.substring(2)), new byte[100000]);
+        Path base = store.getParent();
+        int fd = fcntl_h.openat(fcntl_h.AT_FDCWD, store.resolve(HEX1.substring(2)).toString(), fcntl_h.O_RDONLY, 0);
+        try {
+            linux_fsverity_h.measureVerity(fd, "object");
+            org.junit.jupiter.api.Assumptions.abort("the temp filesystem has fs-verity: no unsealed store to refuse here");
+        } catch (SyscallException expected) {
+            // no fs-verity on the object: verity must be refused, tryverity must not ask for it
+        } finally {
+            unistd_h.closeQuietly(fd);
+        }
+        RecordingCalls v = new RecordingCalls();
+        e = assertThrows(MountException.class, () -> mount(DRIVER, v, image, "basedir=" + base + ",verity"));
+        assertTrue(e.getMessage().contains("fs-verity"), e.getMessage());
+        assertEquals(List.of(), v.calls, "nothing mounted");
+        Run t = mount(DRIVER, new RecordingCalls(), image, "basedir=" + base + ",tryverity");
+        assertTrue(t.calls().calls.contains("fsconfig 1000 FSCONFIG_SET_STRING verity_check 0"), t.calls().calls
+                .toString());
+        assertTrue(t.log().stream().anyMatch(l -> l.startsWith("tryverity: verity_check=0 because")), t.log().toString());
+    }
+
+    @Test
+    void aRefusedDriverMountFallsBackToOverlayAndSaysWhy() throws Exception {
+        RecordingCalls c = new RecordingCalls("fsconfig 1000 FSCONFIG_SET_STRING basedir", Errno.EINVAL);
+        Run run = mount(DRIVER, c, image, "basedir=" + storeA);
+        List<String> expected = new ArrayList<>(List.of(
+                "fsopen composefs 1",
+                "fsconfig 1000 FSCONFIG_SET_STRING source /proc/self/fd/<fd>",
+                "fsconfig 1000 FSCONFIG_SET_STRING basedir " + storeA,
+                "close 1000"));
+        expected.addAll(overlayCalls(1001, storeA.toString()));
+        assertEquals(expected, c.calls);
+        assertTrue(run.result().strategy().startsWith("overlay"), run.result().strategy());
+        assertTrue(run.log().stream().anyMatch(l -> l.contains("the composefs driver refused the mount (fsconfig(recorded): "
+                + "EINVAL") && l.contains("falling back to overlayfs")), run.log().toString());
+    }
+
+    @Test
+    void whatTheDriverCannotDoGoesToOverlay() throws Exception {
+        Run inline = mount(DRIVER, new RecordingCalls(), inlineImage, "basedir=" + storeA);
+        assertTrue(inline.log().stream().anyMatch(l -> l.contains("no descriptor form") && l.contains("/motd")
+                && l.contains("inline content")), inline.log().toString());
+        assertEquals("fsopen erofs 1", inline.calls().calls.get(0));
+
+        Path upper = Files.createDirectories(tmp.resolve("upper"));
+        Path work = Files.createDirectories(tmp.resolve("work"));
+        Run rw = mount(DRIVER, new RecordingCalls(), image, "basedir=" + storeA + ",upperdir=" + upper + ",workdir="
+                + work);
+        assertTrue(rw.log().stream().anyMatch(l -> l.contains("upperdir= needs overlayfs")), rw.log().toString());
+        assertEquals("fsopen erofs 1", rw.calls().calls.get(0));
+
+        // basedir= splits at ':', so only the API can name such a store; the driver's list cannot carry it
+        Path colon = Files.createDirectories(tmp.resolve("odd:store"));
+        List<String> log = new ArrayList<>();
+        RecordingCalls calls = new RecordingCalls();
+        new Mounter(DRIVER, log::add, calls).mount(image, target, new MountOptions(List.of(colon), null, false, false,
+                null, List.of(), List.of(), null, null, true, 0));
+        Run odd = new Run(null, calls, log);
+        assertTrue(odd.log().stream().anyMatch(l -> l.contains("contains ':'")), odd.log().toString());
+        assertEquals(overlayCalls(1000, colon.toString()), odd.calls().calls);
+    }
+
+    @Test
+    void thisHostsProbeDecides() throws Exception {
+        KernelProbe running = KernelProbe.running();
+        Run run = mount(running, new RecordingCalls(), image, "basedir=" + storeA);
+        String first = run.calls().calls.get(0);
+        if (running.composefsDriver()) {
+            assertEquals("fsopen composefs 1", first);
+        } else {
+            // no distribution kernel registers composefs: overlay it is, with no driver attempt at all
+            assertTrue(run.calls().calls.stream().noneMatch(l -> l.contains("composefs")), run.calls().calls.toString());
+            assertTrue(run.result().strategy().startsWith("overlay"), run.result().strategy());
+        }
+    }
+}
