@@ -51,9 +51,11 @@ public final class Main {
         if (prog.equals("mount.composefs")) {
             return new MountComposefs(io).run(rest); // no picocli on the mount path: see MountComposefs
         }
+        if (prog.equals("mkcomposefs")) {
+            return new MkComposefs(io).run(rest); // nor on the image-building path: see MkComposefs
+        }
         Object command = switch (prog) {
             case "composefs store" -> new StoreCommand(io);
-            case "mkcomposefs" -> new MkComposefs(io);
             case "composefs-info" -> new ComposefsInfo(io);
             default -> new Umbrella();
         };

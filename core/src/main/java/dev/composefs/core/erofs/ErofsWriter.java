@@ -158,7 +158,7 @@ public final class ErofsWriter {
     private byte[] run(Directory root) throws TreeException {
         Map<Node, W> copies = new IdentityHashMap<>();
         List<W> links = new ArrayList<>();
-        W wroot = copy(root, "", copies, links);
+        W wroot = copy(root, "", "", copies, links);
         for (W l : links) {
             W t = copies.get(l.linkTarget);
             if (t == null) {
@@ -166,7 +166,7 @@ public final class ErofsWriter {
             }
             l.linkTo = t;
         }
-        rewrite(wroot, wroot, "");
+        rewrite(wroot, wroot, "", "");
         wroot.xattrs.put(OPAQUE, new byte[] {'y'});
         addRootWhiteouts(wroot);
         computeTree(wroot);
@@ -177,7 +177,8 @@ public final class ErofsWriter {
 
     // ---- cloning and rewriting (lcfs_clone_root, rewrite_tree_for_erofs) ----
 
-    private W copy(Node n, String path, Map<Node, W> copies, List<W> links) throws TreeException {
+    // Paths are built only for directories and error messages: one string per entry was a fifth of the writer's garbage.
+    private W copy(Node n, String dir, String name0, Map<Node, W> copies, List<W> links) throws TreeException {
         W w = new W();
         if (n instanceof Hardlink h) {
             w.linkTarget = h.target();
@@ -193,11 +194,12 @@ public final class ErofsWriter {
         w.nlink = Integer.toUnsignedLong(m.nlink());
         w.xattrs = m.xattrs().copy();
         if (!Meta.isValidType(m.mode())) {
-            throw new TreeException(where(path) + ": invalid file type in mode 0" + Integer.toOctalString(m.mode()));
+            throw new TreeException(where(join(dir, name0)) + ": invalid file type in mode 0" + Integer.toOctalString(m.mode()));
         }
         switch (n) {
             case Directory d -> {
                 w.children = new TreeMap<>();
+                String path = join(dir, name0);
                 for (var e : d.entries().entrySet()) {
                     String name = e.getKey();
                     if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0
@@ -207,7 +209,7 @@ public final class ErofsWriter {
                     if (name.length() > Limits.NAME_MAX) {
                         throw new TreeException(where(path + "/" + name) + ": name longer than " + Limits.NAME_MAX);
                     }
-                    w.children.put(name, copy(e.getValue(), path + "/" + name, copies, links));
+                    w.children.put(name, copy(e.getValue(), path, name, copies, links));
                 }
             }
             case RegularFile f -> {
@@ -216,22 +218,22 @@ public final class ErofsWriter {
                 w.payload = f.payload();
                 w.digest = f.digest();
                 if (f.size() < 0) {
-                    throw new TreeException(where(path) + ": negative size");
+                    throw new TreeException(where(join(dir, name0)) + ": negative size");
                 }
                 if (w.content != null && (w.content.length != f.size() || f.size() > Limits.INLINE_CONTENT_MAX)) {
-                    throw new TreeException(where(path) + ": inline content must match the size and be at most "
+                    throw new TreeException(where(join(dir, name0)) + ": inline content must match the size and be at most "
                             + Limits.INLINE_CONTENT_MAX + " bytes");
                 }
                 if (w.payload != null && w.payload.length() >= Limits.PATH_MAX) {
-                    throw new TreeException(where(path) + ": payload too long");
+                    throw new TreeException(where(join(dir, name0)) + ": payload too long");
                 }
                 if (w.digest != null && w.digest.length != 32) {
-                    throw new TreeException(where(path) + ": fs-verity digest must be 32 bytes");
+                    throw new TreeException(where(join(dir, name0)) + ": fs-verity digest must be 32 bytes");
                 }
             }
             case Symlink s -> {
                 if (s.target().isEmpty() || s.target().length() >= Limits.PATH_MAX) {
-                    throw new TreeException(where(path) + ": symlink target must be 1.." + (Limits.PATH_MAX - 1)
+                    throw new TreeException(where(join(dir, name0)) + ": symlink target must be 1.." + (Limits.PATH_MAX - 1)
                             + " bytes");
                 }
                 w.payload = s.target();
@@ -248,11 +250,15 @@ public final class ErofsWriter {
         return w;
     }
 
+    private static String join(String dir, String name) {
+        return name.isEmpty() ? dir : dir + "/" + name;
+    }
+
     private static String where(String path) {
         return path.isEmpty() ? "/" : path;
     }
 
-    private void rewrite(W node, W parent, String path) throws TreeException {
+    private void rewrite(W node, W parent, String dir, String name) throws TreeException {
         escapeOverlayXattrs(node);
         int type = node.type();
         if (type == Meta.S_IFREG && node.size > 0 && node.content == null) {
@@ -265,9 +271,12 @@ public final class ErofsWriter {
             }
             node.xattrs.put(METACOPY, meta);
             if (node.payload != null && !node.payload.isEmpty()) {
-                node.xattrs.put(REDIRECT, ("/" + node.payload).getBytes(StandardCharsets.ISO_8859_1));
+                byte[] redirect = new byte[node.payload.length() + 1];
+                redirect[0] = '/';
+                latin1(node.payload, redirect, 1);
+                node.xattrs.put(REDIRECT, redirect);
             }
-            computeChunking(node, path);
+            computeChunking(node, dir, name);
         }
         if (type == Meta.S_IFCHR && node.rdev == 0) {
             // An overlay whiteout in the tree is stored escaped, as a regular file.
@@ -289,14 +298,17 @@ public final class ErofsWriter {
             up.linkTo = parent;
             node.children.put(".", self);
             node.children.put("..", up);
+            String path = join(dir, name);
             for (var e : node.children.entrySet()) {
                 W child = e.getValue();
                 if (child.linkTo == null) {
-                    rewrite(child, node, path + "/" + e.getKey());
+                    rewrite(child, node, path, e.getKey());
                 }
             }
         }
-        Limits.checkXattrs(node.xattrs, where(path));
+        if (!node.xattrs.isEmpty() && Limits.xattrProblem(node.xattrs) != null) {
+            Limits.checkXattrs(node.xattrs, where(join(dir, name)));
+        }
     }
 
     private static void escapeOverlayXattrs(W node) {
@@ -320,7 +332,7 @@ public final class ErofsWriter {
     }
 
     /** Chunk size for an external file: one chunk index per chunk, all in at most one block. */
-    private static void computeChunking(W node, String path) throws TreeException {
+    private static void computeChunking(W node, String dir, String name) throws TreeException {
         int bits = 64 - Long.numberOfLeadingZeros(node.size - 1); // ilog2(size - 1) + 1
         if (node.size == 1) {
             bits = 0;
@@ -330,7 +342,7 @@ public final class ErofsWriter {
         long chunk = 1L << bits;
         long count = (node.size + chunk - 1) / chunk;
         if (count > Limits.MAX_NONINLINE_CHUNKS) {
-            throw new TreeException(where(path) + ": file too big (" + node.size + " bytes) for a composefs image");
+            throw new TreeException(where(join(dir, name)) + ": file too big (" + node.size + " bytes) for a composefs image");
         }
         node.chunkBits = bits;
         node.chunkCount = (int) count;
@@ -763,7 +775,14 @@ public final class ErofsWriter {
     }
 
     private static void putLatin1(ByteBuffer bb, int p, String s) {
-        bb.put(p, s.getBytes(StandardCharsets.ISO_8859_1));
+        latin1(s, bb.array(), p); // straight into the image: no byte[] per name
+    }
+
+    /** The Latin-1 bytes of s (one char per byte, as the tree model carries names) into dst at off. */
+    private static void latin1(String s, byte[] dst, int off) {
+        for (int i = 0, n = s.length(); i < n; i++) {
+            dst[off + i] = (byte) s.charAt(i);
+        }
     }
 
     /** Writes the inline tail chunk (tail=true) or the full blocks (tail=false) of a directory. */
