@@ -2,8 +2,8 @@ package dev.composefs.core.descriptor;
 
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.composefs.core.MutationFuzz;
 import dev.composefs.core.descriptor.Format.Inode;
 import dev.composefs.core.tree.Directory;
 import dev.composefs.core.tree.Fifo;
@@ -16,12 +16,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
@@ -138,41 +132,9 @@ class DescriptorReaderTest {
             seeds.add(DescriptorWriter.write(Trees.externalizeInline(Trees.conformance(s))));
         }
         seeds.add(DescriptorWriter.write(Trees.everything()));
-        Random rnd = new Random(0xdec0de);
-        ExecutorService ex = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(null, r, "fuzz", 64L << 20);
-            t.setDaemon(true);
-            return t;
-        });
-        int rejected = 0;
-        int total = 0;
-        try {
-            for (byte[] seed : seeds) {
-                for (int i = 0; i < 600; i++) {
-                    byte[] m = mutate(seed, rnd);
-                    Future<Boolean> f = ex.submit(() -> {
-                        try {
-                            DescriptorReader.read(m);
-                            return false;
-                        } catch (DescriptorFormatException e) {
-                            return true;
-                        }
-                    });
-                    try {
-                        if (f.get(5, TimeUnit.SECONDS)) {
-                            rejected++;
-                        }
-                    } catch (TimeoutException e) {
-                        fail("reader did not finish within 5 s on mutation " + i);
-                    } catch (ExecutionException e) {
-                        throw new AssertionError("reader threw " + e.getCause() + " on a mutated descriptor", e.getCause());
-                    }
-                    total++;
-                }
-            }
-        } finally {
-            ex.shutdownNow();
-        }
+        int total = seeds.size() * 600;
+        int rejected = MutationFuzz.run(seeds, 600, new Random(0xdec0de), DescriptorReaderTest::mutate,
+                DescriptorFormatException.class, 5, DescriptorReader::read);
         assertTrue(rejected > total / 4, "most corruptions are detected (" + rejected + " of " + total + ")");
     }
 

@@ -1,18 +1,13 @@
 package dev.composefs.core.erofs;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.composefs.core.Assets;
+import dev.composefs.core.MutationFuzz;
 import dev.composefs.core.dumpfile.DumpReader;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -32,41 +27,9 @@ class ReaderFuzzTest {
         for (String s : SEEDS) {
             images.add(ErofsWriter.write(DumpReader.parse(Assets.dump(s), false), ErofsWriter.Options.DEFAULT).bytes());
         }
-        Random rnd = new Random(0x5eed);
-        ExecutorService ex = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(null, r, "fuzz", 64L << 20);
-            t.setDaemon(true);
-            return t;
-        });
-        int rejected = 0;
-        int total = 0;
-        try {
-            for (byte[] image : images) {
-                for (int i = 0; i < MUTATIONS_PER_SEED; i++) {
-                    byte[] m = mutate(image, rnd);
-                    Future<Boolean> f = ex.submit(() -> {
-                        try {
-                            ErofsReader.read(m);
-                            return false;
-                        } catch (ImageFormatException e) {
-                            return true;
-                        }
-                    });
-                    try {
-                        if (f.get(PER_INPUT_SECONDS, TimeUnit.SECONDS)) {
-                            rejected++;
-                        }
-                    } catch (TimeoutException e) {
-                        fail("reader did not finish within " + PER_INPUT_SECONDS + " s on mutation " + i);
-                    } catch (java.util.concurrent.ExecutionException e) {
-                        throw new AssertionError("reader threw " + e.getCause() + " on a mutated image", e.getCause());
-                    }
-                    total++;
-                }
-            }
-        } finally {
-            ex.shutdownNow();
-        }
+        int total = images.size() * MUTATIONS_PER_SEED;
+        int rejected = MutationFuzz.run(images, MUTATIONS_PER_SEED, new Random(0x5eed), ReaderFuzzTest::mutate,
+                ImageFormatException.class, PER_INPUT_SECONDS, ErofsReader::read);
         assertTrue(rejected > total / 4, "most corruptions are detected (" + rejected + " of " + total + ")");
     }
 
