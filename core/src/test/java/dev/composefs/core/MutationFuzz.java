@@ -64,4 +64,24 @@ public final class MutationFuzz {
         }
         return rejected;
     }
+
+    // Mutations both readers' fuzzers use; each draws from rnd in the same order as before.
+
+    public static byte[] truncate(byte[] m, Random rnd) {
+        return java.util.Arrays.copyOf(m, rnd.nextInt(m.length));
+    }
+
+    /** 1..8 single-bit flips anywhere. */
+    public static void flipBits(byte[] m, Random rnd) {
+        for (int k = 1 + rnd.nextInt(8); k > 0; k--) {
+            int p = rnd.nextInt(m.length);
+            m[p] ^= (byte) (1 << rnd.nextInt(8));
+        }
+    }
+
+    /** One byte anywhere set to a random value. */
+    public static void randomByte(byte[] m, Random rnd) {
+        int p = rnd.nextInt(m.length);
+        m[p] = (byte) rnd.nextInt(256);
+    }
 }

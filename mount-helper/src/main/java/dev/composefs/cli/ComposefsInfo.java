@@ -94,7 +94,7 @@ final class ComposefsInfo implements Callable<Integer> {
     private Loaded load(String file) throws Failure {
         Path path = Path.of(file);
         try {
-            byte[] head = new byte[8];
+            byte[] head;
             try (var in = Files.newInputStream(path)) {
                 head = in.readNBytes(8);
             }

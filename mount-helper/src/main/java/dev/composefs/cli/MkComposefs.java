@@ -83,71 +83,81 @@ final class MkComposefs {
     /** Parses the arguments and builds; the exit code. */
     int run(String[] args) {
         try {
-            List<String> operands = new ArrayList<>();
-            for (int i = 0; i < args.length; i++) {
-                String a = args[i];
-                if (a.equals("--")) {
-                    operands.addAll(List.of(args).subList(i + 1, args.length));
-                    break;
-                }
-                if (!a.startsWith("-") || a.equals("-")) {
-                    operands.add(a);
-                    continue;
-                }
-                int eq = a.indexOf('=');
-                String name = eq > 0 ? a.substring(0, eq) : a;
-                String inline = eq > 0 ? a.substring(eq + 1) : null;
-                if (takesValue(name) && inline == null) {
-                    if (i + 1 >= args.length) {
-                        throw new Failure(1, "option " + name + " needs a value");
-                    }
-                    inline = args[++i];
-                } else if (!takesValue(name) && inline != null) {
-                    throw new Failure(1, "option " + name + " takes no value");
-                }
-                switch (name) {
-                    case "-h", "--help" -> {
-                        io.out().write(USAGE.getBytes(StandardCharsets.UTF_8));
-                        return 0;
-                    }
-                    case "-V", "--version" -> {
-                        io.out().write((String.join("\n", Version.lines(PROG)) + "\n").getBytes(StandardCharsets.UTF_8));
-                        return 0;
-                    }
-                    case "--from-file" -> fromFile = true;
-                    case "--min-version" -> minVersion = number(name, inline);
-                    case "--max-version" -> maxVersion = number(name, inline);
-                    case "--print-digest" -> printDigest = true;
-                    case "--print-digest-only" -> printDigestOnly = true;
-                    case "--strict" -> strict = true;
-                    case "--digest-store" -> digestStore = Path.of(inline);
-                    case "--use-epoch" -> useEpoch = true;
-                    case "--skip-devices" -> skipDevices = true;
-                    case "--skip-xattrs" -> skipXattrs = true;
-                    case "--user-xattrs" -> userXattrs = true;
-                    case "--threads" -> threads = number(name, inline);
-                    case "--format" -> format = inline;
-                    case "--hardlinks" -> hardlinks = true;
-                    default -> throw new Failure(1, "unknown option '" + a + "'");
-                }
+            if (!parse(args)) {
+                return 0; // --help or --version
             }
-            if (operands.isEmpty() || operands.size() > 2) {
-                throw new Failure(1, operands.isEmpty() ? "missing SOURCE argument" : "too many arguments: " + operands);
-            }
-            source = operands.get(0);
-            image = operands.size() > 1 ? operands.get(1) : null;
-            return build();
         } catch (Failure f) {
             io.err().println(PROG + ": " + f.getMessage());
-            if (f.getMessage().startsWith("unknown option") || f.getMessage().startsWith("option ")
-                    || f.getMessage().startsWith("missing SOURCE") || f.getMessage().startsWith("too many")) {
-                io.err().println("Try '" + PROG + " --help' for more information.");
-            }
+            io.err().println("Try '" + PROG + " --help' for more information.");
             return f.exitCode();
         } catch (IOException e) {
             io.err().println(PROG + ": cannot write output: " + e.getMessage());
             return 1;
         }
+        try {
+            return build();
+        } catch (Failure f) {
+            io.err().println(PROG + ": " + f.getMessage());
+            return f.exitCode();
+        }
+    }
+
+    /** Sets the fields from the arguments; false when --help or --version was answered instead. */
+    private boolean parse(String[] args) throws Failure, IOException {
+        List<String> operands = new ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--")) {
+                operands.addAll(List.of(args).subList(i + 1, args.length));
+                break;
+            }
+            if (!a.startsWith("-") || a.equals("-")) {
+                operands.add(a);
+                continue;
+            }
+            int eq = a.indexOf('=');
+            String name = eq > 0 ? a.substring(0, eq) : a;
+            String inline = eq > 0 ? a.substring(eq + 1) : null;
+            if (takesValue(name) && inline == null) {
+                if (i + 1 >= args.length) {
+                    throw new Failure(1, "option " + name + " needs a value");
+                }
+                inline = args[++i];
+            } else if (!takesValue(name) && inline != null) {
+                throw new Failure(1, "option " + name + " takes no value");
+            }
+            switch (name) {
+                case "-h", "--help" -> {
+                    io.out().write(USAGE.getBytes(StandardCharsets.UTF_8));
+                    return false;
+                }
+                case "-V", "--version" -> {
+                    io.out().write((String.join("\n", Version.lines(PROG)) + "\n").getBytes(StandardCharsets.UTF_8));
+                    return false;
+                }
+                case "--from-file" -> fromFile = true;
+                case "--min-version" -> minVersion = number(name, inline);
+                case "--max-version" -> maxVersion = number(name, inline);
+                case "--print-digest" -> printDigest = true;
+                case "--print-digest-only" -> printDigestOnly = true;
+                case "--strict" -> strict = true;
+                case "--digest-store" -> digestStore = Path.of(inline);
+                case "--use-epoch" -> useEpoch = true;
+                case "--skip-devices" -> skipDevices = true;
+                case "--skip-xattrs" -> skipXattrs = true;
+                case "--user-xattrs" -> userXattrs = true;
+                case "--threads" -> threads = number(name, inline);
+                case "--format" -> format = inline;
+                case "--hardlinks" -> hardlinks = true;
+                default -> throw new Failure(1, "unknown option '" + a + "'");
+            }
+        }
+        if (operands.isEmpty() || operands.size() > 2) {
+            throw new Failure(1, operands.isEmpty() ? "missing SOURCE argument" : "too many arguments: " + operands);
+        }
+        source = operands.get(0);
+        image = operands.size() > 1 ? operands.get(1) : null;
+        return true;
     }
 
     private static boolean takesValue(String name) {

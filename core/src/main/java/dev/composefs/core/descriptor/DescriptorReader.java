@@ -1,9 +1,12 @@
 package dev.composefs.core.descriptor;
 
+import static dev.composefs.core.dumpfile.Escaping.printable;
+
 import dev.composefs.core.descriptor.Format.Dirent;
 import dev.composefs.core.descriptor.Format.Inode;
 import dev.composefs.core.descriptor.Format.Superblock;
 import dev.composefs.core.descriptor.Format.Vdata;
+
 import dev.composefs.core.tree.Device;
 import dev.composefs.core.tree.Directory;
 import dev.composefs.core.tree.Fifo;
@@ -22,7 +25,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.Iterator;
@@ -263,7 +265,7 @@ public final class DescriptorReader {
             if (name.equals(".") || name.equals("..") || name.indexOf('/') >= 0 || name.indexOf('\0') >= 0) {
                 throw new DescriptorFormatException(path + ": invalid entry name '" + printable(name) + "'");
             }
-            if (previous != null && Arrays.compareUnsigned(latin1Bytes(previous), raw) >= 0) {
+            if (previous != null && previous.compareTo(name) >= 0) { // Latin-1: String order is memcmp order
                 throw new DescriptorFormatException(path + ": dirents not strictly sorted ('" + printable(previous)
                         + "' before '" + printable(name) + "'): the driver's binary search would miss entries");
             }
@@ -362,21 +364,5 @@ public final class DescriptorReader {
 
     private String latin1(Vdata ref, String what) throws DescriptorFormatException {
         return new String(bytes(ref, what), StandardCharsets.ISO_8859_1);
-    }
-
-    private static byte[] latin1Bytes(String s) {
-        return s.getBytes(StandardCharsets.ISO_8859_1);
-    }
-
-    private static String printable(String s) {
-        StringBuilder sb = new StringBuilder();
-        for (char c : s.toCharArray()) {
-            if (c < 0x20 || c >= 0x7f || c == '\'' || c == '\\') {
-                sb.append(String.format("\\x%02x", (int) c));
-            } else {
-                sb.append(c);
-            }
-        }
-        return sb.toString();
     }
 }

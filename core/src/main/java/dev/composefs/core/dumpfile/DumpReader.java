@@ -397,8 +397,6 @@ public final class DumpReader {
 
     /** A path for an error message: escaped like a dump, and shortened. */
     static String printable(String s) {
-        var out = new java.io.ByteArrayOutputStream();
-        Escaping.escape(out, s.length() > 200 ? s.substring(0, 200) : s, Escaping.NOESCAPE_SPACE);
-        return out.toString(StandardCharsets.ISO_8859_1) + (s.length() > 200 ? "..." : "");
+        return Escaping.printable(s);
     }
 }

@@ -14,6 +14,13 @@ public final class Escaping {
     private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
     /** s (Latin-1 byte string) escaped with the given flags, as bytes. */
+    /** A name, path or key for an error message: escaped like a dump, cut after 200 bytes. */
+    public static String printable(String s) {
+        var out = new java.io.ByteArrayOutputStream();
+        escape(out, s.length() > 200 ? s.substring(0, 200) : s, NOESCAPE_SPACE);
+        return out.toString(java.nio.charset.StandardCharsets.ISO_8859_1) + (s.length() > 200 ? "..." : "");
+    }
+
     public static byte[] escape(String s, int flags) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(s.length() + 8);
         escape(out, s, flags);

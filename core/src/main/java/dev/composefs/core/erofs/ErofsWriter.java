@@ -306,8 +306,9 @@ public final class ErofsWriter {
                 }
             }
         }
-        if (!node.xattrs.isEmpty() && Limits.xattrProblem(node.xattrs) != null) {
-            Limits.checkXattrs(node.xattrs, where(join(dir, name)));
+        String problem = Limits.xattrProblem(node.xattrs);
+        if (problem != null) {
+            throw new TreeException(where(join(dir, name)) + ": " + problem);
         }
     }
 

@@ -142,14 +142,9 @@ class DescriptorReaderTest {
         byte[] m = d.clone();
         switch (rnd.nextInt(5)) {
             case 0 -> {
-                return Arrays.copyOf(m, rnd.nextInt(m.length));
+                return MutationFuzz.truncate(m, rnd);
             }
-            case 1 -> {
-                for (int k = 1 + rnd.nextInt(8); k > 0; k--) {
-                    int p = rnd.nextInt(m.length);
-                    m[p] ^= (byte) (1 << rnd.nextInt(8));
-                }
-            }
+            case 1 -> MutationFuzz.flipBits(m, rnd);
             case 2 -> {
                 // a 32- or 64-bit field of the inode table: offsets, lengths, counts
                 int inodes = (int) ((ByteBuffer.wrap(m).order(ByteOrder.LITTLE_ENDIAN).getLong(8) - 128) / 96);
@@ -170,10 +165,7 @@ class DescriptorReaderTest {
                 m[p] = (byte) rnd.nextInt(256);
                 m[p + 1] = (byte) rnd.nextInt(256);
             }
-            default -> {
-                int p = rnd.nextInt(m.length);
-                m[p] = (byte) rnd.nextInt(256);
-            }
+            default -> MutationFuzz.randomByte(m, rnd);
         }
         return m;
     }

@@ -37,14 +37,9 @@ class ReaderFuzzTest {
         byte[] m = image.clone();
         switch (rnd.nextInt(5)) {
             case 0 -> {
-                return java.util.Arrays.copyOf(m, rnd.nextInt(m.length));
+                return MutationFuzz.truncate(m, rnd);
             }
-            case 1 -> {
-                for (int k = 1 + rnd.nextInt(8); k > 0; k--) {
-                    int p = rnd.nextInt(m.length);
-                    m[p] ^= (byte) (1 << rnd.nextInt(8));
-                }
-            }
+            case 1 -> MutationFuzz.flipBits(m, rnd);
             case 2 -> {
                 // corrupt a 32-bit field in the metadata area (offsets, sizes, counts)
                 int p = 1024 + rnd.nextInt(Math.max(1, Math.min(m.length, 16384) - 1028)) & ~3;
@@ -65,10 +60,7 @@ class ReaderFuzzTest {
                 m[p] = (byte) rnd.nextInt(256);
                 m[p + 1] = (byte) rnd.nextInt(256);
             }
-            default -> {
-                int p = rnd.nextInt(m.length);
-                m[p] = (byte) rnd.nextInt(256);
-            }
+            default -> MutationFuzz.randomByte(m, rnd);
         }
         return m;
     }
