@@ -58,36 +58,33 @@ public final class DumpReader {
         int[] ends = new int[16];
         while (pos < data.length) {
             lineNo++;
-            int eol = indexOf(data, (byte) '\n', pos);
-            boolean unterminated = eol < 0;
-            if (unterminated) {
-                eol = data.length;
-            }
-            if (eol > pos) {
-                int n = 0;
-                int f = pos;
-                while (true) {
-                    int sp = indexOf(data, (byte) ' ', f, eol);
-                    int end = sp < 0 ? eol : sp;
+            // one pass over the line: the fields are what lies between single spaces
+            int n = 0;
+            int i = pos;
+            starts[0] = pos;
+            for (; i < data.length; i++) {
+                byte c = data[i];
+                if (c == '\n') {
+                    break;
+                }
+                if (c == ' ') {
+                    ends[n++] = i;
                     if (n == starts.length) {
                         starts = java.util.Arrays.copyOf(starts, n * 2);
                         ends = java.util.Arrays.copyOf(ends, n * 2);
                     }
-                    starts[n] = f;
-                    ends[n] = end;
-                    n++;
-                    if (sp < 0) {
-                        break;
-                    }
-                    f = sp + 1;
+                    starts[n] = i + 1;
                 }
+            }
+            ends[n++] = i;
+            if (i > pos) {
                 line(data, starts, ends, n);
             }
-            if (unterminated && strict) {
+            if (i == data.length && strict) {
                 // checked after the line itself, so a bad last line reports its real problem
                 throw new DumpFormatException(lineNo, "missing newline at end of input");
             }
-            pos = eol + 1;
+            pos = i + 1;
         }
         if (root == null) {
             throw new DumpFormatException(0, "no root directory entry \"/\" in input");
@@ -96,13 +93,35 @@ public final class DumpReader {
         return root;
     }
 
+    // The current line's path field, made into a string only where needed: for directories,
+    // hardlinks and messages. Most entries are found a parent by comparing raw bytes.
+    private byte[] lineData;
+    private int pathStart;
+    private int pathEnd;
+    private String pathText;
+    // the parent directory of the previous plain (unescaped) path, and where its bytes are
+    private Directory lastParent;
+    private int lastParentStart;
+    private int lastParentEnd;
+
+    private String path() throws DumpFormatException {
+        if (pathText == null) {
+            pathText = text(lineData, pathStart, pathEnd, "path");
+        }
+        return pathText;
+    }
+
     private void line(byte[] b, int[] s, int[] e, int n) throws DumpFormatException {
         if (n <= FIELD_MTIME) {
             throw fail("expected at least 8 fields (path size mode nlink uid gid rdev mtime), got " + n);
         }
-        String path = text(b, s[FIELD_PATH], e[FIELD_PATH], "path");
-        if (path.isEmpty() || path.charAt(0) != '/') {
-            throw fail("path '" + printable(path) + "' is not absolute");
+        lineData = b;
+        pathStart = s[FIELD_PATH];
+        pathEnd = e[FIELD_PATH];
+        pathText = null;
+        boolean plain = indexOf(b, (byte) '\\', pathStart, pathEnd) < 0; // its bytes are its text
+        if (plain ? pathEnd == pathStart || b[pathStart] != '/' : !path().startsWith("/")) {
+            throw fail("path '" + printable(path()) + "' is not absolute");
         }
         long size = number(b, s[1], e[1], 10, "size");
         boolean isLink = e[2] > s[2] && b[s[2]] == '@';
@@ -124,29 +143,31 @@ public final class DumpReader {
         String content = n > FIELD_CONTENT ? optional(b, s[FIELD_CONTENT], e[FIELD_CONTENT], "content") : null;
         byte[] digest = n > FIELD_DIGEST ? digest(b, s[FIELD_DIGEST], e[FIELD_DIGEST]) : null;
 
-        String parentPath;
         String name;
         Directory parent = null;
-        if (path.equals("/")) {
-            parentPath = null;
+        if (plain ? pathEnd - pathStart == 1 : path().equals("/")) {
             name = "";
             if (root != null) {
                 throw fail("duplicate root directory entry");
             }
         } else {
-            int slash = path.lastIndexOf('/');
-            parentPath = slash == 0 ? "/" : path.substring(0, slash);
-            name = path.substring(slash + 1);
-            checkName(name, path);
-            if (root == null) {
-                throw fail("entry '" + printable(path) + "' before the root directory \"/\"");
+            if (plain) {
+                int slash = pathEnd - 1;
+                while (b[slash] != '/') {
+                    slash--;
+                }
+                name = new String(b, slash + 1, pathEnd - slash - 1, StandardCharsets.ISO_8859_1);
+                checkName(name);
+                parent = plainParent(b, pathStart, slash);
+            } else {
+                String path = path();
+                int slash = path.lastIndexOf('/');
+                name = path.substring(slash + 1);
+                checkName(name);
+                parent = parent(slash == 0 ? "/" : path.substring(0, slash));
             }
-            parent = dirs.get(parentPath);
-            if (parent == null) {
-                throw fail("parent of '" + printable(path) + "' does not exist or is not a directory");
-            }
-            if (parent.entries().containsKey(name) || links.containsKey(path)) {
-                throw fail("duplicate entry '" + printable(path) + "'");
+            if (parent.entries().containsKey(name) || (!links.isEmpty() && links.containsKey(path()))) {
+                throw fail("duplicate entry '" + printable(path()) + "'");
             }
         }
 
@@ -155,9 +176,9 @@ public final class DumpReader {
                 throw fail("the root directory cannot be a hardlink");
             }
             if (payload == null || payload.isEmpty()) {
-                throw fail("hardlink '" + printable(path) + "' without a target path");
+                throw fail("hardlink '" + printable(path()) + "' without a target path");
             }
-            links.put(path, new PendingLink(lineNo, parent, name, path, payload));
+            links.put(path(), new PendingLink(lineNo, parent, name, path(), payload));
             return;
         }
 
@@ -174,24 +195,26 @@ public final class DumpReader {
             String value = text(b, eq + 1, e[i], "xattr value");
             xattrs.put(key, value.getBytes(StandardCharsets.ISO_8859_1));
         }
-        String problem = Limits.xattrProblem(xattrs);
-        if (problem != null) {
-            throw fail(printable(path) + ": " + problem);
+        if (!xattrs.isEmpty()) {
+            String problem = Limits.xattrProblem(xattrs);
+            if (problem != null) {
+                throw fail(printable(path()) + ": " + problem);
+            }
         }
 
         int imode = (int) mode;
         Meta meta = new Meta(imode, (int) uid, (int) gid, sec, (int) nsec, (int) nlink, xattrs);
         int type = imode & Meta.S_IFMT;
         if (!Meta.isValidType(imode)) {
-            throw fail("mode 0" + Long.toOctalString(mode) + " of '" + printable(path) + "' has no valid file type");
+            throw fail("mode 0" + Long.toOctalString(mode) + " of '" + printable(path()) + "' has no valid file type");
         }
         if (strict && rdev != 0 && type != Meta.S_IFCHR && type != Meta.S_IFBLK) {
-            throw fail("rdev " + rdev + " on '" + printable(path) + "', which is not a device");
+            throw fail("rdev " + rdev + " on '" + printable(path()) + "', which is not a device");
         }
         Node node = switch (type) {
             case Meta.S_IFDIR -> new Directory(meta);
-            case Meta.S_IFREG -> regular(meta, path, size, payload, content, digest);
-            case Meta.S_IFLNK -> symlink(meta, path, size, payload);
+            case Meta.S_IFREG -> regular(meta, size, payload, content, digest);
+            case Meta.S_IFLNK -> symlink(meta, size, payload);
             case Meta.S_IFCHR, Meta.S_IFBLK -> new Device(meta, rdev);
             case Meta.S_IFIFO -> new Fifo(meta);
             default -> new Socket(meta);
@@ -205,56 +228,79 @@ public final class DumpReader {
         } else {
             parent.entries().put(name, node);
             if (node instanceof Directory d) {
-                dirs.put(path, d);
+                dirs.put(path(), d);
             }
         }
     }
 
-    private RegularFile regular(Meta meta, String path, long size, String payload, String content, byte[] digest)
+    /** The directory at b[from, to) (a path without escapes; empty: the root), the last one found if it is that again. */
+    private Directory plainParent(byte[] b, int from, int to) throws DumpFormatException {
+        if (lastParent != null && java.util.Arrays.equals(b, from, to, b, lastParentStart, lastParentEnd)) {
+            return lastParent;
+        }
+        Directory d = parent(to == from ? "/" : new String(b, from, to - from, StandardCharsets.ISO_8859_1));
+        lastParent = d;
+        lastParentStart = from;
+        lastParentEnd = to;
+        return d;
+    }
+
+    private Directory parent(String parentPath) throws DumpFormatException {
+        if (root == null) {
+            throw fail("entry '" + printable(path()) + "' before the root directory \"/\"");
+        }
+        Directory parent = dirs.get(parentPath);
+        if (parent == null) {
+            throw fail("parent of '" + printable(path()) + "' does not exist or is not a directory");
+        }
+        return parent;
+    }
+
+    private RegularFile regular(Meta meta, long size, String payload, String content, byte[] digest)
             throws DumpFormatException {
         byte[] bytes = null;
         if (content != null) {
             if (content.length() != size) {
-                throw fail("inline content of '" + printable(path) + "' is " + content.length()
+                throw fail("inline content of '" + printable(path()) + "' is " + content.length()
                         + " bytes but its size is " + size);
             }
             if (size > Limits.INLINE_CONTENT_MAX) {
-                throw fail("inline content of '" + printable(path) + "' is larger than "
+                throw fail("inline content of '" + printable(path()) + "' is larger than "
                         + Limits.INLINE_CONTENT_MAX + " bytes");
             }
             bytes = content.getBytes(StandardCharsets.ISO_8859_1);
         }
         if (payload != null && payload.length() >= Limits.PATH_MAX) {
-            throw fail("payload of '" + printable(path) + "' is " + payload.length() + " bytes (max "
+            throw fail("payload of '" + printable(path()) + "' is " + payload.length() + " bytes (max "
                     + (Limits.PATH_MAX - 1) + ")");
         }
         return new RegularFile(meta, size, bytes, payload, digest);
     }
 
-    private Symlink symlink(Meta meta, String path, long size, String target) throws DumpFormatException {
+    private Symlink symlink(Meta meta, long size, String target) throws DumpFormatException {
         if (target == null || target.isEmpty()) {
-            throw fail("symlink '" + printable(path) + "' has no target");
+            throw fail("symlink '" + printable(path()) + "' has no target");
         }
         if (target.length() >= Limits.PATH_MAX) {
-            throw fail("target of symlink '" + printable(path) + "' is " + target.length() + " bytes (max "
+            throw fail("target of symlink '" + printable(path()) + "' is " + target.length() + " bytes (max "
                     + (Limits.PATH_MAX - 1) + ")");
         }
         if (strict && size != target.length()) {
-            throw fail("size " + size + " of symlink '" + printable(path) + "' differs from its target's length "
+            throw fail("size " + size + " of symlink '" + printable(path()) + "' differs from its target's length "
                     + target.length());
         }
         return new Symlink(meta, target);
     }
 
-    private void checkName(String name, String path) throws DumpFormatException {
+    private void checkName(String name) throws DumpFormatException {
         if (name.isEmpty()) {
-            throw fail("empty file name in '" + printable(path) + "' (// or trailing /)");
+            throw fail("empty file name in '" + printable(path()) + "' (// or trailing /)");
         }
         if (name.equals(".") || name.equals("..")) {
-            throw fail("'" + name + "' is not allowed as a file name ('" + printable(path) + "')");
+            throw fail("'" + name + "' is not allowed as a file name ('" + printable(path()) + "')");
         }
         if (name.length() > Limits.NAME_MAX) {
-            throw fail("file name longer than " + Limits.NAME_MAX + " bytes in '" + printable(path) + "'");
+            throw fail("file name longer than " + Limits.NAME_MAX + " bytes in '" + printable(path()) + "'");
         }
     }
 
@@ -369,8 +415,8 @@ public final class DumpReader {
         }
         long v = 0;
         for (int i = from; i < to; i++) {
-            int d = Character.digit(b[i], radix);
-            if (d < 0) {
+            int d = b[i] - '0'; // radix is 8 or 10: ASCII digits only
+            if (d < 0 || d >= radix) {
                 throw fail("invalid " + what + " '" + new String(b, from, to - from, StandardCharsets.ISO_8859_1) + "'");
             }
             long next = v * radix + d;
@@ -380,10 +426,6 @@ public final class DumpReader {
             v = next;
         }
         return v;
-    }
-
-    private static int indexOf(byte[] b, byte c, int from) {
-        return indexOf(b, c, from, b.length);
     }
 
     private static int indexOf(byte[] b, byte c, int from, int to) {

@@ -13,17 +13,11 @@ import dev.composefs.core.tree.Node;
 import dev.composefs.core.tree.RegularFile;
 import dev.composefs.core.tree.Symlink;
 import dev.composefs.core.tree.TreeException;
-import dev.composefs.core.tree.Xattrs;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * Writes a tree as a composefs EROFS image, byte for byte as upstream libcomposefs does for
@@ -59,8 +53,15 @@ public final class ErofsWriter {
     static final String USER_OPAQUE = "user.overlay.opaque";
     private static final byte[] EMPTY = new byte[0];
 
-    /** The writer's own mutable copy of one inode (or one hardlink entry, when linkTo is set). */
-    private static final class W {
+    private static final String[] NO_NAMES = new String[0];
+    private static final byte[][] NO_VALUES = new byte[0][];
+
+    /**
+     * One inode as the image stores it, after upstream's rewrite (overlay xattrs added, whiteouts
+     * escaped); the synthetic root whiteouts have no source node.
+     */
+    private static final class Inode {
+        final Node source;
         int mode;
         int uid;
         int gid;
@@ -70,184 +71,304 @@ public final class ErofsWriter {
         long size;
         long rdev;
         byte[] content;
-        String payload;
-        byte[] digest;
-        Xattrs xattrs;
-        TreeMap<String, W> children;
-        W linkTo;
-        Node linkTarget;
+        String symlinkTarget;
+        /** A regular file whose data is in the store: chunk indexes, no data blocks. */
+        boolean external;
+
+        // directory entries in strcmp order, "." and ".." included; linked[i]: the entry is
+        // a hardlink, ".", or "..", so kids[i] has its own place elsewhere in the tree
+        String[] names;
+        Inode[] kids;
+        boolean[] linked;
+        int count;
+
+        // xattrs in name order while building; then their pair ids in the XattrTable, stored
+        // as ~id where the pair is written into the inode rather than referenced
+        String[] xkeys = NO_NAMES;
+        byte[][] xvals = NO_VALUES;
+        int xcount;
+        int[] xids;
 
         int inodeNum;
         int nBlocks;
         int tail;
         boolean compact;
         int xattrSize;
+        int nShared;
         long pos;
         long blkaddr;
-        String[] xkeys;
-        byte[][] xvals;
-        long[] xshared;
-        int nShared;
         int chunkBits;
         int chunkCount;
+
+        Inode(Node source) {
+            this.source = source;
+        }
 
         int type() {
             return mode & Meta.S_IFMT;
         }
 
-        W target() {
-            return linkTo != null ? linkTo : this;
+        /** Sets (or replaces) one xattr, keeping name order: an inode has a handful at most. */
+        void putXattr(String key, byte[] value) {
+            int i = xcount;
+            while (i > 0) {
+                int c = xkeys[i - 1].compareTo(key);
+                if (c == 0) {
+                    xvals[i - 1] = value;
+                    return;
+                }
+                if (c < 0) {
+                    break;
+                }
+                i--;
+            }
+            if (xcount == xkeys.length) {
+                int n = Math.max(4, xcount * 2);
+                xkeys = Arrays.copyOf(xkeys, n);
+                xvals = Arrays.copyOf(xvals, n);
+            }
+            System.arraycopy(xkeys, i, xkeys, i + 1, xcount - i);
+            System.arraycopy(xvals, i, xvals, i + 1, xcount - i);
+            xkeys[i] = key;
+            xvals[i] = value;
+            xcount++;
+        }
+
+        byte[] getXattr(String key) {
+            for (int i = 0; i < xcount; i++) {
+                if (xkeys[i].equals(key)) {
+                    return xvals[i];
+                }
+            }
+            return null;
+        }
+
+        void addEntry(String name, Inode kid, boolean link) {
+            if (count == names.length) {
+                int n = count + 256;
+                names = Arrays.copyOf(names, n);
+                kids = Arrays.copyOf(kids, n);
+                linked = Arrays.copyOf(linked, n);
+            }
+            names[count] = name;
+            kids[count] = kid;
+            linked[count] = link;
+            count++;
         }
     }
 
+    /** A hardlink entry, resolved once every inode exists. */
+    private record PendingLink(Inode dir, int entry, Node target) {}
+
     private final int version;
-    private final List<W> order = new ArrayList<>();
+    private final boolean whiteoutsOpaque;
+    private boolean hasWhiteout;
+    private final List<Inode> built = new ArrayList<>();
+    private final List<PendingLink> links = new ArrayList<>();
+    private final List<Inode> order = new ArrayList<>();
+    private final XattrTable xattrs = new XattrTable();
     private long minSec;
     private int minNsec;
-    private boolean hasAcl;
     private long inodesEnd;
-    private long sharedSize;
     private long dataBlocks;
-    private final Map<String, Integer> filterBits = new HashMap<>();
-    private java.util.Set<Node> linkTargets;
-    private final List<String> sharedKeys = new ArrayList<>();
-    private final List<byte[]> sharedVals = new ArrayList<>();
 
-    private ErofsWriter(int version) {
+    /**
+     * version: the version written if the tree has no whiteouts; whiteoutsOpaque: whether
+     * whiteouts (which raise the version to 1 where allowed) also mark their directory opaque.
+     */
+    private ErofsWriter(int version, boolean whiteoutsOpaque) {
         this.version = version;
+        this.whiteoutsOpaque = whiteoutsOpaque;
     }
 
     public static Image write(Directory root, Options options) throws TreeException {
-        int version = options.minVersion();
-        int max = Math.max(options.maxVersion(), version);
-        Scan scan = scan(root);
-        if (version < 1 && max >= 1 && scan.hasWhiteout()) {
-            version = 1; // version 1 changed how whiteouts are stored
-        }
-        ErofsWriter w = new ErofsWriter(version);
-        w.linkTargets = scan.linkTargets();
-        return new Image(w.run(root), version);
+        int min = options.minVersion();
+        int max = Math.max(options.maxVersion(), min);
+        // Version 1 changed how whiteouts are stored: a tree with any is written as 1 if allowed.
+        ErofsWriter w = new ErofsWriter(min, max >= 1);
+        Inode wroot = w.build(root, null, "", "");
+        int version = w.hasWhiteout && min < 1 && max >= 1 ? 1 : min;
+        return new Image(w.layOut(wroot, version), version);
     }
 
-    /** What the writer must know before copying: whiteouts (format version) and hardlink targets. */
-    private record Scan(boolean hasWhiteout, java.util.Set<Node> linkTargets) {}
-
-    private static Scan scan(Directory root) {
-        boolean whiteout = false;
-        java.util.Set<Node> targets = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
-        List<Node> queue = new ArrayList<>();
-        queue.add(root);
-        for (int i = 0; i < queue.size(); i++) {
-            Node n = queue.get(i);
-            if (n instanceof Device d && d.isWhiteout()) {
-                whiteout = true;
-            }
-            if (n instanceof Directory d) {
-                for (Node c : d.entries().values()) {
-                    if (c instanceof Hardlink h) {
-                        targets.add(h.target()); // only these need to be found again after copying
-                    } else {
-                        queue.add(c);
-                    }
-                }
-            }
+    private byte[] layOut(Inode root, int writtenVersion) throws TreeException {
+        if (!links.isEmpty()) {
+            resolveLinks();
         }
-        return new Scan(whiteout, targets);
-    }
-
-    private byte[] run(Directory root) throws TreeException {
-        Map<Node, W> copies = new IdentityHashMap<>();
-        List<W> links = new ArrayList<>();
-        W wroot = copy(root, "", "", copies, links);
-        for (W l : links) {
-            W t = copies.get(l.linkTarget);
-            if (t == null) {
-                throw new TreeException("hardlink to an inode that is not in the tree");
-            }
-            l.linkTo = t;
-        }
-        rewrite(wroot, wroot, "", "");
-        wroot.xattrs.put(OPAQUE, new byte[] {'y'});
-        addRootWhiteouts(wroot);
-        computeTree(wroot);
+        root.putXattr(OPAQUE, new byte[] {'y'});
+        addRootWhiteouts(root);
+        computeTree(root);
         computeSharedXattrs();
         computeInodes();
-        return emit();
+        return emit(writtenVersion);
     }
 
-    // ---- cloning and rewriting (lcfs_clone_root, rewrite_tree_for_erofs) ----
+    // ---- building the inodes (lcfs_clone_root, rewrite_tree_for_erofs) ----
 
     // Paths are built only for directories and error messages: one string per entry was a fifth of the writer's garbage.
-    private W copy(Node n, String dir, String name0, Map<Node, W> copies, List<W> links) throws TreeException {
-        W w = new W();
-        if (n instanceof Hardlink h) {
-            w.linkTarget = h.target();
-            links.add(w);
-            return w;
-        }
+    private Inode build(Node n, Inode parent, String dir, String name0) throws TreeException {
         Meta m = n.meta();
+        if (!Meta.isValidType(m.mode())) {
+            throw new TreeException(where(join(dir, name0)) + ": invalid file type in mode 0" + Integer.toOctalString(m.mode()));
+        }
+        Inode w = new Inode(n);
+        built.add(w);
         w.mode = m.mode();
         w.uid = m.uid();
         w.gid = m.gid();
         w.mtimeSec = m.mtimeSec();
         w.mtimeNsec = m.mtimeNsec();
         w.nlink = Integer.toUnsignedLong(m.nlink());
-        w.xattrs = m.xattrs().copy();
-        if (!Meta.isValidType(m.mode())) {
-            throw new TreeException(where(join(dir, name0)) + ": invalid file type in mode 0" + Integer.toOctalString(m.mode()));
+        for (var e : m.xattrs().entries()) {
+            String key = e.getKey();
+            // The tree's own overlay xattrs are escaped, so overlayfs shows them instead of obeying them.
+            w.putXattr(key.startsWith(OVERLAY_PREFIX) ? OVERLAY_ESCAPE_PREFIX + key.substring(OVERLAY_PREFIX.length()) : key,
+                    e.getValue());
         }
         switch (n) {
-            case Directory d -> {
-                w.children = new TreeMap<>();
-                String path = join(dir, name0);
-                for (var e : d.entries().entrySet()) {
-                    String name = e.getKey();
-                    if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0
-                            || name.indexOf('\0') >= 0) {
-                        throw new TreeException(where(path) + ": invalid file name '" + name + "'");
-                    }
-                    if (name.length() > Limits.NAME_MAX) {
-                        throw new TreeException(where(path + "/" + name) + ": name longer than " + Limits.NAME_MAX);
-                    }
-                    w.children.put(name, copy(e.getValue(), path, name, copies, links));
-                }
-            }
-            case RegularFile f -> {
-                w.size = f.size();
-                w.content = f.content();
-                w.payload = f.payload();
-                w.digest = f.digest();
-                if (f.size() < 0) {
-                    throw new TreeException(where(join(dir, name0)) + ": negative size");
-                }
-                if (w.content != null && (w.content.length != f.size() || f.size() > Limits.INLINE_CONTENT_MAX)) {
-                    throw new TreeException(where(join(dir, name0)) + ": inline content must match the size and be at most "
-                            + Limits.INLINE_CONTENT_MAX + " bytes");
-                }
-                if (w.payload != null && w.payload.length() >= Limits.PATH_MAX) {
-                    throw new TreeException(where(join(dir, name0)) + ": payload too long");
-                }
-                if (w.digest != null && w.digest.length != 32) {
-                    throw new TreeException(where(join(dir, name0)) + ": fs-verity digest must be 32 bytes");
-                }
-            }
+            case Directory d -> entries(w, parent == null ? w : parent, d, join(dir, name0));
+            case RegularFile f -> regular(w, f, dir, name0);
             case Symlink s -> {
                 if (s.target().isEmpty() || s.target().length() >= Limits.PATH_MAX) {
                     throw new TreeException(where(join(dir, name0)) + ": symlink target must be 1.." + (Limits.PATH_MAX - 1)
                             + " bytes");
                 }
-                w.payload = s.target();
+                w.symlinkTarget = s.target();
                 w.size = s.target().length();
             }
-            case Device d -> w.rdev = d.rdev();
+            case Device d -> {
+                w.rdev = d.rdev();
+                if (d.isWhiteout()) {
+                    whiteout(w, parent);
+                }
+            }
             default -> {
-                // fifos and sockets carry nothing beyond their metadata
+                // fifos and sockets carry nothing beyond their metadata (hardlinks never get here)
             }
         }
-        if (linkTargets.contains(n)) {
-            copies.put(n, w);
+        long total = 0;
+        for (int i = 0; i < w.xcount; i++) {
+            String problem = Limits.xattrProblem(w.xkeys[i], w.xvals[i].length, total);
+            if (problem != null) {
+                throw new TreeException(where(join(dir, name0)) + ": " + problem);
+            }
+            total = Limits.xattrAccounted(total, w.xkeys[i], w.xvals[i].length);
         }
         return w;
+    }
+
+    /** A directory's entries, with "." and ".." merged in at their strcmp places. */
+    private void entries(Inode w, Inode parent, Directory d, String path) throws TreeException {
+        int n = d.entries().size() + 2;
+        w.names = new String[n];
+        w.kids = new Inode[n];
+        w.linked = new boolean[n];
+        int dots = 0;
+        for (var e : d.entries().entrySet()) {
+            String name = e.getKey();
+            if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0
+                    || name.indexOf('\0') >= 0) {
+                throw new TreeException(where(path) + ": invalid file name '" + name + "'");
+            }
+            if (name.length() > Limits.NAME_MAX) {
+                throw new TreeException(where(path + "/" + name) + ": name longer than " + Limits.NAME_MAX);
+            }
+            dots = addDots(w, parent, dots, name);
+            if (e.getValue() instanceof Hardlink h) {
+                links.add(new PendingLink(w, w.count, h.target()));
+                w.addEntry(name, null, true);
+            } else {
+                w.addEntry(name, build(e.getValue(), w, path, name), false);
+            }
+        }
+        addDots(w, parent, dots, null);
+    }
+
+    /** Adds "." (dots == 0) and ".." (dots <= 1) if they sort before name (null: the end); the new dots count. */
+    private static int addDots(Inode w, Inode parent, int dots, String name) {
+        if (dots == 0 && (name == null || name.compareTo(".") > 0)) {
+            w.addEntry(".", w, true);
+            dots = 1;
+        }
+        if (dots == 1 && (name == null || name.compareTo("..") > 0)) {
+            w.addEntry("..", parent, true);
+            dots = 2;
+        }
+        return dots;
+    }
+
+    private void regular(Inode w, RegularFile f, String dir, String name) throws TreeException {
+        w.size = f.size();
+        w.content = f.content();
+        if (f.size() < 0) {
+            throw new TreeException(where(join(dir, name)) + ": negative size");
+        }
+        if (w.content != null && (w.content.length != f.size() || f.size() > Limits.INLINE_CONTENT_MAX)) {
+            throw new TreeException(where(join(dir, name)) + ": inline content must match the size and be at most "
+                    + Limits.INLINE_CONTENT_MAX + " bytes");
+        }
+        String payload = f.payload();
+        if (payload != null && payload.length() >= Limits.PATH_MAX) {
+            throw new TreeException(where(join(dir, name)) + ": payload too long");
+        }
+        byte[] digest = f.digest();
+        if (digest != null && digest.length != 32) {
+            throw new TreeException(where(join(dir, name)) + ": fs-verity digest must be 32 bytes");
+        }
+        if (w.size == 0 || w.content != null) {
+            return;
+        }
+        // Data in the store: overlayfs finds it by the redirect, and checks it against the digest.
+        w.external = true;
+        byte[] meta = EMPTY;
+        if (digest != null) {
+            meta = new byte[4 + 32];
+            meta[1] = (byte) meta.length;
+            meta[3] = 1; // FS_VERITY_HASH_ALG_SHA256
+            System.arraycopy(digest, 0, meta, 4, 32);
+        }
+        w.putXattr(METACOPY, meta);
+        if (payload != null && !payload.isEmpty()) {
+            byte[] redirect = new byte[payload.length() + 1];
+            redirect[0] = '/';
+            latin1(payload, redirect, 1);
+            w.putXattr(REDIRECT, redirect);
+        }
+        computeChunking(w, dir, name);
+    }
+
+    /** An overlay whiteout in the tree is stored escaped, as an empty regular file. */
+    private void whiteout(Inode w, Inode parent) {
+        hasWhiteout = true;
+        w.size = 0;
+        w.mode = Meta.S_IFREG | (w.mode & ~Meta.S_IFMT);
+        w.putXattr(ESCAPED_WHITEOUT, EMPTY);
+        w.putXattr(USER_WHITEOUT, EMPTY);
+        parent.putXattr(ESCAPED_WHITEOUTS, EMPTY);
+        parent.putXattr(USER_WHITEOUTS, EMPTY);
+        if (whiteoutsOpaque) {
+            parent.putXattr(ESCAPED_OPAQUE, new byte[] {'x'});
+            parent.putXattr(USER_OPAQUE, new byte[] {'x'});
+        }
+    }
+
+    private void resolveLinks() throws TreeException {
+        Map<Node, Inode> bySource = new IdentityHashMap<>();
+        for (PendingLink l : links) {
+            bySource.put(l.target(), null);
+        }
+        for (Inode i : built) {
+            if (bySource.containsKey(i.source)) {
+                bySource.put(i.source, i);
+            }
+        }
+        for (PendingLink l : links) {
+            Inode t = bySource.get(l.target());
+            if (t == null) {
+                throw new TreeException("hardlink to an inode that is not in the tree");
+            }
+            l.dir().kids[l.entry()] = t;
+        }
     }
 
     private static String join(String dir, String name) {
@@ -258,82 +379,8 @@ public final class ErofsWriter {
         return path.isEmpty() ? "/" : path;
     }
 
-    private void rewrite(W node, W parent, String dir, String name) throws TreeException {
-        escapeOverlayXattrs(node);
-        int type = node.type();
-        if (type == Meta.S_IFREG && node.size > 0 && node.content == null) {
-            byte[] meta = EMPTY;
-            if (node.digest != null) {
-                meta = new byte[4 + 32];
-                meta[1] = (byte) meta.length;
-                meta[3] = 1; // FS_VERITY_HASH_ALG_SHA256
-                System.arraycopy(node.digest, 0, meta, 4, 32);
-            }
-            node.xattrs.put(METACOPY, meta);
-            if (node.payload != null && !node.payload.isEmpty()) {
-                byte[] redirect = new byte[node.payload.length() + 1];
-                redirect[0] = '/';
-                latin1(node.payload, redirect, 1);
-                node.xattrs.put(REDIRECT, redirect);
-            }
-            computeChunking(node, dir, name);
-        }
-        if (type == Meta.S_IFCHR && node.rdev == 0) {
-            // An overlay whiteout in the tree is stored escaped, as a regular file.
-            node.size = 0;
-            node.mode = Meta.S_IFREG | (node.mode & ~Meta.S_IFMT);
-            node.xattrs.put(ESCAPED_WHITEOUT, EMPTY);
-            node.xattrs.put(USER_WHITEOUT, EMPTY);
-            parent.xattrs.put(ESCAPED_WHITEOUTS, EMPTY);
-            parent.xattrs.put(USER_WHITEOUTS, EMPTY);
-            if (version >= 1) {
-                parent.xattrs.put(ESCAPED_OPAQUE, new byte[] {'x'});
-                parent.xattrs.put(USER_OPAQUE, new byte[] {'x'});
-            }
-        }
-        if (type == Meta.S_IFDIR) {
-            W self = new W();
-            self.linkTo = node;
-            W up = new W();
-            up.linkTo = parent;
-            node.children.put(".", self);
-            node.children.put("..", up);
-            String path = join(dir, name);
-            for (var e : node.children.entrySet()) {
-                W child = e.getValue();
-                if (child.linkTo == null) {
-                    rewrite(child, node, path, e.getKey());
-                }
-            }
-        }
-        String problem = Limits.xattrProblem(node.xattrs);
-        if (problem != null) {
-            throw new TreeException(where(join(dir, name)) + ": " + problem);
-        }
-    }
-
-    private static void escapeOverlayXattrs(W node) {
-        List<String> keys = null;
-        for (var e : node.xattrs.entries()) {
-            if (e.getKey().startsWith(OVERLAY_PREFIX)) {
-                if (keys == null) {
-                    keys = new ArrayList<>();
-                }
-                keys.add(e.getKey());
-            }
-        }
-        if (keys == null) {
-            return;
-        }
-        Map<String, byte[]> renamed = new HashMap<>();
-        for (String k : keys) {
-            renamed.put(OVERLAY_ESCAPE_PREFIX + k.substring(OVERLAY_PREFIX.length()), node.xattrs.remove(k));
-        }
-        renamed.forEach(node.xattrs::put);
-    }
-
     /** Chunk size for an external file: one chunk index per chunk, all in at most one block. */
-    private static void computeChunking(W node, String dir, String name) throws TreeException {
+    private static void computeChunking(Inode node, String dir, String name) throws TreeException {
         int bits = 64 - Long.numberOfLeadingZeros(node.size - 1); // ilog2(size - 1) + 1
         if (node.size == 1) {
             bits = 0;
@@ -349,158 +396,105 @@ public final class ErofsWriter {
         node.chunkCount = (int) count;
     }
 
-    private static void addRootWhiteouts(W root) {
-        byte[] selinux = root.xattrs.get("security.selinux");
+    /** The root gets a whiteout for each 00..ff it lacks (objects stay hidden in the store's layout). */
+    private static void addRootWhiteouts(Inode root) {
+        byte[] selinux = root.getXattr("security.selinux");
+        String[] names = root.names;
+        Inode[] kids = root.kids;
+        boolean[] linked = root.linked;
+        int n = root.count;
+        root.names = new String[n + 256];
+        root.kids = new Inode[n + 256];
+        root.linked = new boolean[n + 256];
+        root.count = 0;
+        int j = 0;
         for (int i = 0; i <= 255; i++) {
-            String name = String.format("%02x", i);
-            if (root.children.containsKey(name)) {
+            String hex = hexName(i); // ascending in strcmp order too
+            while (j < n && names[j].compareTo(hex) < 0) {
+                root.addEntry(names[j], kids[j], linked[j]);
+                j++;
+            }
+            if (j < n && names[j].equals(hex)) {
                 continue;
             }
-            W w = new W();
+            Inode w = new Inode(null);
             w.mode = Meta.S_IFCHR | 0644;
             w.nlink = 1;
             w.uid = root.uid;
             w.gid = root.gid;
             w.mtimeSec = root.mtimeSec;
             w.mtimeNsec = root.mtimeNsec;
-            w.xattrs = new Xattrs();
             if (selinux != null) {
-                w.xattrs.put("security.selinux", selinux);
+                w.putXattr("security.selinux", selinux);
             }
-            root.children.put(name, w);
+            root.addEntry(hex, w, false);
         }
+        for (; j < n; j++) {
+            root.addEntry(names[j], kids[j], linked[j]);
+        }
+    }
+
+    private static String hexName(int i) {
+        return new String(new char[] {Character.forDigit(i >> 4, 16), Character.forDigit(i & 15, 16)});
     }
 
     // ---- layout (lcfs_compute_tree, compute_erofs_shared_xattrs, compute_erofs_inodes) ----
 
-    private void computeTree(W root) {
+    private void computeTree(Inode root) {
         order.add(root);
         minSec = root.mtimeSec;
         minNsec = root.mtimeNsec;
         for (int i = 0; i < order.size(); i++) {
-            W n = order.get(i);
-            if (n.type() == Meta.S_IFDIR) {
-                long links = 2;
-                for (W c : n.children.values()) {
-                    if (c.linkTo == null && c.type() == Meta.S_IFDIR) {
-                        links++;
-                    }
-                }
-                n.nlink = links;
-            }
+            Inode n = order.get(i);
             if (n.mtimeSec < minSec || (n.mtimeSec == minSec && Integer.compareUnsigned(n.mtimeNsec, minNsec) < 0)) {
                 minSec = n.mtimeSec;
                 minNsec = n.mtimeNsec;
             }
             n.inodeNum = i;
-            if (n.xattrs.get("system.posix_acl_access") != null || n.xattrs.get("system.posix_acl_default") != null) {
-                hasAcl = true;
-            }
-            if (n.children != null) {
-                for (W c : n.children.values()) {
-                    if (c.linkTo == null) {
+            if (n.names != null) {
+                long links = 2;
+                for (int k = 0; k < n.count; k++) {
+                    if (!n.linked[k]) {
+                        Inode c = n.kids[k];
                         order.add(c);
+                        if (c.type() == Meta.S_IFDIR) {
+                            links++;
+                        }
                     }
                 }
+                n.nlink = links;
             }
-        }
-    }
-
-    /** One distinct (key, value) pair and how many inodes carry it. */
-    private static final class XEntry {
-        final String key;
-        final byte[] value;
-        final int hash;
-        int count;
-        long offset = -1;
-
-        XEntry(String key, byte[] value) {
-            this.key = key;
-            this.value = value;
-            this.hash = key.hashCode() * 31 + Arrays.hashCode(value);
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof XEntry x && x.hash == hash && x.key.equals(key) && Arrays.equals(x.value, value);
-        }
-
-        @Override
-        public int hashCode() {
-            return hash;
         }
     }
 
     private void computeSharedXattrs() {
-        Map<XEntry, XEntry> distinct = new HashMap<>();
-        List<XEntry[]> perNode = new ArrayList<>(order.size());
-        for (W n : order) {
-            int k = n.xattrs.size();
-            n.xkeys = new String[k];
-            n.xvals = new byte[k][];
-            n.xshared = new long[k];
-            XEntry[] entries = new XEntry[k];
-            int i = 0;
-            for (var e : n.xattrs.entries()) {
-                n.xkeys[i] = e.getKey();
-                n.xvals[i] = e.getValue();
-                XEntry x = distinct.computeIfAbsent(new XEntry(e.getKey(), e.getValue()), v -> v);
-                x.count++;
-                entries[i++] = x;
+        for (Inode n : order) {
+            int[] ids = new int[n.xcount];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = xattrs.add(n.xkeys[i], n.xvals[i]);
             }
-            perNode.add(entries);
+            n.xids = ids;
         }
-        List<XEntry> shared = new ArrayList<>();
-        for (XEntry x : distinct.values()) {
-            if (x.count > 1) {
-                shared.add(x);
-            }
-        }
-        // Upstream's canonical order: descending by key, then value length, then value bytes.
-        shared.sort((a, b) -> {
-            int r = b.key.compareTo(a.key);
-            if (r != 0) {
-                return r;
-            }
-            if (a.value.length != b.value.length) {
-                return b.value.length - a.value.length;
-            }
-            return Arrays.compareUnsigned(b.value, a.value);
-        });
-        long off = 0;
-        for (XEntry x : shared) {
-            x.offset = off;
-            sharedKeys.add(x.key);
-            sharedVals.add(x.value);
-            off += entrySize(x.key, x.value.length);
-        }
-        sharedSize = off;
-        for (int j = 0; j < order.size(); j++) {
-            W n = order.get(j);
-            XEntry[] entries = perNode.get(j);
+        xattrs.layOutShared();
+        for (Inode n : order) {
             int nShared = 0;
-            for (int i = 0; i < entries.length; i++) {
-                if (entries[i].offset >= 0 && nShared < Format.XATTR_LONG_PREFIX) {
-                    n.xshared[i] = entries[i].offset;
+            for (int i = 0; i < n.xids.length; i++) {
+                if (xattrs.sharedOffset(n.xids[i]) >= 0 && nShared < Format.XATTR_LONG_PREFIX) {
                     nShared++;
                 } else {
-                    n.xshared[i] = -1;
+                    n.xids[i] = ~n.xids[i];
                 }
             }
             n.nShared = nShared;
         }
     }
 
-    private static int entrySize(String key, int valueLen) {
-        int suffix = key.length() - Format.XATTR_PREFIXES[Format.xattrIndex(key)].length();
-        return (int) roundUp(Format.XATTR_ENTRY_SIZE + suffix + valueLen, 4);
-    }
-
-    private static void computeDirSize(W node) {
+    /** Blocks and inline tail of a directory with these entry names, packed as long (blocks << 32 | tail). */
+    private static long dirLayout(String[] names, int count) {
         int blocks = 0;
         int used = 0;
-        for (String name : node.children.keySet()) {
-            int len = Format.DIRENT_SIZE + name.length();
+        for (int i = 0; i < count; i++) {
+            int len = Format.DIRENT_SIZE + names[i].length();
             if (used + len > BLOCK_SIZE) {
                 blocks++;
                 used = 0;
@@ -511,16 +505,19 @@ public final class ErofsWriter {
             blocks++;
             used = 0;
         }
-        node.nBlocks = blocks;
-        node.tail = used;
+        return (long) blocks << 32 | used;
     }
 
-    private static void computeSize(W node) {
+    private static void computeSize(Inode node) {
         switch (node.type()) {
-            case Meta.S_IFDIR -> computeDirSize(node);
+            case Meta.S_IFDIR -> {
+                long layout = dirLayout(node.names, node.count);
+                node.nBlocks = (int) (layout >>> 32);
+                node.tail = (int) layout;
+            }
             case Meta.S_IFLNK -> {
                 node.nBlocks = 0;
-                node.tail = node.payload.length();
+                node.tail = node.symlinkTarget.length();
             }
             case Meta.S_IFREG -> {
                 if (node.size == 0) {
@@ -545,7 +542,7 @@ public final class ErofsWriter {
         }
     }
 
-    private boolean fitsCompact(W node) {
+    private boolean fitsCompact(Inode node) {
         if (node.mtimeSec != minSec || node.mtimeNsec != minNsec) {
             return false;
         }
@@ -557,11 +554,11 @@ public final class ErofsWriter {
         return size <= 0xffffffffL;
     }
 
-    private static int xattrInodeSize(W node) {
+    private int xattrInodeSize(Inode node) {
         int unshared = 0;
-        for (int i = 0; i < node.xkeys.length; i++) {
-            if (node.xshared[i] < 0) {
-                unshared += entrySize(node.xkeys[i], node.xvals[i].length);
+        for (int id : node.xids) {
+            if (id < 0) {
+                unshared += xattrs.entrySize(~id);
             }
         }
         if (node.nShared == 0 && unshared == 0) {
@@ -571,7 +568,7 @@ public final class ErofsWriter {
     }
 
     /** Padding before an inode so that its inline tail does not straddle a block boundary. */
-    private static long tailPadding(W node, long pos, int inodeSize, int xattrSize) {
+    private static long tailPadding(Inode node, long pos, int inodeSize, int xattrSize) {
         long nonTail = inodeSize + xattrSize;
         long total = nonTail + node.tail;
         if (node.type() == Meta.S_IFLNK) {
@@ -601,7 +598,7 @@ public final class ErofsWriter {
 
     private void computeInodes() throws TreeException {
         long pos = Format.SUPER_OFFSET + Format.SUPER_SIZE;
-        for (W n : order) {
+        for (Inode n : order) {
             computeSize(n);
             n.compact = fitsCompact(n);
             int inodeSize = n.compact ? Format.INODE_COMPACT_SIZE : Format.INODE_EXTENDED_SIZE;
@@ -623,51 +620,50 @@ public final class ErofsWriter {
 
     // ---- emitting ----
 
-    private byte[] emit() throws TreeException {
-        long dataStart = roundUp(inodesEnd + sharedSize, BLOCK_SIZE);
+    private byte[] emit(int writtenVersion) throws TreeException {
+        long dataStart = roundUp(inodesEnd + xattrs.sharedSize(), BLOCK_SIZE);
         long total = dataStart + dataBlocks * BLOCK_SIZE;
         if (total > Integer.MAX_VALUE - 16) {
             throw new TreeException("image would be larger than 2 GiB");
         }
         byte[] img = new byte[(int) total];
-        ByteBuffer bb = ByteBuffer.wrap(img).order(ByteOrder.LITTLE_ENDIAN);
 
-        bb.putInt(0, Format.COMPOSEFS_MAGIC);
-        bb.putInt(4, Format.COMPOSEFS_HEADER_VERSION);
-        bb.putInt(8, hasAcl ? Format.COMPOSEFS_FLAGS_HAS_ACL : 0);
-        bb.putInt(12, version);
+        Le.put32(img, 0, Format.COMPOSEFS_MAGIC);
+        Le.put32(img, 4, Format.COMPOSEFS_HEADER_VERSION);
+        Le.put32(img, 8, xattrs.hasAcl() ? Format.COMPOSEFS_FLAGS_HAS_ACL : 0);
+        Le.put32(img, 12, writtenVersion);
 
         int sb = Format.SUPER_OFFSET;
-        bb.putInt(sb + Format.SB_MAGIC, Format.SUPER_MAGIC);
-        bb.putInt(sb + Format.SB_FEATURE_COMPAT, Format.FEATURE_COMPAT_MTIME | Format.FEATURE_COMPAT_XATTR_FILTER);
-        bb.put(sb + Format.SB_BLKSZBITS, (byte) Format.BLOCK_BITS);
-        bb.putShort(sb + Format.SB_ROOT_NID, (short) (order.get(0).pos / SLOT_SIZE));
-        bb.putLong(sb + Format.SB_INOS, order.size());
-        bb.putLong(sb + Format.SB_BUILD_TIME, minSec);
-        bb.putInt(sb + Format.SB_BUILD_TIME_NSEC, minNsec);
-        bb.putInt(sb + Format.SB_BLOCKS, (int) (dataStart / BLOCK_SIZE + dataBlocks));
-        bb.putInt(sb + Format.SB_META_BLKADDR, (Format.SUPER_OFFSET + Format.SUPER_SIZE) / BLOCK_SIZE);
-        bb.putInt(sb + Format.SB_XATTR_BLKADDR, (int) (inodesEnd / BLOCK_SIZE));
+        Le.put32(img, sb + Format.SB_MAGIC, Format.SUPER_MAGIC);
+        Le.put32(img, sb + Format.SB_FEATURE_COMPAT, Format.FEATURE_COMPAT_MTIME | Format.FEATURE_COMPAT_XATTR_FILTER);
+        img[sb + Format.SB_BLKSZBITS] = (byte) Format.BLOCK_BITS;
+        Le.put16(img, sb + Format.SB_ROOT_NID, (int) (order.get(0).pos / SLOT_SIZE));
+        Le.put64(img, sb + Format.SB_INOS, order.size());
+        Le.put64(img, sb + Format.SB_BUILD_TIME, minSec);
+        Le.put32(img, sb + Format.SB_BUILD_TIME_NSEC, minNsec);
+        Le.put32(img, sb + Format.SB_BLOCKS, (int) (dataStart / BLOCK_SIZE + dataBlocks));
+        Le.put32(img, sb + Format.SB_META_BLKADDR, (Format.SUPER_OFFSET + Format.SUPER_SIZE) / BLOCK_SIZE);
+        Le.put32(img, sb + Format.SB_XATTR_BLKADDR, (int) (inodesEnd / BLOCK_SIZE));
 
         long end = dataStart;
-        for (W n : order) {
+        for (Inode n : order) {
             if (n.nBlocks > 0) {
                 n.blkaddr = end / BLOCK_SIZE;
                 end += (long) BLOCK_SIZE * n.nBlocks;
             }
-            writeInode(bb, n);
+            writeInode(img, n);
         }
         int p = (int) inodesEnd;
-        for (int i = 0; i < sharedKeys.size(); i++) {
-            p = writeXattrEntry(bb, p, sharedKeys.get(i), sharedVals.get(i));
+        for (int id : xattrs.sharedOrder()) {
+            p = xattrs.writeEntry(img, p, id);
         }
-        for (W n : order) {
-            writeData(bb, n);
+        for (Inode n : order) {
+            writeData(img, n);
         }
         return img;
     }
 
-    private void writeInode(ByteBuffer bb, W n) {
+    private void writeInode(byte[] img, Inode n) {
         int type = n.type();
         int layout = n.tail > 0 ? Format.LAYOUT_FLAT_INLINE : Format.LAYOUT_FLAT_PLAIN;
         long size;
@@ -687,117 +683,92 @@ public final class ErofsWriter {
         if (type == Meta.S_IFCHR || type == Meta.S_IFBLK) {
             iu = (int) n.rdev;
         }
-        if (type == Meta.S_IFREG && n.size > 0 && n.content == null) {
+        if (n.external) {
             layout = Format.LAYOUT_CHUNK_BASED;
             iu = (iu & 0xffff0000) | (n.chunkBits - Format.BLOCK_BITS); // i_u.c.format overlays the low half
         }
         int icount = n.xattrSize == 0 ? 0 : (n.xattrSize - Format.XATTR_IBODY_HEADER_SIZE) / 4 + 1;
         int format = layout << Format.I_DATALAYOUT_BIT | (n.compact ? 0 : 1) << Format.I_VERSION_BIT;
         int p = (int) n.pos;
-        bb.putShort(p, (short) format);
-        bb.putShort(p + 2, (short) icount);
-        bb.putShort(p + 4, (short) n.mode);
+        Le.put16(img, p, format);
+        Le.put16(img, p + 2, icount);
+        Le.put16(img, p + 4, n.mode);
         if (n.compact) {
-            bb.putShort(p + 6, (short) n.nlink);
-            bb.putInt(p + 8, (int) size);
-            bb.putInt(p + 16, iu);
-            bb.putInt(p + 20, n.inodeNum);
-            bb.putShort(p + 24, (short) n.uid);
-            bb.putShort(p + 26, (short) n.gid);
+            Le.put16(img, p + 6, (int) n.nlink);
+            Le.put32(img, p + 8, (int) size);
+            Le.put32(img, p + 16, iu);
+            Le.put32(img, p + 20, n.inodeNum);
+            Le.put16(img, p + 24, n.uid);
+            Le.put16(img, p + 26, n.gid);
             p += Format.INODE_COMPACT_SIZE;
         } else {
-            bb.putLong(p + 8, size);
-            bb.putInt(p + 16, iu);
-            bb.putInt(p + 20, n.inodeNum);
-            bb.putInt(p + 24, n.uid);
-            bb.putInt(p + 28, n.gid);
-            bb.putLong(p + 32, n.mtimeSec);
-            bb.putInt(p + 40, n.mtimeNsec);
-            bb.putInt(p + 44, (int) n.nlink);
+            Le.put64(img, p + 8, size);
+            Le.put32(img, p + 16, iu);
+            Le.put32(img, p + 20, n.inodeNum);
+            Le.put32(img, p + 24, n.uid);
+            Le.put32(img, p + 28, n.gid);
+            Le.put64(img, p + 32, n.mtimeSec);
+            Le.put32(img, p + 40, n.mtimeNsec);
+            Le.put32(img, p + 44, (int) n.nlink);
             p += Format.INODE_EXTENDED_SIZE;
         }
         if (n.xattrSize > 0) {
             int filter = 0;
-            for (String key : n.xkeys) {
-                filter |= filterBits.computeIfAbsent(key, ErofsWriter::filterBit);
+            for (int id : n.xids) {
+                filter |= xattrs.filterBit(id < 0 ? ~id : id);
             }
             int start = p;
-            bb.putInt(p, ~filter);
-            bb.put(p + 4, (byte) n.nShared);
+            Le.put32(img, p, ~filter);
+            img[p + 4] = (byte) n.nShared;
             p += Format.XATTR_IBODY_HEADER_SIZE;
             long base = inodesEnd % BLOCK_SIZE;
-            for (int i = 0; i < n.xkeys.length; i++) {
-                if (n.xshared[i] >= 0) {
-                    bb.putInt(p, (int) ((base + n.xshared[i]) / 4));
+            for (int id : n.xids) {
+                if (id >= 0) {
+                    Le.put32(img, p, (int) ((base + xattrs.sharedOffset(id)) / 4));
                     p += 4;
                 }
             }
-            for (int i = 0; i < n.xkeys.length; i++) {
-                if (n.xshared[i] < 0) {
-                    p = writeXattrEntry(bb, p, n.xkeys[i], n.xvals[i]);
+            for (int id : n.xids) {
+                if (id < 0) {
+                    p = xattrs.writeEntry(img, p, ~id);
                 }
             }
             assert p - start == n.xattrSize;
         }
         if (n.tail > 0) {
             switch (type) {
-                case Meta.S_IFDIR -> writeDirents(bb, p, n, true);
-                case Meta.S_IFLNK -> putLatin1(bb, p, n.payload);
+                case Meta.S_IFDIR -> writeDirents(img, p, n, true);
+                case Meta.S_IFLNK -> latin1(n.symlinkTarget, img, p);
                 default -> {
                     if (n.content != null) {
-                        bb.put(p, n.content, (int) (n.size - n.tail), n.tail);
+                        System.arraycopy(n.content, (int) (n.size - n.tail), img, p, n.tail);
                     } else {
-                        for (int i = 0; i < n.chunkCount; i++) {
-                            bb.putInt(p + 4 * i, Format.NULL_ADDR);
-                        }
+                        Arrays.fill(img, p, p + 4 * n.chunkCount, (byte) 0xff); // NULL_ADDR chunk indexes
                     }
                 }
             }
         }
     }
 
-    /** The bloom-filter bit of one xattr name (xxh32 of the name after its prefix, seeded by index). */
-    private static int filterBit(String key) {
-        int idx = Format.xattrIndex(key);
-        byte[] suffix = key.substring(Format.XATTR_PREFIXES[idx].length()).getBytes(StandardCharsets.ISO_8859_1);
-        return 1 << (XxHash32.hash(suffix, 0, suffix.length, Format.XATTR_FILTER_SEED + idx)
-                & (Format.XATTR_FILTER_BITS - 1));
-    }
-
-    private static int writeXattrEntry(ByteBuffer bb, int p, String key, byte[] value) {
-        int idx = Format.xattrIndex(key);
-        String suffix = key.substring(Format.XATTR_PREFIXES[idx].length());
-        bb.put(p, (byte) suffix.length());
-        bb.put(p + 1, (byte) idx);
-        bb.putShort(p + 2, (short) value.length);
-        putLatin1(bb, p + 4, suffix);
-        bb.put(p + 4 + suffix.length(), value);
-        return (int) roundUp(p + 4L + suffix.length() + value.length, 4);
-    }
-
-    private static void putLatin1(ByteBuffer bb, int p, String s) {
-        latin1(s, bb.array(), p); // straight into the image: no byte[] per name
-    }
-
     /** The Latin-1 bytes of s (one char per byte, as the tree model carries names) into dst at off. */
+    @SuppressWarnings("deprecation") // String.getBytes(int, int, byte[], int): a Latin-1 string's bytes, copied as they are
     private static void latin1(String s, byte[] dst, int off) {
-        for (int i = 0, n = s.length(); i < n; i++) {
-            dst[off + i] = (byte) s.charAt(i);
-        }
+        s.getBytes(0, s.length(), dst, off);
     }
 
     /** Writes the inline tail chunk (tail=true) or the full blocks (tail=false) of a directory. */
-    private static void writeDirents(ByteBuffer bb, int p, W dir, boolean tail) {
-        List<String> names = new ArrayList<>(dir.children.keySet());
+    private static void writeDirents(byte[] img, int p, Inode dir, boolean tail) {
+        String[] names = dir.names;
+        int count = dir.count;
         int used = 0;
         int first = 0;
         int written = 0;
         int out = p;
-        for (int i = 0; i < names.size(); i++) {
-            int len = Format.DIRENT_SIZE + names.get(i).length();
+        for (int i = 0; i < count; i++) {
+            int len = Format.DIRENT_SIZE + names[i].length();
             if (used + len > BLOCK_SIZE) {
                 if (!tail) {
-                    writeChunk(bb, out, dir, names, first, i);
+                    writeChunk(img, out, dir, first, i);
                     out += BLOCK_SIZE;
                 }
                 written++;
@@ -808,27 +779,27 @@ public final class ErofsWriter {
         }
         if (written < dir.nBlocks) {
             if (!tail) {
-                writeChunk(bb, out, dir, names, first, names.size());
+                writeChunk(img, out, dir, first, count);
             }
             used = 0;
-            first = names.size();
+            first = count;
         }
         if (tail && used > 0) {
-            writeChunk(bb, out, dir, names, first, names.size());
+            writeChunk(img, out, dir, first, count);
         }
     }
 
-    private static void writeChunk(ByteBuffer bb, int p, W dir, List<String> names, int from, int to) {
+    private static void writeChunk(byte[] img, int p, Inode dir, int from, int to) {
         int nameoff = (to - from) * Format.DIRENT_SIZE;
         int np = p + nameoff;
         for (int i = from; i < to; i++) {
-            String name = names.get(i);
-            W target = dir.children.get(name).target();
+            String name = dir.names[i];
+            Inode target = dir.kids[i];
             int d = p + (i - from) * Format.DIRENT_SIZE;
-            bb.putLong(d, target.pos / SLOT_SIZE);
-            bb.putShort(d + 8, (short) nameoff);
-            bb.put(d + 10, (byte) fileType(target.type()));
-            putLatin1(bb, np, name);
+            Le.put64(img, d, target.pos / SLOT_SIZE);
+            Le.put16(img, d + 8, nameoff);
+            img[d + 10] = (byte) fileType(target.type());
+            latin1(name, img, np);
             np += name.length();
             nameoff += name.length();
         }
@@ -836,21 +807,19 @@ public final class ErofsWriter {
 
     /** A directory's i_size as the writer lays it out (dirents incl. "." and "..", and the root's 00..ff). */
     public static long directorySize(Directory dir, boolean isRoot) {
-        W w = new W();
-        w.mode = Meta.S_IFDIR;
-        w.children = new TreeMap<>();
-        for (String name : dir.entries().keySet()) {
-            w.children.put(name, w);
-        }
-        w.children.put(".", w);
-        w.children.put("..", w);
+        List<String> names = new ArrayList<>(dir.entries().keySet());
+        names.add(".");
+        names.add("..");
         if (isRoot) {
             for (int i = 0; i <= 255; i++) {
-                w.children.putIfAbsent(String.format("%02x", i), w);
+                if (!dir.entries().containsKey(hexName(i))) {
+                    names.add(hexName(i));
+                }
             }
         }
-        computeDirSize(w);
-        return (long) w.nBlocks * BLOCK_SIZE + w.tail;
+        names.sort(null);
+        long layout = dirLayout(names.toArray(NO_NAMES), names.size());
+        return (layout >>> 32) * BLOCK_SIZE + (int) layout;
     }
 
     static int fileType(int type) {
@@ -866,24 +835,21 @@ public final class ErofsWriter {
         };
     }
 
-    private static void writeData(ByteBuffer bb, W n) {
+    private static void writeData(byte[] img, Inode n) {
         if (n.nBlocks == 0) {
             return;
         }
         int p = (int) (n.blkaddr * BLOCK_SIZE);
         switch (n.type()) {
-            case Meta.S_IFDIR -> writeDirents(bb, p, n, false);
+            case Meta.S_IFDIR -> writeDirents(img, p, n, false);
             case Meta.S_IFREG -> {
                 if (n.content == null) {
-                    Arrays.fill(bb.array(), p, p + BLOCK_SIZE, (byte) 0xff); // 1024 null chunk indexes
+                    Arrays.fill(img, p, p + BLOCK_SIZE, (byte) 0xff); // 1024 null chunk indexes
                 } else {
-                    bb.put(p, n.content, 0, (int) Math.min(n.size, BLOCK_SIZE));
+                    System.arraycopy(n.content, 0, img, p, (int) Math.min(n.size, BLOCK_SIZE));
                 }
             }
-            case Meta.S_IFLNK -> {
-                byte[] t = n.payload.getBytes(StandardCharsets.ISO_8859_1);
-                bb.put(p, t, 0, Math.min(t.length, BLOCK_SIZE));
-            }
+            case Meta.S_IFLNK -> latin1(n.symlinkTarget, img, p); // shorter than PATH_MAX, so within the block
             default -> {
                 // devices, fifos and sockets have no data
             }

@@ -35,21 +35,34 @@ public final class Limits {
     public static String xattrProblem(Xattrs xattrs) {
         long total = 0;
         for (var e : xattrs.entries()) {
-            String key = e.getKey();
-            if (key.isEmpty()) {
-                return "empty xattr name";
+            String problem = xattrProblem(e.getKey(), e.getValue().length, total);
+            if (problem != null) {
+                return problem;
             }
-            if (key.length() > XATTR_NAME_MAX) {
-                return "xattr name longer than " + XATTR_NAME_MAX + " bytes";
-            }
-            if (e.getValue().length > XATTR_VALUE_MAX) {
-                return "value of xattr " + key + " longer than " + XATTR_VALUE_MAX + " bytes";
-            }
-            total += 7 + key.length() + e.getValue().length + (total == 0 ? 12 : 0);
-            if (total > XATTR_INODE_MAX) {
-                return "xattrs too large (more than " + XATTR_INODE_MAX + " bytes on one inode)";
-            }
+            total = xattrAccounted(total, e.getKey(), e.getValue().length);
         }
         return null;
+    }
+
+    /** What is wrong with one more xattr on an inode whose xattrs so far account for total bytes, or null. */
+    public static String xattrProblem(String key, int valueLength, long total) {
+        if (key.isEmpty()) {
+            return "empty xattr name";
+        }
+        if (key.length() > XATTR_NAME_MAX) {
+            return "xattr name longer than " + XATTR_NAME_MAX + " bytes";
+        }
+        if (valueLength > XATTR_VALUE_MAX) {
+            return "value of xattr " + key + " longer than " + XATTR_VALUE_MAX + " bytes";
+        }
+        if (xattrAccounted(total, key, valueLength) > XATTR_INODE_MAX) {
+            return "xattrs too large (more than " + XATTR_INODE_MAX + " bytes on one inode)";
+        }
+        return null;
+    }
+
+    /** The accounted total after one more xattr: 7 bytes of overhead per entry, 12 more for the first. */
+    public static long xattrAccounted(long total, String key, int valueLength) {
+        return total + 7 + key.length() + valueLength + (total == 0 ? 12 : 0);
     }
 }

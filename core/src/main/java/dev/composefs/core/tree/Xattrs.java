@@ -1,52 +1,59 @@
 package dev.composefs.core.tree;
 
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 
 /** Extended attributes of one inode, ordered by key as strcmp(3) orders them. */
 public final class Xattrs {
-    private final TreeMap<String, byte[]> map = new TreeMap<>();
+    // Made on the first put: most inodes have no xattrs, and a tree has one Xattrs per inode.
+    private TreeMap<String, byte[]> map;
 
     public Xattrs copy() {
         Xattrs c = new Xattrs();
-        c.map.putAll(map);
+        if (map != null) {
+            c.map = new TreeMap<>(map);
+        }
         return c;
     }
 
     /** Sets (or replaces) key; the key is a Latin-1 byte string. */
     public void put(String key, byte[] value) {
+        if (map == null) {
+            map = new TreeMap<>();
+        }
         map.put(key, value);
     }
 
     public byte[] get(String key) {
-        return map.get(key);
+        return map == null ? null : map.get(key);
     }
 
     public byte[] remove(String key) {
-        return map.remove(key);
+        return map == null ? null : map.remove(key);
     }
 
     public boolean isEmpty() {
-        return map.isEmpty();
+        return map == null || map.isEmpty();
     }
 
     public int size() {
-        return map.size();
+        return map == null ? 0 : map.size();
     }
 
     public Set<Map.Entry<String, byte[]>> entries() {
-        return map.entrySet();
+        return map == null ? Collections.emptySet() : map.entrySet();
     }
 
     @Override
     public boolean equals(Object o) {
-        if (!(o instanceof Xattrs other) || other.map.size() != map.size()) {
+        if (!(o instanceof Xattrs other) || other.size() != size()) {
             return false;
         }
-        for (var e : map.entrySet()) {
-            if (!Arrays.equals(e.getValue(), other.map.get(e.getKey()))) {
+        for (var e : entries()) {
+            if (!Arrays.equals(e.getValue(), other.get(e.getKey()))) {
                 return false;
             }
         }
@@ -56,7 +63,7 @@ public final class Xattrs {
     @Override
     public int hashCode() {
         int h = 0;
-        for (var e : map.entrySet()) {
+        for (var e : entries()) {
             h += e.getKey().hashCode() ^ Arrays.hashCode(e.getValue());
         }
         return h;
@@ -64,6 +71,6 @@ public final class Xattrs {
 
     @Override
     public String toString() {
-        return map.keySet().toString();
+        return map == null ? "[]" : map.keySet().toString();
     }
 }
