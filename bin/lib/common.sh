@@ -1,26 +1,60 @@
-# Shared by the launchers and scripts in bin/: locate the repository and a JDK >= 22.
-# Sourced, not executed. Callers set REPO from their own resolved path.
+# Shared by the launchers and scripts in bin/: locate a JDK >= 22, build, run a command.
+# Sourced, not executed. Callers set REPO (absolute) from their own resolved path.
 
 JDK_MIN=22
 
-# Prints the feature version of the JDK at $1 (reads its release file), or nothing.
-jdk_feature() {
-    local v
-    v=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$1/release" 2>/dev/null)
-    [ -n "$v" ] && echo "$v"
+# The launchers run this before every command, where a fork and exec of readlink, sed or ls
+# costs a millisecond or more (18 of them were 60 ms of a 0.1 s mount helper start): the
+# functions below use bash builtins and report through variables, forking only on a miss.
+
+# Sets JDK_FEATURE to the feature version of the JDK at $1 (from its release file), or "".
+jdk_feature_of() {
+    local line
+    JDK_FEATURE=
+    [ -r "$1/release" ] || return 0
+    while IFS= read -r line; do
+        if [[ $line =~ ^JAVA_VERSION=\"([0-9]+) ]]; then
+            JDK_FEATURE=${BASH_REMATCH[1]}
+            return 0
+        fi
+    done <"$1/release"
 }
 
-# Prints the home of a JDK >= $JDK_MIN: $JAVA_HOME, the java on PATH, then /usr/lib/jvm/*,
-# newest first. The distribution's default java may be older (17 on Debian 12).
-find_jdk() {
-    local cand v java_on_path
-    java_on_path=$(command -v java 2>/dev/null) && java_on_path=$(dirname "$(dirname "$(readlink -f "$java_on_path")")")
-    for cand in "${JAVA_HOME:-}" "$java_on_path" $(ls -d /usr/lib/jvm/*/ /opt/java/*/ /opt/jdk*/ 2>/dev/null | sort -rV); do
+# Prints the feature version of the JDK at $1, or nothing.
+jdk_feature() {
+    jdk_feature_of "$1"
+    [ -n "$JDK_FEATURE" ] && echo "$JDK_FEATURE"
+}
+
+# Whether $1 is a JDK >= $JDK_MIN.
+usable_jdk() {
+    [ -n "$1" ] && [ -x "$1/bin/java" ] || return 1
+    jdk_feature_of "$1"
+    [ -n "$JDK_FEATURE" ] && [ "$JDK_FEATURE" -ge "$JDK_MIN" ]
+}
+
+# Sets JDK to the home of a JDK >= $JDK_MIN: $JAVA_HOME, the java on PATH, then /usr/lib/jvm/*,
+# newest first (the distribution's default java may be older: 17 on Debian 12). The choice is
+# remembered in target/ for the same JAVA_HOME, java on PATH and installed JDKs.
+locate_jdk() {
+    local cand java_on_path memo key mkey mjdk installed
+    java_on_path=$(type -P java) || java_on_path=
+    installed=(/usr/lib/jvm/*/ /opt/java/*/ /opt/jdk*/)
+    key="${JAVA_HOME:-}|$java_on_path|${installed[*]}"
+    memo="$REPO/mount-helper/target/startup/jdk"
+    if [ -r "$memo" ] && { IFS= read -r mkey && IFS= read -r mjdk; } <"$memo" && [ "$mkey" = "$key" ] \
+            && usable_jdk "$mjdk"; then
+        JDK=$mjdk
+        return 0
+    fi
+    [ -n "$java_on_path" ] && java_on_path=$(dirname "$(dirname "$(readlink -f "$java_on_path")")")
+    for cand in "${JAVA_HOME:-}" "$java_on_path" $(ls -d "${installed[@]}" 2>/dev/null | sort -rV); do
         cand=${cand%/}
-        [ -n "$cand" ] && [ -x "$cand/bin/java" ] || continue
-        v=$(jdk_feature "$cand")
-        if [ -n "$v" ] && [ "$v" -ge "$JDK_MIN" ]; then
-            echo "$cand"
+        if usable_jdk "$cand"; then
+            JDK=$cand
+            if [ -d "${memo%/*}" ] || mkdir -p "${memo%/*}" 2>/dev/null; then
+                printf '%s\n%s\n' "$key" "$JDK" >"$memo" 2>/dev/null
+            fi
             return 0
         fi
     done
@@ -29,60 +63,70 @@ find_jdk() {
     return 1
 }
 
-# Builds the project if the launcher classpath is missing (first run on a fresh clone).
+# Prints the home of a JDK >= $JDK_MIN (see locate_jdk).
+find_jdk() {
+    locate_jdk && echo "$JDK"
+}
+
+# Sets JAR to the launcher jar, building the project first if it or its class path (target/lib)
+# is missing (first run on a fresh clone).
 ensure_built() {
-    if ! ls "$REPO"/mount-helper/target/mount-helper-*.jar >/dev/null 2>&1 || [ ! -d "$REPO/mount-helper/target/lib" ]; then
+    local jars=("$REPO"/mount-helper/target/mount-helper-*.jar)
+    if [ ! -f "${jars[0]}" ] || [ ! -d "$REPO/mount-helper/target/lib" ]; then
         echo "composefs: building (first run)..." >&2
         (cd "$REPO" && mvn -B -q -DskipTests package >&2) || {
             echo "composefs: build failed" >&2
             return 1
         }
+        jars=("$REPO"/mount-helper/target/mount-helper-*.jar)
     fi
+    JAR=${jars[0]}
 }
 
 # Runs the CLI entry point as program $1 with the remaining arguments.
 run_cli() {
-    local prog=$1 jdk jar flags cache dir rc conf
+    local prog=$1 flags cache dir rc conf
     shift
-    jdk=$(find_jdk) || exit 1
+    locate_jdk || exit 1
     ensure_built || exit 1
     # The jar's manifest names its class path (target/lib) and enables native access.
-    jar=$(ls "$REPO"/mount-helper/target/mount-helper-*.jar | head -n1)
-    flags="$(jit_flags "$prog" "$@") -Xlog:disable"
+    jit_flags "$prog" "$@"
+    flags="$JIT_FLAGS -Xlog:disable"
     dir="$REPO/mount-helper/target/startup"
     # Start-up is most of a short run (a mount, a small image): the JVM's class data cache,
     # one per program, JIT profile and JDK, since the cache only serves the flags it was made with.
-    cache="$dir/$prog-$(basename "$jdk")-$(case $flags in *TieredStopAtLevel=1*) echo c1 ;; *) echo c2 ;; esac)"
-    if [ "$(jdk_feature "$jdk")" -lt 25 ]; then
+    case $flags in *TieredStopAtLevel=1*) cache="$dir/$prog-${JDK##*/}-c1" ;; *) cache="$dir/$prog-${JDK##*/}-c2" ;; esac
+    jdk_feature_of "$JDK"
+    if [ "$JDK_FEATURE" -lt 25 ]; then
         # JDK 22-24: a dynamic AppCDS archive. A rebuilt jar makes it unusable and the JVM then
-        # neither uses nor recreates it, so drop it (-ot is a test builtin, no fork).
-        stale_cache "$cache.jsa" "$jar"
-        mkdir -p "$dir" 2>/dev/null
-        exec "$jdk/bin/java" $flags -XX:SharedArchiveFile="$cache.jsa" -XX:+AutoCreateSharedArchive -Xshare:auto \
-            -jar "$jar" "$prog" "$@"
+        # neither uses nor recreates it, so drop it.
+        stale_cache "$cache.jsa" "$JAR"
+        [ -d "$dir" ] || mkdir -p "$dir" 2>/dev/null
+        exec "$JDK/bin/java" $flags -XX:SharedArchiveFile="$cache.jsa" -XX:+AutoCreateSharedArchive -Xshare:auto \
+            -jar "$JAR" "$prog" "$@"
     fi
     # JDK 25+: an AOT cache (JEP 483/514), which also keeps linked call sites, so a mount's
     # start-up is about half that with AppCDS.
-    stale_cache "$cache.aot" "$jar"
+    stale_cache "$cache.aot" "$JAR"
     if [ -f "$cache.aot" ]; then
-        exec "$jdk/bin/java" $flags -XX:AOTCache="$cache.aot" -jar "$jar" "$prog" "$@"
+        exec "$JDK/bin/java" $flags -XX:AOTCache="$cache.aot" -jar "$JAR" "$prog" "$@"
     fi
-    if ! mkdir -p "$dir" 2>/dev/null || [ ! -w "$dir" ]; then
-        exec "$jdk/bin/java" $flags -jar "$jar" "$prog" "$@"   # read-only checkout: no cache
+    if ! { [ -d "$dir" ] || mkdir -p "$dir" 2>/dev/null; } || [ ! -w "$dir" ]; then
+        exec "$JDK/bin/java" $flags -jar "$JAR" "$prog" "$@"   # read-only checkout: no cache
     fi
     local a
     for a in "$@"; do   # --version/--help would make a cache that knows none of the real work
-        case $a in --version|-V|--help|-h) exec "$jdk/bin/java" $flags -jar "$jar" "$prog" "$@" ;; esac
+        case $a in --version|-V|--help|-h) exec "$JDK/bin/java" $flags -jar "$JAR" "$prog" "$@" ;; esac
     done
     # First run of this program: record it (the JVM's own notices silenced, they would mix
     # with our output), then build the cache from the recording under a temporary name.
     conf="$cache.$$.conf"
     rc=0
-    "$jdk/bin/java" $flags -XX:AOTMode=record -XX:AOTConfiguration="$conf" \
-        -XX:+UnlockDiagnosticVMOptions -XX:-DisplayVMOutput -jar "$jar" "$prog" "$@" || rc=$?
+    "$JDK/bin/java" $flags -XX:AOTMode=record -XX:AOTConfiguration="$conf" \
+        -XX:+UnlockDiagnosticVMOptions -XX:-DisplayVMOutput -jar "$JAR" "$prog" "$@" || rc=$?
     if [ "$rc" = 0 ] && [ -s "$conf" ]; then
-        "$jdk/bin/java" $flags -XX:AOTMode=create -XX:AOTConfiguration="$conf" -XX:AOTCache="$cache.$$.aot" \
-            -jar "$jar" >/dev/null 2>&1 && mv -f "$cache.$$.aot" "$cache.aot"
+        "$JDK/bin/java" $flags -XX:AOTMode=create -XX:AOTConfiguration="$conf" -XX:AOTCache="$cache.$$.aot" \
+            -jar "$JAR" >/dev/null 2>&1 && mv -f "$cache.$$.aot" "$cache.aot"
     fi
     rm -f "$conf" "$cache.$$.aot"
     exit "$rc"
@@ -93,7 +137,7 @@ run_cli() {
 # cache that no longer matches made a 64k-entry build 40% slower (tests are builtins, no fork).
 stale_cache() {
     local j
-    for j in "$2" "$(dirname "$2")"/lib/*.jar; do
+    for j in "$2" "${2%/*}"/lib/*.jar; do
         if [ "$1" -ot "$j" ]; then
             rm -f "$1"
             return
@@ -101,23 +145,25 @@ stale_cache() {
     done
 }
 
-# Short runs (a dump, an image, a mount) are over before C2 would pay off: C1 only and the
-# serial GC. Runs that hash file content (directory ingest, store fsck, measure-file) need C2,
-# which alone compiles SHA-256 to the CPU's SHA instructions, and get parallel GC threads.
+# Sets JIT_FLAGS for program $1 with arguments $2...: short runs (a dump, an image, a mount)
+# are over before C2 would pay off, so C1 only and the serial GC. Runs that hash file content
+# (directory ingest, store fsck, measure-file) need C2, which alone compiles SHA-256 to the
+# CPU's SHA instructions, and get parallel GC threads.
 jit_flags() {
-    local prog=$1 a short="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn64m"
+    local prog=$1 a short="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn64m" hashing="-XX:+UseParallelGC -Xmn64m"
     shift
+    JIT_FLAGS=$short
     case $prog in
         mkcomposefs)
-            for a in "$@"; do [ "$a" = --from-file ] && { echo "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 $(build_young_gen)"; return; }; done
-            echo "-XX:+UseParallelGC -Xmn64m" ;;
-        composefs-info)
-            [ "${1:-}" = measure-file ] && { echo "-XX:+UseParallelGC -Xmn64m"; return; }
-            echo "$short" ;;
-        composefs)
-            [ "${1:-}" = store ] && { echo "-XX:+UseParallelGC -Xmn64m"; return; }
-            echo "$short" ;;
-        *) echo "$short" ;;
+            JIT_FLAGS=$hashing
+            for a in "$@"; do
+                if [ "$a" = --from-file ]; then
+                    build_young_gen
+                    JIT_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 $YOUNG_GEN"
+                fi
+            done ;;
+        composefs-info) [ "${1:-}" = measure-file ] && JIT_FLAGS=$hashing ;;
+        composefs) [ "${1:-}" = store ] && JIT_FLAGS=$hashing ;;
     esac
 }
 
@@ -125,26 +171,27 @@ jit_flags() {
 # each young collection copies the whole tree so far (two of them were 140 ms of a 0.5 s run on
 # a 64k-entry dump). A young generation that holds such a build means no collection at all, and
 # only pages actually allocated count towards RSS. Only where memory allows (>= 2 GiB); a bigger
-# dump still collects as usual.
+# dump still collects as usual. Sets YOUNG_GEN.
 build_young_gen() {
     local key kb _
     while read -r key kb _; do
         [ "$key" = MemTotal: ] && break
     done </proc/meminfo
-    if [ "${kb:-0}" -ge 2097152 ]; then echo "-Xmn192m"; else echo "-Xmn64m"; fi
+    if [ "${kb:-0}" -ge 2097152 ]; then YOUNG_GEN=-Xmn192m; else YOUNG_GEN=-Xmn64m; fi
 }
 
-# The command a launcher was invoked as: the first name along its symlink chain that is one of
-# ours (so /sbin/mount.composefs -> /opt/x/bin/mount.composefs -> composefs is mount.composefs).
+# Sets PROG to the command a launcher was invoked as: the first name along its symlink chain
+# that is one of ours (so /sbin/mount.composefs -> /opt/x/bin/mount.composefs -> composefs is
+# mount.composefs).
 program_name() {
     local p=$1 target
     for _ in 1 2 3 4 5 6 7 8; do
-        case $(basename "$p") in
-            mkcomposefs | composefs-info | mount.composefs | composefs) basename "$p"; return ;;
+        case ${p##*/} in
+            mkcomposefs | composefs-info | mount.composefs | composefs) PROG=${p##*/}; return ;;
         esac
         [ -L "$p" ] || break
         target=$(readlink "$p")
-        case $target in /*) p=$target ;; *) p=$(dirname "$p")/$target ;; esac
+        case $target in /*) p=$target ;; *) p=${p%/*}/$target ;; esac
     done
-    echo composefs
+    PROG=composefs
 }
