@@ -26,7 +26,9 @@ public final class AtomicFile {
 
     public static void write(String target, byte[] data, OutputStream stdout) throws IOException {
         if (target.equals("-")) {
-            stdout.write(data);
+            for (int off = 0; off < data.length; off += CHUNK) {
+                stdout.write(data, off, Math.min(CHUNK, data.length - off));
+            }
             stdout.flush();
             return;
         }
@@ -63,10 +65,16 @@ public final class AtomicFile {
         }
     }
 
+    // Writes go out in pieces: the JDK copies a heap buffer through a native one of the same
+    // size, so one 10 MB write would allocate (and touch) 10 MB more.
+    private static final int CHUNK = 1 << 18;
+
     private static void writeAll(FileChannel ch, byte[] data) throws IOException {
-        ByteBuffer buf = ByteBuffer.wrap(data);
-        while (buf.hasRemaining()) {
-            ch.write(buf);
+        for (int off = 0; off < data.length; off += CHUNK) {
+            ByteBuffer buf = ByteBuffer.wrap(data, off, Math.min(CHUNK, data.length - off));
+            while (buf.hasRemaining()) {
+                ch.write(buf);
+            }
         }
     }
 

@@ -13,8 +13,14 @@ import dev.composefs.core.tree.Directory;
 import dev.composefs.core.tree.Hardlink;
 import dev.composefs.core.tree.RegularFile;
 import dev.composefs.core.tree.Symlink;
+import dev.composefs.core.Assets;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.List;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class DumpReaderTest {
@@ -92,5 +98,74 @@ class DumpReaderTest {
 
         String missingFields = ROOT + "/l 1 120777 1 0 0 0 1.0 x\n";
         assertEquals("x", ((Symlink) parse(missingFields, true).entries().get("l")).target());
+    }
+
+    /** What parsing gives, as text: the tree's dump, or the error message. */
+    private interface Parse {
+        Directory run() throws IOException;
+    }
+
+    private static String outcome(Parse p) {
+        try {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            DumpWriter.write(p.run(), out, d -> 4096);
+            return out.toString(StandardCharsets.ISO_8859_1);
+        } catch (IOException e) {
+            return "error: " + e.getMessage();
+        }
+    }
+
+    /** A stream that hands out its bytes a few at a time, as a pipe might. */
+    private static InputStream trickle(byte[] data, Random rnd) {
+        return new InputStream() {
+            private int pos;
+
+            @Override
+            public int read() {
+                return pos < data.length ? data[pos++] & 0xff : -1;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) {
+                if (pos == data.length) {
+                    return -1;
+                }
+                int n = Math.min(Math.min(len, 1 + rnd.nextInt(200)), data.length - pos);
+                System.arraycopy(data, pos, b, off, n);
+                pos += n;
+                return n;
+            }
+        };
+    }
+
+    @Test
+    void readingAStreamInPiecesGivesWhatParsingItWholeGives() throws Exception {
+        List<String> names;
+        try (var files = Files.list(Assets.dir())) {
+            names = files.map(f -> f.getFileName().toString())
+                    .filter(n -> n.contains(".dump") && !n.endsWith(".sha256") && !n.endsWith(".version")).sorted().toList();
+        }
+        assertTrue(names.size() > 20, "conformance dumps found: " + names);
+        // and lines longer than the reader's 64 KiB window, valid and not
+        String big = "\\xff".repeat(30000);
+        byte[] longLine = (ROOT + "/a 0 100644 1 0 0 0 1.0 - - - user.a=" + big + "\n"
+                + "/b 0 100644 1 0 0 0 1.0 - - -\n").getBytes(StandardCharsets.ISO_8859_1);
+        byte[] tooLong = (ROOT + "/b 0 100644 1 0 0 0 1.0 - - - user.b=" + big + big + "\n")
+                .getBytes(StandardCharsets.ISO_8859_1);
+        Random rnd = new Random(42);
+        for (boolean strict : new boolean[] {false, true}) {
+            for (String name : names) {
+                byte[] data = Assets.dump(name);
+                String whole = outcome(() -> DumpReader.parse(data, strict));
+                assertEquals(whole, outcome(() -> DumpReader.read(trickle(data, rnd), strict)), name + " strict=" + strict);
+                assertEquals(whole, outcome(() -> DumpReader.read(new java.io.ByteArrayInputStream(data), strict)), name);
+            }
+            String whole = outcome(() -> DumpReader.parse(longLine, strict));
+            assertTrue(whole.contains("user.a=") && whole.contains("/b "), whole);
+            assertEquals(whole, outcome(() -> DumpReader.read(trickle(longLine, rnd), strict)));
+            String error = outcome(() -> DumpReader.parse(tooLong, strict));
+            assertTrue(error.startsWith("error: line 2: /b: xattrs too large"), error);
+            assertEquals(error, outcome(() -> DumpReader.read(trickle(tooLong, rnd), strict)));
+        }
     }
 }
