@@ -9,10 +9,12 @@ import dev.composefs.core.repository.ObjectStore;
 import dev.composefs.core.scan.DirectoryScanner;
 import dev.composefs.core.scan.ScanOptions;
 import dev.composefs.core.tree.Directory;
+import dev.composefs.core.tree.TreeException;
 import dev.composefs.core.util.AtomicFile;
 import dev.composefs.core.util.Progress;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -216,6 +218,33 @@ final class MkComposefs {
         }
     }
 
+    /** Passes bytes on and feeds them to an fs-verity digest. */
+    private static final class Digesting extends OutputStream {
+        private final OutputStream out;
+        private final FsVerity verity;
+
+        Digesting(OutputStream out, FsVerity verity) {
+            this.out = out;
+            this.verity = verity;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            verity.update(b, off, len);
+            out.write(b, off, len);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            out.flush();
+        }
+    }
+
     private boolean descriptor() {
         return format.equals("descriptor");
     }
@@ -245,22 +274,35 @@ final class MkComposefs {
             throw new Failure(1, "empty SOURCE path");
         }
         Directory root = fromFile ? readDump() : scanDirectory();
-        byte[] bytes;
-        try {
-            bytes = descriptor() ? DescriptorWriter.write(root) : ErofsWriter.write(root, options).bytes();
-        } catch (IOException e) {
-            throw new Failure(1, (source.equals("-") ? "stdin" : source) + ": " + e.getMessage());
-        }
-        if (!printDigestOnly) {
+        // The image streams out as it is laid out (its fs-verity digest taken on the way), so it
+        // is never whole in memory; every problem with the tree is found before its first byte.
+        AtomicFile.Content content;
+        if (descriptor()) {
+            byte[] bytes;
             try {
-                AtomicFile.write(image, bytes, io.out());
+                bytes = DescriptorWriter.write(root);
             } catch (IOException e) {
-                throw new Failure(1, image + ": cannot write image: " + e.getMessage());
+                throw new Failure(1, (source.equals("-") ? "stdin" : source) + ": " + e.getMessage());
             }
+            content = AtomicFile.of(bytes);
+        } else {
+            content = out -> ErofsWriter.write(root, options, out);
         }
-        if (printDigest || printDigestOnly) {
+        FsVerity verity = printDigest || printDigestOnly ? new FsVerity() : null;
+        try {
+            if (printDigestOnly) {
+                content.writeTo(new Digesting(OutputStream.nullOutputStream(), verity));
+            } else {
+                AtomicFile.write(image, out -> content.writeTo(verity == null ? out : new Digesting(out, verity)), io.out());
+            }
+        } catch (TreeException e) {
+            throw new Failure(1, (source.equals("-") ? "stdin" : source) + ": " + e.getMessage());
+        } catch (IOException e) {
+            throw new Failure(1, image + ": cannot write image: " + e.getMessage());
+        }
+        if (verity != null) {
             try {
-                io.out().write((FsVerity.hex(FsVerity.of(bytes)) + "\n").getBytes(StandardCharsets.US_ASCII));
+                io.out().write((FsVerity.hex(verity.digest()) + "\n").getBytes(StandardCharsets.US_ASCII));
                 io.out().flush();
             } catch (IOException e) {
                 throw new Failure(1, "cannot write digest: " + e.getMessage());

@@ -13,6 +13,8 @@ import dev.composefs.core.tree.Node;
 import dev.composefs.core.tree.RegularFile;
 import dev.composefs.core.tree.Symlink;
 import dev.composefs.core.tree.TreeException;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.IdentityHashMap;
@@ -160,8 +162,10 @@ public final class ErofsWriter {
     /** A hardlink entry, resolved once every inode exists. */
     private record PendingLink(Inode dir, int entry, Node target) {}
 
-    private final int version;
     private final boolean whiteoutsOpaque;
+    private int writtenVersion;
+    private long dataStart;
+    private long imageSize;
     private boolean hasWhiteout;
     private final List<Inode> built = new ArrayList<>();
     private final List<PendingLink> links = new ArrayList<>();
@@ -172,35 +176,49 @@ public final class ErofsWriter {
     private long inodesEnd;
     private long dataBlocks;
 
-    /**
-     * version: the version written if the tree has no whiteouts; whiteoutsOpaque: whether
-     * whiteouts (which raise the version to 1 where allowed) also mark their directory opaque.
-     */
-    private ErofsWriter(int version, boolean whiteoutsOpaque) {
-        this.version = version;
+    /** whiteoutsOpaque: whether whiteouts (which raise the version to 1 where allowed) also mark their directory opaque. */
+    private ErofsWriter(boolean whiteoutsOpaque) {
         this.whiteoutsOpaque = whiteoutsOpaque;
     }
 
+    /** The image in memory. */
     public static Image write(Directory root, Options options) throws TreeException {
+        ErofsWriter w = layOut(root, options);
+        Window window = Window.whole(w.imageSize);
+        try {
+            w.emit(window);
+        } catch (IOException e) {
+            throw new IllegalStateException("no stream, no I/O", e);
+        }
+        return new Image(window.image(), w.writtenVersion);
+    }
+
+    /**
+     * Writes the image to out as it is laid out, never whole in memory; returns the format
+     * version written. Every problem with the tree is found before the first byte goes out.
+     */
+    public static int write(Directory root, Options options, OutputStream out) throws IOException {
+        ErofsWriter w = layOut(root, options);
+        w.emit(Window.streaming(out));
+        return w.writtenVersion;
+    }
+
+    private static ErofsWriter layOut(Directory tree, Options options) throws TreeException {
         int min = options.minVersion();
         int max = Math.max(options.maxVersion(), min);
         // Version 1 changed how whiteouts are stored: a tree with any is written as 1 if allowed.
-        ErofsWriter w = new ErofsWriter(min, max >= 1);
-        Inode wroot = w.build(root, null, "", "");
-        int version = w.hasWhiteout && min < 1 && max >= 1 ? 1 : min;
-        return new Image(w.layOut(wroot, version), version);
-    }
-
-    private byte[] layOut(Inode root, int writtenVersion) throws TreeException {
-        if (!links.isEmpty()) {
-            resolveLinks();
+        ErofsWriter w = new ErofsWriter(max >= 1);
+        Inode root = w.build(tree, null, "", "");
+        w.writtenVersion = w.hasWhiteout && min < 1 && max >= 1 ? 1 : min;
+        if (!w.links.isEmpty()) {
+            w.resolveLinks();
         }
         root.putXattr(OPAQUE, new byte[] {'y'});
         addRootWhiteouts(root);
-        computeTree(root);
-        computeSharedXattrs();
-        computeInodes();
-        return emit(writtenVersion);
+        w.computeTree(root);
+        w.computeSharedXattrs();
+        w.computeInodes();
+        return w;
     }
 
     // ---- building the inodes (lcfs_clone_root, rewrite_tree_for_erofs) ----
@@ -616,24 +634,24 @@ public final class ErofsWriter {
         if (order.get(0).pos / SLOT_SIZE >= 0xffff) {
             throw new TreeException("root inode number out of range");
         }
+        dataStart = roundUp(inodesEnd + xattrs.sharedSize(), BLOCK_SIZE);
+        imageSize = dataStart + dataBlocks * BLOCK_SIZE;
+        if (imageSize > Integer.MAX_VALUE - 16) {
+            throw new TreeException("image would be larger than 2 GiB");
+        }
     }
 
     // ---- emitting ----
 
-    private byte[] emit(int writtenVersion) throws TreeException {
-        long dataStart = roundUp(inodesEnd + xattrs.sharedSize(), BLOCK_SIZE);
-        long total = dataStart + dataBlocks * BLOCK_SIZE;
-        if (total > Integer.MAX_VALUE - 16) {
-            throw new TreeException("image would be larger than 2 GiB");
-        }
-        byte[] img = new byte[(int) total];
+    private void emit(Window w) throws IOException {
+        int head = w.at(0, Format.SUPER_OFFSET + Format.SUPER_SIZE);
+        byte[] img = w.buf();
+        Le.put32(img, head, Format.COMPOSEFS_MAGIC);
+        Le.put32(img, head + 4, Format.COMPOSEFS_HEADER_VERSION);
+        Le.put32(img, head + 8, xattrs.hasAcl() ? Format.COMPOSEFS_FLAGS_HAS_ACL : 0);
+        Le.put32(img, head + 12, writtenVersion);
 
-        Le.put32(img, 0, Format.COMPOSEFS_MAGIC);
-        Le.put32(img, 4, Format.COMPOSEFS_HEADER_VERSION);
-        Le.put32(img, 8, xattrs.hasAcl() ? Format.COMPOSEFS_FLAGS_HAS_ACL : 0);
-        Le.put32(img, 12, writtenVersion);
-
-        int sb = Format.SUPER_OFFSET;
+        int sb = head + Format.SUPER_OFFSET;
         Le.put32(img, sb + Format.SB_MAGIC, Format.SUPER_MAGIC);
         Le.put32(img, sb + Format.SB_FEATURE_COMPAT, Format.FEATURE_COMPAT_MTIME | Format.FEATURE_COMPAT_XATTR_FILTER);
         img[sb + Format.SB_BLKSZBITS] = (byte) Format.BLOCK_BITS;
@@ -651,19 +669,24 @@ public final class ErofsWriter {
                 n.blkaddr = end / BLOCK_SIZE;
                 end += (long) BLOCK_SIZE * n.nBlocks;
             }
-            writeInode(img, n);
+            int inodeSize = n.compact ? Format.INODE_COMPACT_SIZE : Format.INODE_EXTENDED_SIZE;
+            int p = w.at(n.pos, inodeSize + n.xattrSize + n.tail);
+            writeInode(w.buf(), p, n);
         }
-        int p = (int) inodesEnd;
+        int p = w.at(inodesEnd, (int) xattrs.sharedSize());
         for (int id : xattrs.sharedOrder()) {
-            p = xattrs.writeEntry(img, p, id);
+            p = xattrs.writeEntry(w.buf(), p, id);
         }
         for (Inode n : order) {
-            writeData(img, n);
+            if (n.nBlocks > 0) {
+                writeData(w.buf(), w.at(n.blkaddr * BLOCK_SIZE, n.nBlocks * BLOCK_SIZE), n);
+            }
         }
-        return img;
+        w.finish(imageSize);
     }
 
-    private void writeInode(byte[] img, Inode n) {
+    /** Writes inode n (with its xattrs and inline tail) at img[p]. */
+    private void writeInode(byte[] img, int p, Inode n) {
         int type = n.type();
         int layout = n.tail > 0 ? Format.LAYOUT_FLAT_INLINE : Format.LAYOUT_FLAT_PLAIN;
         long size;
@@ -689,7 +712,6 @@ public final class ErofsWriter {
         }
         int icount = n.xattrSize == 0 ? 0 : (n.xattrSize - Format.XATTR_IBODY_HEADER_SIZE) / 4 + 1;
         int format = layout << Format.I_DATALAYOUT_BIT | (n.compact ? 0 : 1) << Format.I_VERSION_BIT;
-        int p = (int) n.pos;
         Le.put16(img, p, format);
         Le.put16(img, p + 2, icount);
         Le.put16(img, p + 4, n.mode);
@@ -835,11 +857,8 @@ public final class ErofsWriter {
         };
     }
 
-    private static void writeData(byte[] img, Inode n) {
-        if (n.nBlocks == 0) {
-            return;
-        }
-        int p = (int) (n.blkaddr * BLOCK_SIZE);
+    /** Writes the data blocks of n at img[p]. */
+    private static void writeData(byte[] img, int p, Inode n) {
         switch (n.type()) {
             case Meta.S_IFDIR -> writeDirents(img, p, n, false);
             case Meta.S_IFREG -> {

@@ -2,7 +2,7 @@ package dev.composefs.core.util;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -24,31 +24,37 @@ public final class AtomicFile {
         return target.equals("-") || target.startsWith("/proc/self/fd/") || target.startsWith("/dev/");
     }
 
-    public static void write(String target, byte[] data, OutputStream stdout) throws IOException {
+    /** What goes into the file, written to the stream it is given. */
+    @FunctionalInterface
+    public interface Content {
+        void writeTo(OutputStream out) throws IOException;
+    }
+
+    /** Writes target: a file (atomically, see above), or "-" (stdout), /proc/self/fd/N or a device as it is. */
+    public static void write(String target, Content content, OutputStream stdout) throws IOException {
         if (target.equals("-")) {
-            for (int off = 0; off < data.length; off += CHUNK) {
-                stdout.write(data, off, Math.min(CHUNK, data.length - off));
-            }
+            content.writeTo(stdout);
             stdout.flush();
             return;
         }
         if (isStream(target)) {
-            try (FileChannel ch = FileChannel.open(Path.of(target), StandardOpenOption.WRITE)) {
-                writeAll(ch, data);
+            try (FileChannel ch = FileChannel.open(Path.of(target), StandardOpenOption.WRITE);
+                    OutputStream out = Channels.newOutputStream(ch)) {
+                content.writeTo(out);
             }
             return;
         }
-        write(Path.of(target), data);
+        write(Path.of(target), content);
     }
 
-    public static void write(Path target, byte[] data) throws IOException {
+    public static void write(Path target, Content content) throws IOException {
         Path abs = target.toAbsolutePath();
         Path dir = abs.getParent();
         Path tmp = dir.resolve("." + abs.getFileName() + ".tmp" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
         boolean done = false;
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                writeAll(ch, data);
+                content.writeTo(Channels.newOutputStream(ch)); // not closed here: the channel is, after the fsync
                 ch.force(true);
             }
             try {
@@ -65,16 +71,26 @@ public final class AtomicFile {
         }
     }
 
-    // Writes go out in pieces: the JDK copies a heap buffer through a native one of the same
-    // size, so one 10 MB write would allocate (and touch) 10 MB more.
+    public static void write(String target, byte[] data, OutputStream stdout) throws IOException {
+        write(target, of(data), stdout);
+    }
+
+    public static void write(Path target, byte[] data) throws IOException {
+        write(target, of(data));
+    }
+
+    /** Content that is these bytes. */
+    public static Content of(byte[] data) {
+        return out -> writeChunked(out, data);
+    }
+
+    // Big arrays go out in pieces: the JDK copies a heap buffer through a native one of the
+    // same size, so one 10 MB write would allocate (and touch) 10 MB more.
     private static final int CHUNK = 1 << 18;
 
-    private static void writeAll(FileChannel ch, byte[] data) throws IOException {
+    private static void writeChunked(OutputStream out, byte[] data) throws IOException {
         for (int off = 0; off < data.length; off += CHUNK) {
-            ByteBuffer buf = ByteBuffer.wrap(data, off, Math.min(CHUNK, data.length - off));
-            while (buf.hasRemaining()) {
-                ch.write(buf);
-            }
+            out.write(data, off, Math.min(CHUNK, data.length - off));
         }
     }
 
