@@ -57,6 +57,7 @@ public final class ErofsWriter {
 
     private static final String[] NO_NAMES = new String[0];
     private static final byte[][] NO_VALUES = new byte[0][];
+    private static final int[] NO_IDS = new int[0];
 
     /**
      * One inode as the image stores it, after upstream's rewrite (overlay xattrs added, whiteouts
@@ -84,8 +85,10 @@ public final class ErofsWriter {
         boolean[] linked;
         int count;
 
-        // xattrs in name order while building; then their pair ids in the XattrTable, stored
-        // as ~id where the pair is written into the inode rather than referenced
+        // xattrs in name order while building (a directory's own arrays, as its entries add
+        // whiteout xattrs to it; the writer's scratch arrays for anything else); then their
+        // pair ids in the XattrTable, stored as ~id where the pair is written into the inode
+        // rather than referenced
         String[] xkeys = NO_NAMES;
         byte[][] xvals = NO_VALUES;
         int xcount;
@@ -167,9 +170,11 @@ public final class ErofsWriter {
     private long dataStart;
     private long imageSize;
     private boolean hasWhiteout;
-    private final List<Inode> built = new ArrayList<>();
+    private int inodeCount;
+    private String[] scratchKeys = NO_NAMES;
+    private byte[][] scratchValues = NO_VALUES;
     private final List<PendingLink> links = new ArrayList<>();
-    private final List<Inode> order = new ArrayList<>();
+    private final ArrayList<Inode> order = new ArrayList<>();
     private final XattrTable xattrs = new XattrTable();
     private long minSec;
     private int minNsec;
@@ -211,10 +216,11 @@ public final class ErofsWriter {
         Inode root = w.build(tree, null, "", "");
         w.writtenVersion = w.hasWhiteout && min < 1 && max >= 1 ? 1 : min;
         if (!w.links.isEmpty()) {
-            w.resolveLinks();
+            w.resolveLinks(root);
         }
         root.putXattr(OPAQUE, new byte[] {'y'});
-        addRootWhiteouts(root);
+        w.addRootWhiteouts(root);
+        w.register(root);
         w.computeTree(root);
         w.computeSharedXattrs();
         w.computeInodes();
@@ -230,7 +236,12 @@ public final class ErofsWriter {
             throw new TreeException(where(join(dir, name0)) + ": invalid file type in mode 0" + Integer.toOctalString(m.mode()));
         }
         Inode w = new Inode(n);
-        built.add(w);
+        inodeCount++;
+        boolean isDir = n instanceof Directory;
+        if (!isDir) {
+            w.xkeys = scratchKeys;
+            w.xvals = scratchValues;
+        }
         w.mode = m.mode();
         w.uid = m.uid();
         w.gid = m.gid();
@@ -271,6 +282,15 @@ public final class ErofsWriter {
                 throw new TreeException(where(join(dir, name0)) + ": " + problem);
             }
             total = Limits.xattrAccounted(total, w.xkeys[i], w.xvals[i].length);
+        }
+        if (!isDir) {
+            register(w);
+            scratchKeys = w.xkeys; // kept, grown or not, for the next inode
+            scratchValues = w.xvals;
+            w.xkeys = null;
+            w.xvals = null;
+        } else if (parent != null) {
+            register(w); // complete now that its entries are (the root gets more)
         }
         return w;
     }
@@ -370,14 +390,34 @@ public final class ErofsWriter {
         }
     }
 
-    private void resolveLinks() throws TreeException {
+    /** Counts one more inode carrying each of w's xattrs; w's final xattrs, as pair ids. */
+    private void register(Inode w) {
+        int[] ids = w.xcount == 0 ? NO_IDS : new int[w.xcount];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = xattrs.add(w.xkeys[i], w.xvals[i]);
+        }
+        w.xids = ids;
+    }
+
+    private void resolveLinks(Inode root) throws TreeException {
         Map<Node, Inode> bySource = new IdentityHashMap<>();
         for (PendingLink l : links) {
             bySource.put(l.target(), null);
         }
-        for (Inode i : built) {
-            if (bySource.containsKey(i.source)) {
-                bySource.put(i.source, i);
+        List<Inode> dirs = new ArrayList<>(List.of(root));
+        for (int d = 0; d < dirs.size(); d++) {
+            Inode dir = dirs.get(d);
+            for (int k = 0; k < dir.count; k++) {
+                Inode kid = dir.kids[k];
+                if (dir.linked[k]) {
+                    continue;
+                }
+                if (bySource.containsKey(kid.source)) {
+                    bySource.put(kid.source, kid);
+                }
+                if (kid.names != null) {
+                    dirs.add(kid);
+                }
             }
         }
         for (PendingLink l : links) {
@@ -415,7 +455,7 @@ public final class ErofsWriter {
     }
 
     /** The root gets a whiteout for each 00..ff it lacks (objects stay hidden in the store's layout). */
-    private static void addRootWhiteouts(Inode root) {
+    private void addRootWhiteouts(Inode root) {
         byte[] selinux = root.getXattr("security.selinux");
         String[] names = root.names;
         Inode[] kids = root.kids;
@@ -445,6 +485,7 @@ public final class ErofsWriter {
             if (selinux != null) {
                 w.putXattr("security.selinux", selinux);
             }
+            register(w);
             root.addEntry(hex, w, false);
         }
         for (; j < n; j++) {
@@ -459,6 +500,7 @@ public final class ErofsWriter {
     // ---- layout (lcfs_compute_tree, compute_erofs_shared_xattrs, compute_erofs_inodes) ----
 
     private void computeTree(Inode root) {
+        order.ensureCapacity(inodeCount + 256);
         order.add(root);
         minSec = root.mtimeSec;
         minNsec = root.mtimeNsec;
@@ -486,13 +528,6 @@ public final class ErofsWriter {
     }
 
     private void computeSharedXattrs() {
-        for (Inode n : order) {
-            int[] ids = new int[n.xcount];
-            for (int i = 0; i < ids.length; i++) {
-                ids[i] = xattrs.add(n.xkeys[i], n.xvals[i]);
-            }
-            n.xids = ids;
-        }
         xattrs.layOutShared();
         for (Inode n : order) {
             int nShared = 0;

@@ -27,6 +27,7 @@ final class XattrTable {
     private int[] hashes = new int[1024];
     private int[] counts = new int[1024];
     private long[] offsets;
+    private int[] entrySizes;
     private int[] index = new int[2048]; // id + 1, 0 = free; a power of two, at most half full
 
     private long sharedSize;
@@ -112,6 +113,12 @@ final class XattrTable {
     void layOutShared() {
         offsets = new long[size];
         Arrays.fill(offsets, -1);
+        entrySizes = new int[size];
+        for (int id = 0; id < size; id++) {
+            int nameId = nameOf[id];
+            int suffix = names.get(nameId).length() - Format.XATTR_PREFIXES[prefixOf[nameId]].length();
+            entrySizes[id] = (int) roundUp(Format.XATTR_ENTRY_SIZE + suffix + values[id].length, 4);
+        }
         List<Integer> shared = new ArrayList<>();
         for (int id = 0; id < size; id++) {
             if (counts[id] > 1) {
@@ -162,11 +169,9 @@ final class XattrTable {
         return filterBitOf[nameOf[id]];
     }
 
-    /** Size of one stored entry: header, name suffix and value, padded to 4 bytes. */
+    /** Size of one stored entry (header, name suffix and value, padded to 4 bytes); after {@link #layOutShared}. */
     int entrySize(int id) {
-        int nameId = nameOf[id];
-        int suffix = names.get(nameId).length() - Format.XATTR_PREFIXES[prefixOf[nameId]].length();
-        return (int) roundUp(Format.XATTR_ENTRY_SIZE + suffix + values[id].length, 4);
+        return entrySizes[id];
     }
 
     /** Writes one entry (erofs_xattr_entry, suffix, value) at p; returns the padded end. */
