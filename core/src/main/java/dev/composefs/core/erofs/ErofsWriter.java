@@ -56,7 +56,7 @@ public final class ErofsWriter {
     private static final byte[] EMPTY = new byte[0];
 
     private static final String[] NO_NAMES = new String[0];
-    private static final byte[][] NO_VALUES = new byte[0][];
+    private static final Object[] NO_VALUES = new Object[0];
     private static final int[] NO_IDS = new int[0];
 
     /**
@@ -90,7 +90,7 @@ public final class ErofsWriter {
         // pair ids in the XattrTable, stored as ~id where the pair is written into the inode
         // rather than referenced
         String[] xkeys = NO_NAMES;
-        byte[][] xvals = NO_VALUES;
+        Object[] xvals = NO_VALUES; // see XattrValue
         int xcount;
         int[] xids;
 
@@ -114,7 +114,7 @@ public final class ErofsWriter {
         }
 
         /** Sets (or replaces) one xattr, keeping name order: an inode has a handful at most. */
-        void putXattr(String key, byte[] value) {
+        void putXattr(String key, Object value) {
             int i = xcount;
             while (i > 0) {
                 int c = xkeys[i - 1].compareTo(key);
@@ -139,7 +139,7 @@ public final class ErofsWriter {
             xcount++;
         }
 
-        byte[] getXattr(String key) {
+        Object getXattr(String key) {
             for (int i = 0; i < xcount; i++) {
                 if (xkeys[i].equals(key)) {
                     return xvals[i];
@@ -172,7 +172,7 @@ public final class ErofsWriter {
     private boolean hasWhiteout;
     private int inodeCount;
     private String[] scratchKeys = NO_NAMES;
-    private byte[][] scratchValues = NO_VALUES;
+    private Object[] scratchValues = NO_VALUES;
     private final List<PendingLink> links = new ArrayList<>();
     private final ArrayList<Inode> order = new ArrayList<>();
     private final XattrTable xattrs = new XattrTable();
@@ -277,11 +277,12 @@ public final class ErofsWriter {
         }
         long total = 0;
         for (int i = 0; i < w.xcount; i++) {
-            String problem = Limits.xattrProblem(w.xkeys[i], w.xvals[i].length, total);
+            int length = XattrValue.length(w.xvals[i]);
+            String problem = Limits.xattrProblem(w.xkeys[i], length, total);
             if (problem != null) {
                 throw new TreeException(where(join(dir, name0)) + ": " + problem);
             }
-            total = Limits.xattrAccounted(total, w.xkeys[i], w.xvals[i].length);
+            total = Limits.xattrAccounted(total, w.xkeys[i], length);
         }
         if (!isDir) {
             register(w);
@@ -367,10 +368,7 @@ public final class ErofsWriter {
         }
         w.putXattr(METACOPY, meta);
         if (payload != null && !payload.isEmpty()) {
-            byte[] redirect = new byte[payload.length() + 1];
-            redirect[0] = '/';
-            latin1(payload, redirect, 1);
-            w.putXattr(REDIRECT, redirect);
+            w.putXattr(REDIRECT, new XattrValue.Redirect(payload));
         }
         computeChunking(w, dir, name);
     }
@@ -456,7 +454,7 @@ public final class ErofsWriter {
 
     /** The root gets a whiteout for each 00..ff it lacks (objects stay hidden in the store's layout). */
     private void addRootWhiteouts(Inode root) {
-        byte[] selinux = root.getXattr("security.selinux");
+        Object selinux = root.getXattr("security.selinux");
         String[] names = root.names;
         Inode[] kids = root.kids;
         boolean[] linked = root.linked;

@@ -23,7 +23,7 @@ final class XattrTable {
     // one slot per distinct pair, addressed by id; an open-addressing index finds them
     private int size;
     private int[] nameOf = new int[1024];
-    private byte[][] values = new byte[1024][];
+    private Object[] values = new Object[1024];
     private int[] hashes = new int[1024];
     private int[] counts = new int[1024];
     private long[] offsets;
@@ -33,10 +33,10 @@ final class XattrTable {
     private long sharedSize;
     private int[] sharedOrder = new int[0];
 
-    /** The id of (name, value), counting one more inode that carries it. */
-    int add(String name, byte[] value) {
+    /** The id of (name, value), counting one more inode that carries it; value as {@link XattrValue}. */
+    int add(String name, Object value) {
         int nameId = nameId(name);
-        int hash = nameId * 31 + Arrays.hashCode(value);
+        int hash = nameId * 31 + XattrValue.hash(value);
         int mask = index.length - 1;
         for (int slot = mix(hash) & mask;; slot = (slot + 1) & mask) {
             int id = index[slot] - 1;
@@ -49,7 +49,7 @@ final class XattrTable {
                 counts[id]++;
                 return id;
             }
-            if (hashes[id] == hash && nameOf[id] == nameId && Arrays.equals(values[id], value)) {
+            if (hashes[id] == hash && nameOf[id] == nameId && XattrValue.same(values[id], value)) {
                 counts[id]++;
                 return id;
             }
@@ -76,7 +76,7 @@ final class XattrTable {
         return id;
     }
 
-    private int append(int nameId, byte[] value, int hash) {
+    private int append(int nameId, Object value, int hash) {
         if (size == nameOf.length) {
             int n = size * 2;
             nameOf = Arrays.copyOf(nameOf, n);
@@ -117,7 +117,7 @@ final class XattrTable {
         for (int id = 0; id < size; id++) {
             int nameId = nameOf[id];
             int suffix = names.get(nameId).length() - Format.XATTR_PREFIXES[prefixOf[nameId]].length();
-            entrySizes[id] = (int) roundUp(Format.XATTR_ENTRY_SIZE + suffix + values[id].length, 4);
+            entrySizes[id] = (int) roundUp(Format.XATTR_ENTRY_SIZE + suffix + XattrValue.length(values[id]), 4);
         }
         List<Integer> shared = new ArrayList<>();
         for (int id = 0; id < size; id++) {
@@ -130,10 +130,12 @@ final class XattrTable {
             if (r != 0) {
                 return r;
             }
-            if (values[a].length != values[b].length) {
-                return values[b].length - values[a].length;
+            int la = XattrValue.length(values[a]);
+            int lb = XattrValue.length(values[b]);
+            if (la != lb) {
+                return lb - la;
             }
-            return Arrays.compareUnsigned(values[b], values[a]);
+            return XattrValue.compare(values[b], values[a]);
         });
         sharedOrder = new int[shared.size()];
         long off = 0;
@@ -181,12 +183,13 @@ final class XattrTable {
         String name = names.get(nameId);
         int from = Format.XATTR_PREFIXES[prefixOf[nameId]].length();
         int suffix = name.length() - from;
-        byte[] value = values[id];
+        Object value = values[id];
+        int length = XattrValue.length(value);
         img[p] = (byte) suffix;
         img[p + 1] = (byte) prefixOf[nameId];
-        Le.put16(img, p + 2, value.length);
+        Le.put16(img, p + 2, length);
         name.getBytes(from, name.length(), img, p + 4);
-        System.arraycopy(value, 0, img, p + 4 + suffix, value.length);
-        return (int) roundUp(p + 4L + suffix + value.length, 4);
+        XattrValue.copy(value, img, p + 4 + suffix);
+        return (int) roundUp(p + 4L + suffix + length, 4);
     }
 }
