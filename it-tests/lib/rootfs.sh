@@ -35,10 +35,23 @@ jlinked_runtime() {
     echo "$runtime"
 }
 
+# A static busybox with insmod at /bin/busybox (all the tools the guests and the container
+# image have), installed if missing: the container test may well run before the kernel matrix.
+ensure_busybox() {
+    if [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx insmod && ! ldd /bin/busybox >/dev/null 2>&1; then
+        return 0
+    fi
+    echo "it-tests: installing busybox-static" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends busybox-static >&2 \
+        || { apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends busybox-static >&2; }
+}
+
 # Fills root $1 with busybox, the runtime $2 and the glibc it links against, the jars, the
 # scenarios and /cfs/composefs (runs 'composefs PROGRAM ARGS...').
 populate_rootfs() {
     local root=$1 runtime=$2 lib
+    ensure_busybox
     mkdir -p "$root"/{bin,proc,sys,dev,tmp,data,cfs/lib}
     cp /bin/busybox "$root/bin/busybox"
     cp -a "$runtime" "$root/rt"

@@ -56,12 +56,12 @@ public final class ErofsWriter {
     private static final byte[] EMPTY = new byte[0];
 
     private static final String[] NO_NAMES = new String[0];
-    private static final Object[] NO_VALUES = new Object[0];
     private static final int[] NO_IDS = new int[0];
 
     /**
      * One inode as the image stores it, after upstream's rewrite (overlay xattrs added, whiteouts
-     * escaped); the synthetic root whiteouts have no source node.
+     * escaped); the synthetic root whiteouts have no source node. There is one per entry of a
+     * tree, so it holds only what every inode needs; a directory's entries are in {@link Dir}.
      */
     private static final class Inode {
         final Node source;
@@ -70,40 +70,25 @@ public final class ErofsWriter {
         int gid;
         long mtimeSec;
         int mtimeNsec;
-        long nlink;
+        int nlink; // unsigned
         long size;
         long rdev;
         byte[] content;
         String symlinkTarget;
+        Dir dir;
         /** A regular file whose data is in the store: chunk indexes, no data blocks. */
         boolean external;
-
-        // directory entries in strcmp order, "." and ".." included; linked[i]: the entry is
-        // a hardlink, ".", or "..", so kids[i] has its own place elsewhere in the tree
-        String[] names;
-        Inode[] kids;
-        boolean[] linked;
-        int count;
-
-        // xattrs in name order while building (a directory's own arrays, as its entries add
-        // whiteout xattrs to it; the writer's scratch arrays for anything else); then their
-        // pair ids in the XattrTable, stored as ~id where the pair is written into the inode
-        // rather than referenced
-        String[] xkeys = NO_NAMES;
-        Object[] xvals = NO_VALUES; // see XattrValue
-        int xcount;
+        boolean compact;
+        /** Pair ids in the XattrTable in name order, ~id where the pair is stored in the inode rather than referenced. */
         int[] xids;
 
-        int inodeNum;
         int nBlocks;
         int tail;
-        boolean compact;
         int xattrSize;
         int nShared;
-        long pos;
-        long blkaddr;
         int chunkBits;
-        int chunkCount;
+        int blkaddr;
+        long pos;
 
         Inode(Node source) {
             this.source = source;
@@ -113,42 +98,30 @@ public final class ErofsWriter {
             return mode & Meta.S_IFMT;
         }
 
-        /** Sets (or replaces) one xattr, keeping name order: an inode has a handful at most. */
-        void putXattr(String key, Object value) {
-            int i = xcount;
-            while (i > 0) {
-                int c = xkeys[i - 1].compareTo(key);
-                if (c == 0) {
-                    xvals[i - 1] = value;
-                    return;
-                }
-                if (c < 0) {
-                    break;
-                }
-                i--;
-            }
-            if (xcount == xkeys.length) {
-                int n = Math.max(4, xcount * 2);
-                xkeys = Arrays.copyOf(xkeys, n);
-                xvals = Arrays.copyOf(xvals, n);
-            }
-            System.arraycopy(xkeys, i, xkeys, i + 1, xcount - i);
-            System.arraycopy(xvals, i, xvals, i + 1, xcount - i);
-            xkeys[i] = key;
-            xvals[i] = value;
-            xcount++;
+        int chunkCount() {
+            return (int) ((size + (1L << chunkBits) - 1) >>> chunkBits);
+        }
+    }
+
+    /**
+     * A directory's entries in strcmp order, "." and ".." included (linked[i]: the entry is a
+     * hardlink, ".", or "..", so kids[i] has its own place elsewhere in the tree), and its
+     * xattrs while it is built, since its entries add whiteout xattrs to it.
+     */
+    private static final class Dir {
+        String[] names;
+        Inode[] kids;
+        boolean[] linked;
+        int count;
+        final XattrList xattrs = new XattrList();
+
+        Dir(int capacity) {
+            names = new String[capacity];
+            kids = new Inode[capacity];
+            linked = new boolean[capacity];
         }
 
-        Object getXattr(String key) {
-            for (int i = 0; i < xcount; i++) {
-                if (xkeys[i].equals(key)) {
-                    return xvals[i];
-                }
-            }
-            return null;
-        }
-
-        void addEntry(String name, Inode kid, boolean link) {
+        void add(String name, Inode kid, boolean link) {
             if (count == names.length) {
                 int n = count + 256;
                 names = Arrays.copyOf(names, n);
@@ -163,7 +136,7 @@ public final class ErofsWriter {
     }
 
     /** A hardlink entry, resolved once every inode exists. */
-    private record PendingLink(Inode dir, int entry, Node target) {}
+    private record PendingLink(Dir dir, int entry, Node target) {}
 
     private final boolean whiteoutsOpaque;
     private int writtenVersion;
@@ -171,8 +144,8 @@ public final class ErofsWriter {
     private long imageSize;
     private boolean hasWhiteout;
     private int inodeCount;
-    private String[] scratchKeys = NO_NAMES;
-    private Object[] scratchValues = NO_VALUES;
+    /** The xattrs of the non-directory being built. */
+    private final XattrList scratch = new XattrList();
     private final List<PendingLink> links = new ArrayList<>();
     private final ArrayList<Inode> order = new ArrayList<>();
     private final XattrTable xattrs = new XattrTable();
@@ -218,9 +191,9 @@ public final class ErofsWriter {
         if (!w.links.isEmpty()) {
             w.resolveLinks(root);
         }
-        root.putXattr(OPAQUE, new byte[] {'y'});
+        root.dir.xattrs.put(OPAQUE, new byte[] {'y'});
         w.addRootWhiteouts(root);
-        w.register(root);
+        w.register(root, root.dir.xattrs);
         w.computeTree(root);
         w.computeSharedXattrs();
         w.computeInodes();
@@ -237,26 +210,25 @@ public final class ErofsWriter {
         }
         Inode w = new Inode(n);
         inodeCount++;
-        boolean isDir = n instanceof Directory;
-        if (!isDir) {
-            w.xkeys = scratchKeys;
-            w.xvals = scratchValues;
+        if (n instanceof Directory d) {
+            w.dir = new Dir(d.entries().size() + 2);
         }
+        XattrList xattrs = w.dir != null ? w.dir.xattrs : scratch.clear();
         w.mode = m.mode();
         w.uid = m.uid();
         w.gid = m.gid();
         w.mtimeSec = m.mtimeSec();
         w.mtimeNsec = m.mtimeNsec();
-        w.nlink = Integer.toUnsignedLong(m.nlink());
+        w.nlink = m.nlink();
         for (var e : m.xattrs().entries()) {
             String key = e.getKey();
             // The tree's own overlay xattrs are escaped, so overlayfs shows them instead of obeying them.
-            w.putXattr(key.startsWith(OVERLAY_PREFIX) ? OVERLAY_ESCAPE_PREFIX + key.substring(OVERLAY_PREFIX.length()) : key,
+            xattrs.put(key.startsWith(OVERLAY_PREFIX) ? OVERLAY_ESCAPE_PREFIX + key.substring(OVERLAY_PREFIX.length()) : key,
                     e.getValue());
         }
         switch (n) {
             case Directory d -> entries(w, parent == null ? w : parent, d, join(dir, name0));
-            case RegularFile f -> regular(w, f, dir, name0);
+            case RegularFile f -> regular(w, xattrs, f, dir, name0);
             case Symlink s -> {
                 if (s.target().isEmpty() || s.target().length() >= Limits.PATH_MAX) {
                     throw new TreeException(where(join(dir, name0)) + ": symlink target must be 1.." + (Limits.PATH_MAX - 1)
@@ -268,7 +240,7 @@ public final class ErofsWriter {
             case Device d -> {
                 w.rdev = d.rdev();
                 if (d.isWhiteout()) {
-                    whiteout(w, parent);
+                    whiteout(w, xattrs, parent.dir.xattrs);
                 }
             }
             default -> {
@@ -276,32 +248,22 @@ public final class ErofsWriter {
             }
         }
         long total = 0;
-        for (int i = 0; i < w.xcount; i++) {
-            int length = XattrValue.length(w.xvals[i]);
-            String problem = Limits.xattrProblem(w.xkeys[i], length, total);
+        for (int i = 0; i < xattrs.count; i++) {
+            int length = XattrValue.length(xattrs.values[i]);
+            String problem = Limits.xattrProblem(xattrs.keys[i], length, total);
             if (problem != null) {
                 throw new TreeException(where(join(dir, name0)) + ": " + problem);
             }
-            total = Limits.xattrAccounted(total, w.xkeys[i], length);
+            total = Limits.xattrAccounted(total, xattrs.keys[i], length);
         }
-        if (!isDir) {
-            register(w);
-            scratchKeys = w.xkeys; // kept, grown or not, for the next inode
-            scratchValues = w.xvals;
-            w.xkeys = null;
-            w.xvals = null;
-        } else if (parent != null) {
-            register(w); // complete now that its entries are (the root gets more)
+        if (parent != null) {
+            register(w, xattrs); // complete now (a directory's entries are done; the root gets more)
         }
         return w;
     }
 
     /** A directory's entries, with "." and ".." merged in at their strcmp places. */
     private void entries(Inode w, Inode parent, Directory d, String path) throws TreeException {
-        int n = d.entries().size() + 2;
-        w.names = new String[n];
-        w.kids = new Inode[n];
-        w.linked = new boolean[n];
         int dots = 0;
         for (var e : d.entries().entrySet()) {
             String name = e.getKey();
@@ -314,10 +276,10 @@ public final class ErofsWriter {
             }
             dots = addDots(w, parent, dots, name);
             if (e.getValue() instanceof Hardlink h) {
-                links.add(new PendingLink(w, w.count, h.target()));
-                w.addEntry(name, null, true);
+                links.add(new PendingLink(w.dir, w.dir.count, h.target()));
+                w.dir.add(name, null, true);
             } else {
-                w.addEntry(name, build(e.getValue(), w, path, name), false);
+                w.dir.add(name, build(e.getValue(), w, path, name), false);
             }
         }
         addDots(w, parent, dots, null);
@@ -326,17 +288,17 @@ public final class ErofsWriter {
     /** Adds "." (dots == 0) and ".." (dots <= 1) if they sort before name (null: the end); the new dots count. */
     private static int addDots(Inode w, Inode parent, int dots, String name) {
         if (dots == 0 && (name == null || name.compareTo(".") > 0)) {
-            w.addEntry(".", w, true);
+            w.dir.add(".", w, true);
             dots = 1;
         }
         if (dots == 1 && (name == null || name.compareTo("..") > 0)) {
-            w.addEntry("..", parent, true);
+            w.dir.add("..", parent, true);
             dots = 2;
         }
         return dots;
     }
 
-    private void regular(Inode w, RegularFile f, String dir, String name) throws TreeException {
+    private void regular(Inode w, XattrList xattrs, RegularFile f, String dir, String name) throws TreeException {
         w.size = f.size();
         w.content = f.content();
         if (f.size() < 0) {
@@ -366,33 +328,33 @@ public final class ErofsWriter {
             meta[3] = 1; // FS_VERITY_HASH_ALG_SHA256
             System.arraycopy(digest, 0, meta, 4, 32);
         }
-        w.putXattr(METACOPY, meta);
+        xattrs.put(METACOPY, meta);
         if (payload != null && !payload.isEmpty()) {
-            w.putXattr(REDIRECT, new XattrValue.Redirect(payload));
+            xattrs.put(REDIRECT, new XattrValue.Redirect(payload));
         }
         computeChunking(w, dir, name);
     }
 
     /** An overlay whiteout in the tree is stored escaped, as an empty regular file. */
-    private void whiteout(Inode w, Inode parent) {
+    private void whiteout(Inode w, XattrList xattrs, XattrList parentXattrs) {
         hasWhiteout = true;
         w.size = 0;
         w.mode = Meta.S_IFREG | (w.mode & ~Meta.S_IFMT);
-        w.putXattr(ESCAPED_WHITEOUT, EMPTY);
-        w.putXattr(USER_WHITEOUT, EMPTY);
-        parent.putXattr(ESCAPED_WHITEOUTS, EMPTY);
-        parent.putXattr(USER_WHITEOUTS, EMPTY);
+        xattrs.put(ESCAPED_WHITEOUT, EMPTY);
+        xattrs.put(USER_WHITEOUT, EMPTY);
+        parentXattrs.put(ESCAPED_WHITEOUTS, EMPTY);
+        parentXattrs.put(USER_WHITEOUTS, EMPTY);
         if (whiteoutsOpaque) {
-            parent.putXattr(ESCAPED_OPAQUE, new byte[] {'x'});
-            parent.putXattr(USER_OPAQUE, new byte[] {'x'});
+            parentXattrs.put(ESCAPED_OPAQUE, new byte[] {'x'});
+            parentXattrs.put(USER_OPAQUE, new byte[] {'x'});
         }
     }
 
-    /** Counts one more inode carrying each of w's xattrs; w's final xattrs, as pair ids. */
-    private void register(Inode w) {
-        int[] ids = w.xcount == 0 ? NO_IDS : new int[w.xcount];
+    /** Counts one more inode carrying each of these xattrs, w's final ones, kept as pair ids. */
+    private void register(Inode w, XattrList list) {
+        int[] ids = list.count == 0 ? NO_IDS : new int[list.count];
         for (int i = 0; i < ids.length; i++) {
-            ids[i] = xattrs.add(w.xkeys[i], w.xvals[i]);
+            ids[i] = xattrs.add(list.keys[i], list.values[i]);
         }
         w.xids = ids;
     }
@@ -404,7 +366,7 @@ public final class ErofsWriter {
         }
         List<Inode> dirs = new ArrayList<>(List.of(root));
         for (int d = 0; d < dirs.size(); d++) {
-            Inode dir = dirs.get(d);
+            Dir dir = dirs.get(d).dir;
             for (int k = 0; k < dir.count; k++) {
                 Inode kid = dir.kids[k];
                 if (dir.linked[k]) {
@@ -413,7 +375,7 @@ public final class ErofsWriter {
                 if (bySource.containsKey(kid.source)) {
                     bySource.put(kid.source, kid);
                 }
-                if (kid.names != null) {
+                if (kid.dir != null) {
                     dirs.add(kid);
                 }
             }
@@ -449,25 +411,22 @@ public final class ErofsWriter {
             throw new TreeException(where(join(dir, name)) + ": file too big (" + node.size + " bytes) for a composefs image");
         }
         node.chunkBits = bits;
-        node.chunkCount = (int) count;
     }
 
     /** The root gets a whiteout for each 00..ff it lacks (objects stay hidden in the store's layout). */
     private void addRootWhiteouts(Inode root) {
-        Object selinux = root.getXattr("security.selinux");
-        String[] names = root.names;
-        Inode[] kids = root.kids;
-        boolean[] linked = root.linked;
-        int n = root.count;
-        root.names = new String[n + 256];
-        root.kids = new Inode[n + 256];
-        root.linked = new boolean[n + 256];
-        root.count = 0;
+        Object selinux = root.dir.xattrs.get("security.selinux");
+        Dir old = root.dir;
+        String[] names = old.names;
+        Inode[] kids = old.kids;
+        boolean[] linked = old.linked;
+        int n = old.count;
+        Dir merged = new Dir(n + 256);
         int j = 0;
         for (int i = 0; i <= 255; i++) {
             String hex = hexName(i); // ascending in strcmp order too
             while (j < n && names[j].compareTo(hex) < 0) {
-                root.addEntry(names[j], kids[j], linked[j]);
+                merged.add(names[j], kids[j], linked[j]);
                 j++;
             }
             if (j < n && names[j].equals(hex)) {
@@ -480,15 +439,20 @@ public final class ErofsWriter {
             w.gid = root.gid;
             w.mtimeSec = root.mtimeSec;
             w.mtimeNsec = root.mtimeNsec;
+            XattrList wx = scratch.clear();
             if (selinux != null) {
-                w.putXattr("security.selinux", selinux);
+                wx.put("security.selinux", selinux);
             }
-            register(w);
-            root.addEntry(hex, w, false);
+            register(w, wx);
+            merged.add(hex, w, false);
         }
         for (; j < n; j++) {
-            root.addEntry(names[j], kids[j], linked[j]);
+            merged.add(names[j], kids[j], linked[j]);
         }
+        for (int i = 0; i < old.xattrs.count; i++) {
+            merged.xattrs.put(old.xattrs.keys[i], old.xattrs.values[i]);
+        }
+        root.dir = merged;
     }
 
     private static String hexName(int i) {
@@ -508,12 +472,12 @@ public final class ErofsWriter {
                 minSec = n.mtimeSec;
                 minNsec = n.mtimeNsec;
             }
-            n.inodeNum = i;
-            if (n.names != null) {
-                long links = 2;
-                for (int k = 0; k < n.count; k++) {
-                    if (!n.linked[k]) {
-                        Inode c = n.kids[k];
+            Dir dir = n.dir;
+            if (dir != null) {
+                int links = 2;
+                for (int k = 0; k < dir.count; k++) {
+                    if (!dir.linked[k]) {
+                        Inode c = dir.kids[k];
                         order.add(c);
                         if (c.type() == Meta.S_IFDIR) {
                             links++;
@@ -562,7 +526,7 @@ public final class ErofsWriter {
     private static void computeSize(Inode node) {
         switch (node.type()) {
             case Meta.S_IFDIR -> {
-                long layout = dirLayout(node.names, node.count);
+                long layout = dirLayout(node.dir.names, node.dir.count);
                 node.nBlocks = (int) (layout >>> 32);
                 node.tail = (int) layout;
             }
@@ -583,7 +547,7 @@ public final class ErofsWriter {
                     }
                 } else {
                     node.nBlocks = 0;
-                    node.tail = node.chunkCount * 4;
+                    node.tail = node.chunkCount() * 4;
                 }
             }
             default -> {
@@ -597,7 +561,7 @@ public final class ErofsWriter {
         if (node.mtimeSec != minSec || node.mtimeNsec != minNsec) {
             return false;
         }
-        if (node.nlink > 0xffff || Integer.toUnsignedLong(node.uid) > 0xffff
+        if (Integer.toUnsignedLong(node.nlink) > 0xffff || Integer.toUnsignedLong(node.uid) > 0xffff
                 || Integer.toUnsignedLong(node.gid) > 0xffff) {
             return false;
         }
@@ -697,14 +661,15 @@ public final class ErofsWriter {
         Le.put32(img, sb + Format.SB_XATTR_BLKADDR, (int) (inodesEnd / BLOCK_SIZE));
 
         long end = dataStart;
-        for (Inode n : order) {
+        for (int i = 0; i < order.size(); i++) {
+            Inode n = order.get(i);
             if (n.nBlocks > 0) {
-                n.blkaddr = end / BLOCK_SIZE;
+                n.blkaddr = (int) (end / BLOCK_SIZE);
                 end += (long) BLOCK_SIZE * n.nBlocks;
             }
             int inodeSize = n.compact ? Format.INODE_COMPACT_SIZE : Format.INODE_EXTENDED_SIZE;
             int p = w.at(n.pos, inodeSize + n.xattrSize + n.tail);
-            writeInode(w.buf(), p, n);
+            writeInode(w.buf(), p, n, i);
         }
         int p = w.at(inodesEnd, (int) xattrs.sharedSize());
         for (int id : xattrs.sharedOrder()) {
@@ -712,14 +677,14 @@ public final class ErofsWriter {
         }
         for (Inode n : order) {
             if (n.nBlocks > 0) {
-                writeData(w.buf(), w.at(n.blkaddr * BLOCK_SIZE, n.nBlocks * BLOCK_SIZE), n);
+                writeData(w.buf(), w.at((long) n.blkaddr * BLOCK_SIZE, n.nBlocks * BLOCK_SIZE), n);
             }
         }
         w.finish(imageSize);
     }
 
-    /** Writes inode n (with its xattrs and inline tail) at img[p]. */
-    private void writeInode(byte[] img, int p, Inode n) {
+    /** Writes inode n, number inodeNum (with its xattrs and inline tail), at img[p]. */
+    private void writeInode(byte[] img, int p, Inode n, int inodeNum) {
         int type = n.type();
         int layout = n.tail > 0 ? Format.LAYOUT_FLAT_INLINE : Format.LAYOUT_FLAT_PLAIN;
         long size;
@@ -734,7 +699,7 @@ public final class ErofsWriter {
             size = 0;
         }
         if ((type == Meta.S_IFDIR || type == Meta.S_IFREG || type == Meta.S_IFLNK) && n.nBlocks > 0) {
-            iu = (int) n.blkaddr;
+            iu = n.blkaddr;
         }
         if (type == Meta.S_IFCHR || type == Meta.S_IFBLK) {
             iu = (int) n.rdev;
@@ -749,22 +714,22 @@ public final class ErofsWriter {
         Le.put16(img, p + 2, icount);
         Le.put16(img, p + 4, n.mode);
         if (n.compact) {
-            Le.put16(img, p + 6, (int) n.nlink);
+            Le.put16(img, p + 6, n.nlink);
             Le.put32(img, p + 8, (int) size);
             Le.put32(img, p + 16, iu);
-            Le.put32(img, p + 20, n.inodeNum);
+            Le.put32(img, p + 20, inodeNum);
             Le.put16(img, p + 24, n.uid);
             Le.put16(img, p + 26, n.gid);
             p += Format.INODE_COMPACT_SIZE;
         } else {
             Le.put64(img, p + 8, size);
             Le.put32(img, p + 16, iu);
-            Le.put32(img, p + 20, n.inodeNum);
+            Le.put32(img, p + 20, inodeNum);
             Le.put32(img, p + 24, n.uid);
             Le.put32(img, p + 28, n.gid);
             Le.put64(img, p + 32, n.mtimeSec);
             Le.put32(img, p + 40, n.mtimeNsec);
-            Le.put32(img, p + 44, (int) n.nlink);
+            Le.put32(img, p + 44, n.nlink);
             p += Format.INODE_EXTENDED_SIZE;
         }
         if (n.xattrSize > 0) {
@@ -798,7 +763,7 @@ public final class ErofsWriter {
                     if (n.content != null) {
                         System.arraycopy(n.content, (int) (n.size - n.tail), img, p, n.tail);
                     } else {
-                        Arrays.fill(img, p, p + 4 * n.chunkCount, (byte) 0xff); // NULL_ADDR chunk indexes
+                        Arrays.fill(img, p, p + 4 * n.chunkCount(), (byte) 0xff); // NULL_ADDR chunk indexes
                     }
                 }
             }
@@ -813,8 +778,8 @@ public final class ErofsWriter {
 
     /** Writes the inline tail chunk (tail=true) or the full blocks (tail=false) of a directory. */
     private static void writeDirents(byte[] img, int p, Inode dir, boolean tail) {
-        String[] names = dir.names;
-        int count = dir.count;
+        String[] names = dir.dir.names;
+        int count = dir.dir.count;
         int used = 0;
         int first = 0;
         int written = 0;
@@ -848,8 +813,8 @@ public final class ErofsWriter {
         int nameoff = (to - from) * Format.DIRENT_SIZE;
         int np = p + nameoff;
         for (int i = from; i < to; i++) {
-            String name = dir.names[i];
-            Inode target = dir.kids[i];
+            String name = dir.dir.names[i];
+            Inode target = dir.dir.kids[i];
             int d = p + (i - from) * Format.DIRENT_SIZE;
             Le.put64(img, d, target.pos / SLOT_SIZE);
             Le.put16(img, d + 8, nameoff);
