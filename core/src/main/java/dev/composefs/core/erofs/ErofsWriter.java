@@ -72,9 +72,6 @@ public final class ErofsWriter {
         int mtimeNsec;
         int nlink; // unsigned
         long size;
-        long rdev;
-        byte[] content;
-        String symlinkTarget;
         Dir dir;
         /** A regular file whose data is in the store: chunk indexes, no data blocks. */
         boolean external;
@@ -96,6 +93,19 @@ public final class ErofsWriter {
 
         int type() {
             return mode & Meta.S_IFMT;
+        }
+
+        /** Inline file content (null: none, or data in the store). */
+        byte[] content() {
+            return source instanceof RegularFile f ? f.content() : null;
+        }
+
+        String symlinkTarget() {
+            return ((Symlink) source).target();
+        }
+
+        long rdev() {
+            return source instanceof Device d ? d.rdev() : 0; // the root's 00..ff whiteouts: 0
         }
 
         int chunkCount() {
@@ -234,11 +244,9 @@ public final class ErofsWriter {
                     throw new TreeException(where(join(dir, name0)) + ": symlink target must be 1.." + (Limits.PATH_MAX - 1)
                             + " bytes");
                 }
-                w.symlinkTarget = s.target();
                 w.size = s.target().length();
             }
             case Device d -> {
-                w.rdev = d.rdev();
                 if (d.isWhiteout()) {
                     whiteout(w, xattrs, parent.dir.xattrs);
                 }
@@ -300,11 +308,11 @@ public final class ErofsWriter {
 
     private void regular(Inode w, XattrList xattrs, RegularFile f, String dir, String name) throws TreeException {
         w.size = f.size();
-        w.content = f.content();
         if (f.size() < 0) {
             throw new TreeException(where(join(dir, name)) + ": negative size");
         }
-        if (w.content != null && (w.content.length != f.size() || f.size() > Limits.INLINE_CONTENT_MAX)) {
+        byte[] content = f.content();
+        if (content != null && (content.length != f.size() || f.size() > Limits.INLINE_CONTENT_MAX)) {
             throw new TreeException(where(join(dir, name)) + ": inline content must match the size and be at most "
                     + Limits.INLINE_CONTENT_MAX + " bytes");
         }
@@ -316,7 +324,7 @@ public final class ErofsWriter {
         if (digest != null && digest.length != 32) {
             throw new TreeException(where(join(dir, name)) + ": fs-verity digest must be 32 bytes");
         }
-        if (w.size == 0 || w.content != null) {
+        if (w.size == 0 || content != null) {
             return;
         }
         // Data in the store: overlayfs finds it by the redirect, and checks it against the digest.
@@ -330,7 +338,7 @@ public final class ErofsWriter {
         }
         xattrs.put(METACOPY, meta);
         if (payload != null && !payload.isEmpty()) {
-            xattrs.put(REDIRECT, new XattrValue.Redirect(payload));
+            xattrs.put(REDIRECT, XattrValue.redirect(payload));
         }
         computeChunking(w, dir, name);
     }
@@ -532,13 +540,13 @@ public final class ErofsWriter {
             }
             case Meta.S_IFLNK -> {
                 node.nBlocks = 0;
-                node.tail = node.symlinkTarget.length();
+                node.tail = node.symlinkTarget().length();
             }
             case Meta.S_IFREG -> {
                 if (node.size == 0) {
                     node.nBlocks = 0;
                     node.tail = 0;
-                } else if (node.content != null) {
+                } else if (node.content() != null) {
                     node.nBlocks = (int) (node.size / BLOCK_SIZE);
                     node.tail = (int) (node.size % BLOCK_SIZE);
                     if (node.tail > BLOCK_SIZE / 2) {
@@ -702,7 +710,7 @@ public final class ErofsWriter {
             iu = n.blkaddr;
         }
         if (type == Meta.S_IFCHR || type == Meta.S_IFBLK) {
-            iu = (int) n.rdev;
+            iu = (int) n.rdev();
         }
         if (n.external) {
             layout = Format.LAYOUT_CHUNK_BASED;
@@ -758,10 +766,11 @@ public final class ErofsWriter {
         if (n.tail > 0) {
             switch (type) {
                 case Meta.S_IFDIR -> writeDirents(img, p, n, true);
-                case Meta.S_IFLNK -> latin1(n.symlinkTarget, img, p);
+                case Meta.S_IFLNK -> latin1(n.symlinkTarget(), img, p);
                 default -> {
-                    if (n.content != null) {
-                        System.arraycopy(n.content, (int) (n.size - n.tail), img, p, n.tail);
+                    byte[] content = n.content();
+                    if (content != null) {
+                        System.arraycopy(content, (int) (n.size - n.tail), img, p, n.tail);
                     } else {
                         Arrays.fill(img, p, p + 4 * n.chunkCount(), (byte) 0xff); // NULL_ADDR chunk indexes
                     }
@@ -860,13 +869,14 @@ public final class ErofsWriter {
         switch (n.type()) {
             case Meta.S_IFDIR -> writeDirents(img, p, n, false);
             case Meta.S_IFREG -> {
-                if (n.content == null) {
+                byte[] content = n.content();
+                if (content == null) {
                     Arrays.fill(img, p, p + BLOCK_SIZE, (byte) 0xff); // 1024 null chunk indexes
                 } else {
-                    System.arraycopy(n.content, 0, img, p, (int) Math.min(n.size, BLOCK_SIZE));
+                    System.arraycopy(content, 0, img, p, (int) Math.min(n.size, BLOCK_SIZE));
                 }
             }
-            case Meta.S_IFLNK -> latin1(n.symlinkTarget, img, p); // shorter than PATH_MAX, so within the block
+            case Meta.S_IFLNK -> latin1(n.symlinkTarget(), img, p); // shorter than PATH_MAX, so within the block
             default -> {
                 // devices, fifos and sockets have no data
             }

@@ -3,20 +3,22 @@ package dev.composefs.core.erofs;
 import java.util.Arrays;
 
 /**
- * An xattr value as the writer carries it: its bytes, or for an overlay redirect the payload
- * path it names, whose value is "/" + payload. A redirect is on every file in the store, and
- * making each one a byte array of its own was 4 MB and a copy per file on a 64k-entry tree;
- * its bytes now go straight from the payload into the image. Both forms hash and compare by
- * the value's bytes, so which form a value has never matters.
+ * An xattr value as the writer carries it: a byte[] of its bytes, or, for an overlay redirect,
+ * a String: the payload path it names, whose value is "/" + payload. A redirect is on every file
+ * in the store, and a byte array (or any object) per file for it was 4 MB and a copy per file on
+ * a 64k-entry tree; the payload string is the tree's own, and its bytes go straight into the
+ * image. Both forms hash and compare by the value's bytes, so which form a value has never matters.
  */
 final class XattrValue {
     private XattrValue() {}
 
     /** The value "/" + payload. */
-    record Redirect(String payload) {}
+    static Object redirect(String payload) {
+        return payload;
+    }
 
     static int length(Object v) {
-        return v instanceof byte[] b ? b.length : ((Redirect) v).payload().length() + 1;
+        return v instanceof byte[] b ? b.length : ((String) v).length() + 1;
     }
 
     /** Arrays.hashCode of the value's bytes. */
@@ -24,7 +26,7 @@ final class XattrValue {
         if (v instanceof byte[] b) {
             return Arrays.hashCode(b);
         }
-        String p = ((Redirect) v).payload();
+        String p = (String) v;
         int h = 31 + '/';
         for (int i = 0, n = p.length(); i < n; i++) {
             h = 31 * h + (byte) p.charAt(i);
@@ -33,16 +35,16 @@ final class XattrValue {
     }
 
     static boolean same(Object a, Object b) {
-        if (a instanceof Redirect ra && b instanceof Redirect rb) {
-            return ra.payload().equals(rb.payload());
+        if (a instanceof String ra && b instanceof String rb) {
+            return ra.equals(rb);
         }
         return Arrays.equals(bytes(a), bytes(b));
     }
 
     /** Unsigned comparison of the values' bytes (a Latin-1 string compares the same way). */
     static int compare(Object a, Object b) {
-        if (a instanceof Redirect ra && b instanceof Redirect rb) {
-            return ra.payload().compareTo(rb.payload());
+        if (a instanceof String ra && b instanceof String rb) {
+            return ra.compareTo(rb);
         }
         return Arrays.compareUnsigned(bytes(a), bytes(b));
     }
@@ -53,7 +55,7 @@ final class XattrValue {
         if (v instanceof byte[] b) {
             System.arraycopy(b, 0, dst, off, b.length);
         } else {
-            String p = ((Redirect) v).payload();
+            String p = (String) v;
             dst[off] = '/';
             p.getBytes(0, p.length(), dst, off + 1);
         }
