@@ -188,7 +188,7 @@ final class MkComposefs {
         } catch (NoSuchFileException e) {
             throw new Failure(1, source + ": no such file");
         } catch (IOException e) {
-            throw new Failure(1, (source.equals("-") ? "stdin" : source) + ": " + e.getMessage());
+            throw new Failure(1, sourceName() + ": " + e.getMessage());
         }
     }
 
@@ -245,6 +245,11 @@ final class MkComposefs {
         }
     }
 
+    /** SOURCE as messages name it. */
+    private String sourceName() {
+        return source.equals("-") ? "stdin" : source;
+    }
+
     private boolean descriptor() {
         return format.equals("descriptor");
     }
@@ -282,7 +287,7 @@ final class MkComposefs {
             try {
                 bytes = DescriptorWriter.write(root);
             } catch (IOException e) {
-                throw new Failure(1, (source.equals("-") ? "stdin" : source) + ": " + e.getMessage());
+                throw new Failure(1, sourceName() + ": " + e.getMessage());
             }
             content = AtomicFile.of(bytes);
         } else {
@@ -296,7 +301,7 @@ final class MkComposefs {
                 AtomicFile.write(image, out -> content.writeTo(verity == null ? out : new Digesting(out, verity)), io.out());
             }
         } catch (TreeException e) {
-            throw new Failure(1, (source.equals("-") ? "stdin" : source) + ": " + e.getMessage());
+            throw new Failure(1, sourceName() + ": " + e.getMessage());
         } catch (IOException e) {
             throw new Failure(1, image + ": cannot write image: " + e.getMessage());
         }

@@ -119,9 +119,9 @@ public final class ErofsWriter {
      * xattrs while it is built, since its entries add whiteout xattrs to it.
      */
     private static final class Dir {
-        String[] names;
-        Inode[] kids;
-        boolean[] linked;
+        final String[] names;
+        final Inode[] kids;
+        final boolean[] linked;
         int count;
         final XattrList xattrs = new XattrList();
 
@@ -131,13 +131,8 @@ public final class ErofsWriter {
             linked = new boolean[capacity];
         }
 
+        /** Appends an entry; a Dir is made with room for all of them. */
         void add(String name, Inode kid, boolean link) {
-            if (count == names.length) {
-                int n = count + 256;
-                names = Arrays.copyOf(names, n);
-                kids = Arrays.copyOf(kids, n);
-                linked = Arrays.copyOf(linked, n);
-            }
             names[count] = name;
             kids[count] = kid;
             linked[count] = link;
