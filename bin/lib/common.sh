@@ -53,7 +53,7 @@ locate_jdk() {
         if usable_jdk "$cand"; then
             JDK=$cand
             if [ -d "${memo%/*}" ] || mkdir -p "${memo%/*}" 2>/dev/null; then
-                printf '%s\n%s\n' "$key" "$JDK" >"$memo" 2>/dev/null
+                { printf '%s\n%s\n' "$key" "$JDK" >"$memo"; } 2>/dev/null # read-only: just not remembered
             fi
             return 0
         fi
