@@ -207,7 +207,8 @@ public final class DumpReader {
                 checkName(name);
                 parent = parent(slash == 0 ? "/" : path.substring(0, slash));
             }
-            if (parent.entries().containsKey(name) || (!links.isEmpty() && links.containsKey(path()))) {
+            // (an existing entry of the same name shows when this one is added, a hardlink's here)
+            if ((isLink && parent.entries().containsKey(name)) || (!links.isEmpty() && links.containsKey(path()))) {
                 throw fail("duplicate entry '" + printable(path()) + "'");
             }
         }
@@ -267,7 +268,9 @@ public final class DumpReader {
             root = d;
             dirs.put("/", d);
         } else {
-            parent.entries().put(name, node);
+            if (parent.entries().putIfAbsent(name, node) != null) {
+                throw fail("duplicate entry '" + printable(path()) + "'");
+            }
             if (node instanceof Directory d) {
                 dirs.put(path(), d);
             }
