@@ -56,7 +56,6 @@ public final class ErofsWriter {
     private static final byte[] EMPTY = new byte[0];
 
     private static final String[] NO_NAMES = new String[0];
-    private static final int[] NO_IDS = new int[0];
 
     /**
      * One inode as the image stores it, after upstream's rewrite (overlay xattrs added, whiteouts
@@ -76,16 +75,21 @@ public final class ErofsWriter {
         /** A regular file whose data is in the store: chunk indexes, no data blocks. */
         boolean external;
         boolean compact;
-        /** Pair ids in the XattrTable in name order, ~id where the pair is stored in the inode rather than referenced. */
-        int[] xids;
+        // Pair ids in the XattrTable in name order, ~id where the pair is stored in the inode
+        // rather than referenced: the first two in fields (a store-backed file has exactly
+        // metacopy and redirect), any more in an array.
+        short xattrCount; // an inode's accounted xattr bytes (at most 32767) bound it
+        int xid0;
+        int xid1;
+        int[] xidMore;
 
         int nBlocks;
         int tail;
         int xattrSize;
-        int nShared;
-        int chunkBits;
+        short nShared;
+        byte chunkBits;
         int blkaddr;
-        long pos;
+        int pos; // the image is under 2 GiB
 
         Inode(Node source) {
             this.source = source;
@@ -106,6 +110,18 @@ public final class ErofsWriter {
 
         long rdev() {
             return source instanceof Device d ? d.rdev() : 0; // the root's 00..ff whiteouts: 0
+        }
+
+        int xid(int i) {
+            return i == 0 ? xid0 : i == 1 ? xid1 : xidMore[i - 2];
+        }
+
+        void setXid(int i, int id) {
+            switch (i) {
+                case 0 -> xid0 = id;
+                case 1 -> xid1 = id;
+                default -> xidMore[i - 2] = id;
+            }
         }
 
         int chunkCount() {
@@ -355,11 +371,13 @@ public final class ErofsWriter {
 
     /** Counts one more inode carrying each of these xattrs, w's final ones, kept as pair ids. */
     private void register(Inode w, XattrList list) {
-        int[] ids = list.count == 0 ? NO_IDS : new int[list.count];
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = xattrs.add(list.keys[i], list.values[i]);
+        w.xattrCount = (short) list.count;
+        if (list.count > 2) {
+            w.xidMore = new int[list.count - 2];
         }
-        w.xids = ids;
+        for (int i = 0; i < list.count; i++) {
+            w.setXid(i, xattrs.add(list.keys[i], list.values[i]));
+        }
     }
 
     private void resolveLinks(Inode root) throws TreeException {
@@ -413,7 +431,7 @@ public final class ErofsWriter {
         if (count > Limits.MAX_NONINLINE_CHUNKS) {
             throw new TreeException(where(join(dir, name)) + ": file too big (" + node.size + " bytes) for a composefs image");
         }
-        node.chunkBits = bits;
+        node.chunkBits = (byte) bits;
     }
 
     /** The root gets a whiteout for each 00..ff it lacks (objects stay hidden in the store's layout). */
@@ -496,14 +514,14 @@ public final class ErofsWriter {
         xattrs.layOutShared();
         for (Inode n : order) {
             int nShared = 0;
-            for (int i = 0; i < n.xids.length; i++) {
-                if (xattrs.sharedOffset(n.xids[i]) >= 0 && nShared < Format.XATTR_LONG_PREFIX) {
+            for (int i = 0; i < n.xattrCount; i++) {
+                if (xattrs.sharedOffset(n.xid(i)) >= 0 && nShared < Format.XATTR_LONG_PREFIX) {
                     nShared++;
                 } else {
-                    n.xids[i] = ~n.xids[i];
+                    n.setXid(i, ~n.xid(i));
                 }
             }
-            n.nShared = nShared;
+            n.nShared = (short) nShared;
         }
     }
 
@@ -574,7 +592,8 @@ public final class ErofsWriter {
 
     private int xattrInodeSize(Inode node) {
         int unshared = 0;
-        for (int id : node.xids) {
+        for (int i = 0; i < node.xattrCount; i++) {
+            int id = node.xid(i);
             if (id < 0) {
                 unshared += xattrs.entrySize(~id);
             }
@@ -626,7 +645,7 @@ public final class ErofsWriter {
             }
             pos = roundUp(pos, SLOT_SIZE);
             pos += tailPadding(n, pos, inodeSize, n.xattrSize);
-            n.pos = pos;
+            n.pos = (int) pos; // a wrapped value goes nowhere: the size check below stops the image
             dataBlocks += n.nBlocks;
             pos += inodeSize + n.xattrSize + n.tail;
         }
@@ -737,7 +756,8 @@ public final class ErofsWriter {
         }
         if (n.xattrSize > 0) {
             int filter = 0;
-            for (int id : n.xids) {
+            for (int i = 0; i < n.xattrCount; i++) {
+                int id = n.xid(i);
                 filter |= xattrs.filterBit(id < 0 ? ~id : id);
             }
             int start = p;
@@ -745,13 +765,15 @@ public final class ErofsWriter {
             img[p + 4] = (byte) n.nShared;
             p += Format.XATTR_IBODY_HEADER_SIZE;
             long base = inodesEnd % BLOCK_SIZE;
-            for (int id : n.xids) {
+            for (int i = 0; i < n.xattrCount; i++) {
+                int id = n.xid(i);
                 if (id >= 0) {
                     Le.put32(img, p, (int) ((base + xattrs.sharedOffset(id)) / 4));
                     p += 4;
                 }
             }
-            for (int id : n.xids) {
+            for (int i = 0; i < n.xattrCount; i++) {
+                int id = n.xid(i);
                 if (id < 0) {
                     p = xattrs.writeEntry(img, p, ~id);
                 }
