@@ -20,12 +20,6 @@ jdk_feature_of() {
     done <"$1/release"
 }
 
-# Prints the feature version of the JDK at $1, or nothing.
-jdk_feature() {
-    jdk_feature_of "$1"
-    [ -n "$JDK_FEATURE" ] && echo "$JDK_FEATURE"
-}
-
 # Whether $1 is a JDK >= $JDK_MIN.
 usable_jdk() {
     [ -n "$1" ] && [ -x "$1/bin/java" ] || return 1

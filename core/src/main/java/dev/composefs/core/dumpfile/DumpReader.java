@@ -237,11 +237,9 @@ public final class DumpReader {
             String value = text(b, eq + 1, e[i], "xattr value");
             xattrs.put(key, value.getBytes(StandardCharsets.ISO_8859_1));
         }
-        if (!xattrs.isEmpty()) {
-            String problem = Limits.xattrProblem(xattrs);
-            if (problem != null) {
-                throw fail(printable(path()) + ": " + problem);
-            }
+        String problem = Limits.xattrProblem(xattrs);
+        if (problem != null) {
+            throw fail(printable(path()) + ": " + problem);
         }
 
         int imode = (int) mode;

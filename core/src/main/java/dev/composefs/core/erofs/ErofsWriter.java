@@ -139,9 +139,10 @@ public final class ErofsWriter {
         final Inode[] kids;
         final boolean[] linked;
         int count;
-        final XattrList xattrs = new XattrList();
+        final XattrList xattrs;
 
-        Dir(int capacity) {
+        Dir(int capacity, XattrList xattrs) {
+            this.xattrs = xattrs;
             names = new String[capacity];
             kids = new Inode[capacity];
             linked = new boolean[capacity];
@@ -232,7 +233,7 @@ public final class ErofsWriter {
         Inode w = new Inode(n);
         inodeCount++;
         if (n instanceof Directory d) {
-            w.dir = new Dir(d.entries().size() + 2);
+            w.dir = new Dir(d.entries().size() + 2, new XattrList());
         }
         XattrList xattrs = w.dir != null ? w.dir.xattrs : scratch.clear();
         w.mode = m.mode();
@@ -442,7 +443,7 @@ public final class ErofsWriter {
         Inode[] kids = old.kids;
         boolean[] linked = old.linked;
         int n = old.count;
-        Dir merged = new Dir(n + 256);
+        Dir merged = new Dir(n + 256, old.xattrs);
         int j = 0;
         for (int i = 0; i <= 255; i++) {
             String hex = hexName(i); // ascending in strcmp order too
@@ -469,9 +470,6 @@ public final class ErofsWriter {
         }
         for (; j < n; j++) {
             merged.add(names[j], kids[j], linked[j]);
-        }
-        for (int i = 0; i < old.xattrs.count; i++) {
-            merged.xattrs.put(old.xattrs.keys[i], old.xattrs.values[i]);
         }
         root.dir = merged;
     }

@@ -41,12 +41,9 @@ final class Window {
         if (pos + len <= base + buf.length) {
             return (int) (pos - base);
         }
-        int done = (int) Math.min(pos - base, buf.length);
-        out.write(buf, 0, done);
-        // Zeros from pos on: padding between regions. Nothing was written past pos yet.
-        if (pos - base > buf.length) {
-            writeZeros(pos - base - buf.length);
-        }
+        int done = writeOutTo(pos);
+        // The window now starts at pos; nothing was written past pos yet, so only what went out
+        // needs zeroing for the padding between regions.
         if (len > buf.length) {
             buf = new byte[len];
         } else {
@@ -65,12 +62,18 @@ final class Window {
         if (out == null) {
             return;
         }
-        long n = size - base;
-        out.write(buf, 0, (int) Math.min(n, buf.length));
-        if (n > buf.length) {
-            writeZeros(n - buf.length);
-        }
+        writeOutTo(size);
         out.flush();
+    }
+
+    /** Writes out image bytes [base, pos): the window's, then zeros past it; returns how many came from the window. */
+    private int writeOutTo(long pos) throws IOException {
+        int fromWindow = (int) Math.min(pos - base, buf.length);
+        out.write(buf, 0, fromWindow);
+        if (pos - base > buf.length) {
+            writeZeros(pos - base - buf.length);
+        }
+        return fromWindow;
     }
 
     /** The whole image (a window made by {@link #whole}). */
