@@ -44,6 +44,8 @@ public final class fcntl_h {
     public static final long RESOLVE_IN_ROOT = 0x10;
     public static final long RESOLVE_CACHED = 0x20;
 
+    public static final int F_GETFL = 3;
+    public static final int F_SETFL = 4;
     public static final int F_ADD_SEALS = 1033;
     public static final int F_GET_SEALS = 1034;
     public static final int F_SEAL_SEAL = 0x0001;

@@ -70,6 +70,10 @@ public final class unistd_h {
                 FunctionDescriptor.of(C_LONG, C_INT, C_LONG, C_INT));
     }
 
+    private static final class ftruncate {
+        static final MethodHandle HANDLE = Native.downcall("ftruncate", FunctionDescriptor.of(C_INT, C_INT, C_LONG));
+    }
+
     private static final class isatty {
         static final MethodHandle HANDLE = Native.plain("isatty", FunctionDescriptor.of(C_INT, C_INT));
     }
@@ -137,6 +141,12 @@ public final class unistd_h {
     }
 
     public static final int SEEK_SET = 0;
+    public static final int SEEK_DATA = 3;
+    public static final int SEEK_HOLE = 4;
+
+    public static void ftruncate(int fd, long length, String what) throws SyscallException {
+        Native.call("ftruncate", what, (st, a) -> (int) ftruncate.HANDLE.invokeExact(st, fd, length));
+    }
 
     public static long lseek(int fd, long offset, int whence, String what) throws SyscallException {
         return Native.call("lseek", what, (st, a) -> (long) lseek.HANDLE.invokeExact(st, fd, offset, whence));

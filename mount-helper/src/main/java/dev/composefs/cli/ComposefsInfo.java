@@ -1,10 +1,12 @@
 package dev.composefs.cli;
 
+import dev.composefs.core.descriptor.DescriptorFormatException;
 import dev.composefs.core.descriptor.DescriptorReader;
 import dev.composefs.core.dumpfile.DumpWriter;
 import dev.composefs.core.dumpfile.Escaping;
 import dev.composefs.core.erofs.ErofsReader;
 import dev.composefs.core.erofs.ErofsWriter;
+import dev.composefs.core.erofs.ImageFormatException;
 import dev.composefs.core.fsverity.FsVerity;
 import dev.composefs.core.tree.Directory;
 import dev.composefs.core.tree.Hardlink;
@@ -12,6 +14,7 @@ import dev.composefs.core.tree.Meta;
 import dev.composefs.core.tree.Node;
 import dev.composefs.core.tree.RegularFile;
 import dev.composefs.core.tree.Symlink;
+import dev.composefs.core.util.InputFiles;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -91,23 +94,20 @@ final class ComposefsInfo implements Callable<Integer> {
         }
     }
 
+    /** Reads the file once (it may be a pipe such as /dev/stdin) and tells descriptor from EROFS by magic. */
     private Loaded load(String file) throws Failure {
-        Path path = Path.of(file);
         try {
-            byte[] head;
-            try (var in = Files.newInputStream(path)) {
-                head = in.readNBytes(8);
-            }
-            if (DescriptorReader.looksLikeDescriptor(head)) {
-                DescriptorReader.Descriptor d = DescriptorReader.read(path);
+            byte[] data = InputFiles.read(Path.of(file), InputFiles.MAX_IMAGE_SIZE, "image");
+            if (DescriptorReader.looksLikeDescriptor(data)) {
+                DescriptorReader.Descriptor d = DescriptorReader.read(data);
                 return new Loaded(d.root(), dir -> d.directorySizes().get(dir));
             }
-            Directory root = ErofsReader.read(path);
+            Directory root = ErofsReader.read(data);
             return new Loaded(root, d -> ErofsWriter.directorySize(d, d == root));
-        } catch (NoSuchFileException e) {
-            throw new Failure(1, "failed to open '" + file + "': no such file");
-        } catch (IOException e) {
+        } catch (ImageFormatException | DescriptorFormatException e) {
             throw new Failure(1, "failed to load '" + file + "': " + e.getMessage());
+        } catch (IOException e) {
+            throw new Failure(1, e.getMessage());
         }
     }
 

@@ -1,6 +1,8 @@
 package dev.composefs.cli;
 
 import java.io.BufferedOutputStream;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -18,19 +20,72 @@ public final class Main {
     public record Io(InputStream in, OutputStream out, PrintStream err) {}
 
     public static void main(String[] args) throws InterruptedException {
-        Io io = new Io(System.in, new BufferedOutputStream(System.out, 1 << 16), System.err);
+        // Standard output straight on fd 1, not System.out: a PrintStream swallows write errors,
+        // and a full disk or a closed pipe must fail the command.
+        Io io = new Io(System.in, new BufferedOutputStream(new Stdout(), 1 << 16), System.err);
         int[] rc = {1};
         // A large stack: trees are walked recursively in places and may be deep.
-        Thread t = new Thread(null, () -> rc[0] = run(args, io), "composefs", 512L << 20);
+        Thread t = new Thread(null, () -> rc[0] = guarded(args, io), "composefs", 512L << 20);
         t.start();
         t.join();
         try {
             io.out().flush();
         } catch (java.io.IOException e) {
-            io.err().println("composefs: cannot write output: " + e.getMessage());
-            rc[0] = 1;
+            if (rc[0] == 0) { // a failed command has said why already
+                io.err().println(programName(args) + ": " + e.getMessage());
+                rc[0] = 1;
+            }
         }
         System.exit(rc[0]);
+    }
+
+    /**
+     * run(), with whatever escapes it turned into one line: no input may show a user a stack
+     * trace. The mount helper's failures exit 32, as mount(8) expects.
+     */
+    static int guarded(String[] args, Io io) {
+        try {
+            return run(args, io);
+        } catch (OutOfMemoryError e) {
+            io.err().println(programName(args) + ": out of memory (the input is larger than this JVM's heap of "
+                    + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB)");
+        } catch (StackOverflowError e) {
+            io.err().println(programName(args) + ": input nested too deeply (stack overflow)");
+        } catch (RuntimeException e) {
+            io.err().println(programName(args) + ": internal error: " + e);
+        }
+        return args.length > 0 && args[0].equals("mount.composefs") ? 32 : 1;
+    }
+
+    private static String programName(String[] args) {
+        return args.length == 0 ? "composefs" : args[0];
+    }
+
+    /** fd 1, whose write errors say that they are about standard output. */
+    private static final class Stdout extends OutputStream {
+        private final FileOutputStream out = new FileOutputStream(FileDescriptor.out);
+
+        @Override
+        public void write(int b) throws java.io.IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws java.io.IOException {
+            try {
+                out.write(b, off, len);
+            } catch (java.io.IOException e) {
+                throw new java.io.IOException("cannot write to standard output: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** A PrintStream hides write errors until asked: commands that print through one ask at the end. */
+    static void checkWritten(PrintStream out) throws java.io.IOException {
+        out.flush();
+        if (out.checkError()) {
+            throw new java.io.IOException("cannot write to standard output");
+        }
     }
 
     public static int run(String[] args, Io io) {
@@ -69,8 +124,8 @@ public final class Main {
             return 1;
         });
         cl.setExecutionExceptionHandler((ex, c, parsed) -> {
+            // One line, never a stack trace: the commands turn expected failures into messages themselves.
             io.err().println(c.getCommandName() + ": internal error: " + ex);
-            ex.printStackTrace(io.err());
             return 1;
         });
         return cl.execute(rest);

@@ -77,7 +77,7 @@ final class StoreCommand implements Callable<Integer> {
             report.problems().forEach(p -> out.println("ERROR " + p));
             out.println(report.objects() + " objects checked (" + Progress.bytes(report.bytes()) + "), "
                     + report.problems().size() + " problems");
-            out.flush();
+            Main.checkWritten(out);
             return report.problems().isEmpty() ? 0 : 1;
         }
     }
@@ -94,7 +94,7 @@ final class StoreCommand implements Callable<Integer> {
             } catch (java.nio.file.NoSuchFileException e) {
                 throw new Failure(1, image + ": no such file; nothing was removed");
             } catch (IOException e) {
-                throw new Failure(1, image + ": " + e.getMessage() + "; nothing was removed");
+                throw new Failure(1, e.getMessage() + "; nothing was removed");
             }
         }
         PrintStream out = out();
@@ -103,7 +103,7 @@ final class StoreCommand implements Callable<Integer> {
             out.println((dryRun ? "would remove " : "removed ") + report.removed().size() + " objects, "
                     + (dryRun ? "freeing " : "freed ") + report.bytesFreed() + " bytes ("
                     + Progress.bytes(report.bytesFreed()) + "); " + report.kept() + " objects kept");
-            out.flush();
+            Main.checkWritten(out);
             return 0;
         }
     }

@@ -24,6 +24,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import dev.composefs.core.util.InputFiles;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
@@ -92,13 +93,11 @@ public final class DescriptorReader {
         return new DescriptorReader(data).run();
     }
 
+    /** Reads a descriptor file (or pipe), bounded like an image. */
     public static Descriptor read(Path file) throws IOException {
-        long size = Files.size(file);
-        if (size > MAX_SIZE) {
-            throw new DescriptorFormatException(file + ": too large for a descriptor (" + size + " bytes)");
-        }
+        byte[] data = InputFiles.read(file, Math.min(MAX_SIZE, InputFiles.MAX_IMAGE_SIZE), "descriptor");
         try {
-            return read(Files.readAllBytes(file));
+            return read(data);
         } catch (DescriptorFormatException e) {
             throw new DescriptorFormatException(file + ": " + e.getMessage());
         }

@@ -18,6 +18,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import dev.composefs.core.util.InputFiles;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -35,7 +36,6 @@ import java.util.Set;
  * hostile image yields an {@link ImageFormatException}, never a hang or an unbounded allocation.
  */
 public final class ErofsReader {
-    private static final int MAX_IMAGE = Integer.MAX_VALUE - 16;
     private static final int MAX_DEPTH = 4096;
 
     private final ByteBuffer bb;
@@ -56,13 +56,11 @@ public final class ErofsReader {
         this.budget = 4L * image.length + (1 << 20);
     }
 
+    /** Reads an image file (or pipe), bounded by {@link InputFiles#MAX_IMAGE_SIZE}. */
     public static Directory read(Path image) throws IOException {
-        long size = Files.size(image);
-        if (size > MAX_IMAGE) {
-            throw new ImageFormatException(image + ": too large for a composefs image (" + size + " bytes)");
-        }
+        byte[] data = InputFiles.read(image, InputFiles.MAX_IMAGE_SIZE, "image");
         try {
-            return read(Files.readAllBytes(image));
+            return read(data);
         } catch (ImageFormatException e) {
             throw new ImageFormatException(image + ": " + e.getMessage());
         }

@@ -697,7 +697,9 @@ public final class ErofsWriter {
         }
         for (Inode n : order) {
             if (n.nBlocks > 0) {
-                writeData(w.buf(), w.at((long) n.blkaddr * BLOCK_SIZE, n.nBlocks * BLOCK_SIZE), n);
+                // at() first: it may replace the buffer that buf() returns.
+                int d = w.at((long) n.blkaddr * BLOCK_SIZE, n.nBlocks * BLOCK_SIZE);
+                writeData(w.buf(), d, n);
             }
         }
         w.finish(imageSize);
