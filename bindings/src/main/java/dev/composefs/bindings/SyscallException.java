@@ -15,10 +15,21 @@ public final class SyscallException extends IOException {
     private final int errno;
 
     public SyscallException(String call, String target, int errno) {
-        super(format(call, target, errno));
+        this(call, target, errno, null);
+    }
+
+    private SyscallException(String call, String target, int errno, String detail) {
+        super(format(call, target, errno) + (detail == null ? "" : ": " + detail));
         this.call = call;
         this.target = target;
         this.errno = errno;
+    }
+
+    /** The same failure with what else is known about it (e.g. the kernel's own message) after the errno. */
+    public SyscallException withDetail(String detail) {
+        SyscallException e = new SyscallException(call, target, errno, detail);
+        e.setStackTrace(getStackTrace());
+        return e;
     }
 
     private static String format(String call, String target, int errno) {

@@ -118,28 +118,21 @@ final class MountComposefs {
 
     private int mount() {
         try {
-            MountOptions opts = MountOptions.parse(options == null ? "" : String.join(",", options), key -> {
+            MountOptions opts = MountOptions.parse(options, key -> {
                 if (!sloppy) {
                     throw MountException.usage("unsupported option '" + key + "'");
                 }
                 io.err().println(PROG + ": ignoring unsupported option '" + key + "' (-s)");
             });
-            if (!Files.isRegularFile(image)) {
-                throw MountException.failed(image + ": image does not exist or is not a regular file", null);
-            }
             if (fake) {
-                if (verbose) {
-                    io.err().println(PROG + ": -f: not mounting " + image + " at " + target);
-                }
+                // -f checks everything a mount would, short of the mount calls themselves
+                new Mounter(KernelProbe.running(), this::verbose).check(image, target, opts);
+                verbose("-f: " + image + " at " + target + " checked, not mounted");
                 return 0;
             }
             KernelProbe kernel = KernelProbe.running();
             traceTiming();
-            Mounter.Result r = new Mounter(kernel, s -> {
-                if (verbose) {
-                    io.err().println(PROG + ": " + s);
-                }
-            }).mount(image, target, opts);
+            Mounter.Result r = new Mounter(kernel, this::verbose).mount(image, target, opts);
             if (verbose) {
                 io.err().println(PROG + ": mounted " + image + " at " + target + " via " + r.strategy());
             }
@@ -150,6 +143,12 @@ final class MountComposefs {
         } catch (IOException | RuntimeException e) {
             io.err().println(PROG + ": cannot mount " + image + " at " + target + ": " + e);
             return 32;
+        }
+    }
+
+    private void verbose(String s) {
+        if (verbose) {
+            io.err().println(PROG + ": " + s);
         }
     }
 

@@ -3,6 +3,10 @@ package dev.composefs.core.mount;
 import dev.composefs.bindings.SyscallException;
 import dev.composefs.bindings.sys_mount_h;
 import dev.composefs.bindings.unistd_h;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
 
 /**
  * The mount syscalls the orchestrator makes: fsopen/fsconfig/fsmount/move_mount, mount_setattr,
@@ -27,6 +31,12 @@ public interface MountCalls {
 
     /** Closes an fd returned by fsopen or fsmount; never fails (nothing useful follows a failed close). */
     void close(int fd);
+
+    /**
+     * The messages the kernel logged on an fsopen fd (why fsconfig or fsmount refused), one per
+     * line as "e overlay: ...", consumed by reading; empty when there are none.
+     */
+    String log(int fsfd);
 
     /** The real system calls. */
     MountCalls NATIVE = new MountCalls() {
@@ -71,6 +81,26 @@ public interface MountCalls {
         @Override
         public void close(int fd) {
             unistd_h.closeQuietly(fd);
+        }
+
+        @Override
+        public String log(int fsfd) {
+            StringBuilder sb = new StringBuilder();
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment buf = arena.allocate(4096);
+                // each read returns one message; ENODATA once none are left
+                for (int i = 0; i < 64; i++) {
+                    long n = unistd_h.read(fsfd, buf, "fs_context log");
+                    if (n <= 0) {
+                        break;
+                    }
+                    sb.append(new String(buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE),
+                            StandardCharsets.UTF_8).strip()).append('\n');
+                }
+            } catch (SyscallException e) {
+                // ENODATA: no (more) messages
+            }
+            return sb.toString().strip();
         }
     };
 }

@@ -30,10 +30,17 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
         return verity || (digest != null && !tryVerity);
     }
 
+    /** The same options with every path absolute (overlayfs shows layer paths in mountinfo). */
+    public MountOptions absolute() {
+        return new MountOptions(basedirs.stream().map(Path::toAbsolutePath).toList(), digest, verity, tryVerity,
+                idmap, uidmap, gidmap, upperdir == null ? null : upperdir.toAbsolutePath(),
+                workdir == null ? null : workdir.toAbsolutePath(), readOnly, mountAttrs);
+    }
+
     /** Parses the -o string as upstream's helper does: comma-separated, a backslash escapes the next character. */
     public static MountOptions parse(String options) throws MountException {
         return parse(options, key -> {
-            throw MountException.usage("unsupported option '" + key + "'");
+            throw MountException.usage("unsupported option '" + shown(key) + "'");
         });
     }
 
@@ -44,6 +51,18 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
     }
 
     public static MountOptions parse(String options, UnknownOption unknown) throws MountException {
+        return parse(List.of(options == null ? "" : options), unknown);
+    }
+
+    /**
+     * Several -o arguments: each is split on its own, so a trailing backslash in one cannot
+     * escape the comma that would join it to the next.
+     */
+    public static MountOptions parse(List<String> optionArgs, UnknownOption unknown) throws MountException {
+        List<String[]> all = new ArrayList<>();
+        for (String arg : optionArgs) {
+            all.addAll(split(arg));
+        }
         List<Path> basedirs = new ArrayList<>();
         byte[] digest = null;
         boolean verity = false;
@@ -55,15 +74,13 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
         List<IdMapping> uidmap = List.of();
         List<IdMapping> gidmap = List.of();
         long attrs = 0;
-        for (String[] kv : split(options == null ? "" : options)) {
+        for (String[] kv : all) {
             String key = kv[0];
-            String value = kv[1];
+            String value = key.equals("basedir") ? kv[1] : unescape(kv[1]);
             switch (key) {
                 case "basedir" -> {
-                    for (String b : need(key, value).split(":")) {
-                        if (!b.isEmpty()) {
-                            basedirs.add(Path.of(b));
-                        }
+                    for (String b : splitStores(need(key, value))) {
+                        basedirs.add(Path.of(b));
                     }
                 }
                 case "digest" -> {
@@ -74,7 +91,7 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
                         digest = null;
                     }
                     if (digest == null || digest.length != 32) {
-                        throw MountException.usage("digest=" + hex + ": not a sha256 fs-verity digest (64 hex digits)");
+                        throw MountException.usage("digest=" + shown(hex) + ": not a sha256 fs-verity digest (64 hex digits)");
                     }
                 }
                 case "verity" -> verity = flag(key, value);
@@ -97,7 +114,7 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
                         "nofail", "_netdev", "user", "nouser", "users", "owner", "group", "comment", "" -> { }
                 default -> {
                     if (!key.startsWith("x-")) {
-                        unknown.accept(key);
+                        unknown.accept(shown(key));
                     }
                 }
             }
@@ -120,14 +137,14 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
 
     private static String need(String key, String value) throws MountException {
         if (value == null || value.isEmpty()) {
-            throw MountException.usage("option '" + key + "' needs a value");
+            throw MountException.usage("option '" + shown(key) + "' needs a value");
         }
         return value;
     }
 
     private static boolean flag(String key, String value) throws MountException {
         if (value != null) {
-            throw MountException.usage("option '" + key + "' takes no value");
+            throw MountException.usage("option '" + shown(key) + "' takes no value");
         }
         return true;
     }
@@ -147,13 +164,17 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
                 }
                 out.add(m);
             } catch (NumberFormatException e) {
-                throw MountException.usage(key + "=" + value + ": expected INSIDE:OUTSIDE:COUNT[/...] with ids below 2^32");
+                throw MountException.usage(key + "=" + shown(value) + ": expected INSIDE:OUTSIDE:COUNT[/...] with ids below 2^32");
             }
         }
         return List.copyOf(out);
     }
 
-    /** Splits at unescaped commas into {key, value-or-null}; a backslash keeps the next character literally. */
+    /**
+     * Splits at unescaped commas into {key, value-or-null}. A backslash keeps the next character
+     * literally; in values the backslashes stay for now, so that basedir= can tell an escaped
+     * ':' from a separator ({@link #unescape} removes them).
+     */
     static List<String[]> split(String s) {
         List<String[]> out = new ArrayList<>();
         StringBuilder key = new StringBuilder();
@@ -161,6 +182,9 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
         for (int i = 0; i <= s.length(); i++) {
             char c = i < s.length() ? s.charAt(i) : ',';
             if (c == '\\' && i + 1 < s.length()) {
+                if (value != null) {
+                    value.append(c);
+                }
                 (value != null ? value : key).append(s.charAt(++i));
             } else if (c == ',') {
                 if (key.length() > 0 || value != null) {
@@ -172,6 +196,44 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
                 value = new StringBuilder();
             } else {
                 (value != null ? value : key).append(c);
+            }
+        }
+        return out;
+    }
+
+    /** An option as an error message shows it: cut after 100 characters, so a huge -o does not flood the log. */
+    public static String shown(String s) {
+        return s.length() <= 100 ? s : s.substring(0, 100) + "... (" + s.length() + " characters)";
+    }
+
+    /** A value with its escapes resolved: each backslash keeps the character after it. */
+    static String unescape(String v) {
+        if (v == null || v.indexOf('\\') < 0) {
+            return v;
+        }
+        StringBuilder sb = new StringBuilder(v.length());
+        for (int i = 0; i < v.length(); i++) {
+            char c = v.charAt(i);
+            sb.append(c == '\\' && i + 1 < v.length() ? v.charAt(++i) : c);
+        }
+        return sb.toString();
+    }
+
+    /** basedir=A:B with '\\:' for a ':' inside a path (as the kernel composefs driver takes it). */
+    static List<String> splitStores(String raw) {
+        List<String> out = new ArrayList<>();
+        StringBuilder cur = new StringBuilder();
+        for (int i = 0; i <= raw.length(); i++) {
+            char c = i < raw.length() ? raw.charAt(i) : ':';
+            if (c == '\\' && i + 1 < raw.length()) {
+                cur.append(c).append(raw.charAt(++i));
+            } else if (c == ':') {
+                if (cur.length() > 0) {
+                    out.add(unescape(cur.toString()));
+                }
+                cur.setLength(0);
+            } else {
+                cur.append(c);
             }
         }
         return out;

@@ -91,6 +91,6 @@ class MountOptionsTest {
 
     @Test
     void legacyOptionStringEscapesSeparators() {
-        assertEquals("/a\\,b\\:c\\\\d", Mounter.escape("/a,b:c\\d"));
+        assertEquals("/a\\,b\\:c\\\\d", OverlayMount.escape("/a,b:c\\d"));
     }
 }

@@ -113,4 +113,10 @@ final class RecordingCalls implements MountCalls {
     public void close(int fd) {
         calls.add("close " + fd);
     }
+
+    /** The kernel message a failing call leaves on the fs_context, as a real kernel would. */
+    @Override
+    public String log(int fsfd) {
+        return failing == null ? "" : "e recorded: " + failing + " refused";
+    }
 }
