@@ -1,5 +1,8 @@
 package dev.composefs.cli;
 
+import dev.composefs.bindings.SyscallException;
+import dev.composefs.bindings.fcntl_h;
+import dev.composefs.bindings.unistd_h;
 import dev.composefs.core.descriptor.DescriptorFormatException;
 import dev.composefs.core.descriptor.DescriptorReader;
 import dev.composefs.core.dumpfile.DumpWriter;
@@ -8,6 +11,7 @@ import dev.composefs.core.erofs.ErofsReader;
 import dev.composefs.core.erofs.ErofsWriter;
 import dev.composefs.core.erofs.ImageFormatException;
 import dev.composefs.core.fsverity.FsVerity;
+import dev.composefs.core.repository.Payloads;
 import dev.composefs.core.tree.Directory;
 import dev.composefs.core.tree.Hardlink;
 import dev.composefs.core.tree.Meta;
@@ -20,7 +24,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
@@ -145,16 +148,37 @@ final class ComposefsInfo implements Callable<Integer> {
             });
         }
         OutputStream out = io.out();
-        for (String o : objects) {
-            if (missingOnly) {
-                String rel = o.replaceFirst("^/+", "");
-                if (Files.exists(basedir.resolve(new String(rel.getBytes(StandardCharsets.ISO_8859_1),
-                        StandardCharsets.UTF_8)), LinkOption.NOFOLLOW_LINKS)) {
-                    continue;
+        int store = missingOnly ? openStore() : -1;
+        try {
+            for (String o : objects) {
+                if (missingOnly) {
+                    // present means: reached as overlayfs reaches it (beneath the store, no symlinks)
+                    String rel = Payloads.normalize(o);
+                    if (rel == null) {
+                        io.err().println("composefs-info: payload " + Escaping.printable(o)
+                                + " leaves the store: listed as missing");
+                    } else {
+                        int fd = Payloads.open(store, rel);
+                        if (fd >= 0) {
+                            unistd_h.closeQuietly(fd);
+                            continue;
+                        }
+                    }
                 }
+                out.write(o.getBytes(StandardCharsets.ISO_8859_1));
+                out.write('\n');
             }
-            out.write(o.getBytes(StandardCharsets.ISO_8859_1));
-            out.write('\n');
+        } finally {
+            unistd_h.closeQuietly(store);
+        }
+    }
+
+    private int openStore() throws Failure {
+        try {
+            return fcntl_h.openat(fcntl_h.AT_FDCWD, basedir.toString(), fcntl_h.O_RDONLY | fcntl_h.O_DIRECTORY
+                    | fcntl_h.O_CLOEXEC, 0);
+        } catch (SyscallException e) {
+            throw new Failure(1, "--basedir " + basedir + ": " + e.getMessage());
         }
     }
 

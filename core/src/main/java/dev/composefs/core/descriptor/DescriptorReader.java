@@ -42,7 +42,6 @@ import java.util.Map;
  */
 public final class DescriptorReader {
     private static final int MAX_SIZE = Integer.MAX_VALUE - 16;
-    private static final int MAX_DEPTH = 4096;
 
     /** The tree and the directory sizes the descriptor records (which the tree model does not hold). */
     public record Descriptor(Directory root, Map<Directory, Long> directorySizes) {}
@@ -139,8 +138,9 @@ public final class DescriptorReader {
             Node child = node(num, path);
             f.dir().entries().put(e.getKey(), child);
             if (child instanceof Directory d) {
-                if (stack.size() >= MAX_DEPTH) {
-                    throw new DescriptorFormatException(path + ": directories nested deeper than " + MAX_DEPTH);
+                if (stack.size() > Limits.MAX_DEPTH) {
+                    throw new DescriptorFormatException(path + ": directories nested deeper than " + Limits.MAX_DEPTH
+                            + " levels");
                 }
                 stack.push(new Frame(d, path, pendingDirents.remove(d).entrySet().iterator()));
             }

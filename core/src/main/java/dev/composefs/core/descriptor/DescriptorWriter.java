@@ -71,11 +71,15 @@ public final class DescriptorWriter {
      * Breadth-first in name order. An inode is numbered where any of its names is first met, so
      * the bytes do not depend on which name the tree model happens to hold the inode under.
      */
-    private void number(Directory root) {
+    private void number(Directory root) throws TreeException {
         add(root, "/");
         for (int i = 0; i < inodes.size(); i++) {
             if (inodes.get(i) instanceof Directory d) {
                 String base = i == 0 ? "/" : paths.get(i) + "/";
+                if (i > 0 && base.chars().filter(c -> c == '/').count() - 1 > Limits.MAX_DEPTH) {
+                    throw new TreeException(paths.get(i) + ": directories nested deeper than " + Limits.MAX_DEPTH
+                            + " levels");
+                }
                 for (var e : d.entries().entrySet()) {
                     Node n = e.getValue() instanceof Hardlink h ? h.target() : e.getValue();
                     if (!numbers.containsKey(n)) {

@@ -6,6 +6,7 @@ import dev.composefs.core.tree.Device;
 import dev.composefs.core.tree.Directory;
 import dev.composefs.core.tree.Fifo;
 import dev.composefs.core.tree.Hardlink;
+import dev.composefs.core.tree.Limits;
 import dev.composefs.core.tree.Meta;
 import dev.composefs.core.tree.Node;
 import dev.composefs.core.tree.RegularFile;
@@ -36,7 +37,6 @@ import java.util.Set;
  * hostile image yields an {@link ImageFormatException}, never a hang or an unbounded allocation.
  */
 public final class ErofsReader {
-    private static final int MAX_DEPTH = 4096;
 
     private final ByteBuffer bb;
     private final int len;
@@ -111,8 +111,8 @@ public final class ErofsReader {
             long nid = (Long) item[0];
             Directory dir = (Directory) item[1];
             int depth = (Integer) item[2];
-            if (depth > MAX_DEPTH) {
-                throw new ImageFormatException("directory nesting deeper than " + MAX_DEPTH);
+            if (depth > Limits.MAX_DEPTH) {
+                throw new ImageFormatException("directories nested deeper than " + Limits.MAX_DEPTH + " levels");
             }
             Inode ino = inode(nid);
             byte[] data = data(ino);

@@ -4,6 +4,7 @@ import static dev.composefs.core.erofs.Format.BLOCK_SIZE;
 import static dev.composefs.core.erofs.Format.SLOT_SIZE;
 import static dev.composefs.core.erofs.Format.roundUp;
 
+import dev.composefs.core.dumpfile.Escaping;
 import dev.composefs.core.tree.Device;
 import dev.composefs.core.tree.Directory;
 import dev.composefs.core.tree.Hardlink;
@@ -177,6 +178,9 @@ public final class ErofsWriter {
     private long dataBlocks;
 
     /** whiteoutsOpaque: whether whiteouts (which raise the version to 1 where allowed) also mark their directory opaque. */
+    /** Directory levels below the root that build() is in (the root's entries: 0). */
+    private int nesting = -1;
+
     private ErofsWriter(boolean whiteoutsOpaque) {
         this.whiteoutsOpaque = whiteoutsOpaque;
     }
@@ -284,12 +288,15 @@ public final class ErofsWriter {
 
     /** A directory's entries, with "." and ".." merged in at their strcmp places. */
     private void entries(Inode w, Inode parent, Directory d, String path) throws TreeException {
+        if (++nesting > Limits.MAX_DEPTH) {
+            throw new TreeException(where(path) + ": directories nested deeper than " + Limits.MAX_DEPTH + " levels");
+        }
         int dots = 0;
         for (var e : d.entries().entrySet()) {
             String name = e.getKey();
             if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0
                     || name.indexOf('\0') >= 0) {
-                throw new TreeException(where(path) + ": invalid file name '" + name + "'");
+                throw new TreeException(where(path) + ": invalid file name '" + Escaping.printable(name) + "'");
             }
             if (name.length() > Limits.NAME_MAX) {
                 throw new TreeException(where(path + "/" + name) + ": name longer than " + Limits.NAME_MAX);
@@ -303,6 +310,7 @@ public final class ErofsWriter {
             }
         }
         addDots(w, parent, dots, null);
+        nesting--;
     }
 
     /** Adds "." (dots == 0) and ".." (dots <= 1) if they sort before name (null: the end); the new dots count. */
@@ -415,8 +423,9 @@ public final class ErofsWriter {
         return name.isEmpty() ? dir : dir + "/" + name;
     }
 
+    /** A path for an error message: escaped, and cut where it is long (a deep tree's paths are kilobytes). */
     private static String where(String path) {
-        return path.isEmpty() ? "/" : path;
+        return path.isEmpty() ? "/" : Escaping.printable(path);
     }
 
     /** Chunk size for an external file: one chunk index per chunk, all in at most one block. */

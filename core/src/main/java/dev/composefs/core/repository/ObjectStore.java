@@ -125,9 +125,10 @@ public final class ObjectStore implements AutoCloseable {
      * Stores the content of srcFd (read from offset 0) under digest, unless the object exists.
      * Returns true if this call added it. The copy is a reflink where the filesystem can, written
      * to a temporary name beside its final name, fsynced, sealed with fs-verity where supported
-     * (and then measured by the kernel, which must agree with digest), then renamed into place.
+     * (and then measured by the kernel, which must agree with digest; else read back through dg,
+     * the caller's digester), then renamed into place.
      */
-    public boolean put(int srcFd, byte[] digest, long size, String source) throws IOException {
+    public boolean put(int srcFd, byte[] digest, long size, String source, FdDigester dg) throws IOException {
         String path = objectPath(digest);
         String xx = path.substring(0, 2);
         String name = path.substring(3);
@@ -149,7 +150,7 @@ public final class ObjectStore implements AutoCloseable {
             unistd_h.fsync(out, where(xx + "/" + tmp));
             unistd_h.close(out);
             out = -1;
-            seal(dir, tmp, digest, source);
+            seal(dir, tmp, digest, source, dg);
             try {
                 stdio_h.renameat2(dir, tmp, dir, name, stdio_h.RENAME_NOREPLACE);
             } catch (SyscallException e) {
@@ -213,31 +214,46 @@ public final class ObjectStore implements AutoCloseable {
         return done;
     }
 
-    /** fs-verity on the new object where the filesystem has it; says once, clearly, when it does not. */
-    private void seal(int dir, String tmp, byte[] digest, String source) throws IOException {
-        if (sealing == Sealing.UNSUPPORTED) {
-            return;
-        }
+    /**
+     * fs-verity on the new object where the filesystem has it (the kernel's measurement must then
+     * agree with digest); says once, clearly, when it does not. Without fs-verity the copy is
+     * read back and hashed: a source that changed after it was hashed must not become an object
+     * whose content does not match its name.
+     */
+    private void seal(int dir, String tmp, byte[] digest, String source, FdDigester dg) throws IOException {
         int fd = fcntl_h.openat(dir, tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
         try {
-            try {
-                linux_fsverity_h.enableVerity(fd, source);
-            } catch (SyscallException e) {
-                if (e.is(Errno.EOPNOTSUPP) || e.is(Errno.ENOTTY)) {
-                    unsupported(e);
-                    return;
-                }
-                throw e;
+            byte[] actual;
+            String how;
+            if (sealing != Sealing.UNSUPPORTED && enableVerity(fd, source)) {
+                actual = FdDigester.measured(fd, source);
+                how = "the kernel measures";
+                sealing = Sealing.SEALED;
+            } else {
+                actual = dg.digest(fd, 0, source).digest();
+                how = "the stored copy has";
             }
-            byte[] measured = FdDigester.measured(fd, source);
-            if (measured == null || !Arrays.equals(measured, digest)) {
-                throw new IOException(source + ": changed while being stored: the kernel measures "
-                        + (measured == null ? "nothing" : FsVerity.hex(measured)) + ", the scan computed "
-                        + FsVerity.hex(digest));
+            if (actual == null || !Arrays.equals(actual, digest)) {
+                throw new IOException(source + ": changed while it was being stored (" + how + " "
+                        + (actual == null ? "no digest" : FsVerity.hex(actual)) + ", the scan computed "
+                        + FsVerity.hex(digest) + "); nothing was stored for it");
             }
-            sealing = Sealing.SEALED;
         } finally {
             unistd_h.closeQuietly(fd);
+        }
+    }
+
+    /** FS_IOC_ENABLE_VERITY; false where the filesystem has no fs-verity. */
+    private boolean enableVerity(int fd, String source) throws SyscallException {
+        try {
+            linux_fsverity_h.enableVerity(fd, source);
+            return true;
+        } catch (SyscallException e) {
+            if (e.is(Errno.EOPNOTSUPP) || e.is(Errno.ENOTTY)) {
+                unsupported(e);
+                return false;
+            }
+            throw e;
         }
     }
 

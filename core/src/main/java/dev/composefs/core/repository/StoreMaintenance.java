@@ -6,6 +6,7 @@ import dev.composefs.bindings.fcntl_h;
 import dev.composefs.bindings.sys_stat_h;
 import dev.composefs.bindings.unistd_h;
 import dev.composefs.core.dumpfile.DumpWriter;
+import dev.composefs.core.dumpfile.Escaping;
 import dev.composefs.core.fsverity.FdDigester;
 import dev.composefs.core.fsverity.FsVerity;
 import dev.composefs.core.tree.Directory;
@@ -90,12 +91,19 @@ public final class StoreMaintenance {
     /** Removes every object that none of the images refers to. Needs the store opened EXCLUSIVE. */
     public static GcReport gc(ObjectStore store, List<Directory> images, boolean dryRun, Progress progress,
             Consumer<String> log) throws IOException {
+        // Payloads as the kernel resolves them ("./07/x" and "07//x" keep "07/x"); one that
+        // leaves the store refers to nothing in it, and is said so.
         Set<String> referenced = new HashSet<>();
         for (Directory image : images) {
             DumpWriter.walk(image, (path, node) -> {
                 if (node instanceof RegularFile f && f.content() == null && f.payload() != null) {
-                    String p = f.payload();
-                    referenced.add(p.startsWith("/") ? p.substring(1) : p);
+                    String rel = Payloads.normalize(f.payload());
+                    if (rel == null) {
+                        log.accept("warning: " + path + ": payload " + Escaping.printable(f.payload())
+                                + " leaves the store; it refers to no object");
+                    } else {
+                        referenced.add(rel);
+                    }
                 }
             });
         }

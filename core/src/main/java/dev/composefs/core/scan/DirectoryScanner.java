@@ -53,9 +53,14 @@ public final class DirectoryScanner {
     /** The tree and what the scan did. */
     public record Result(Directory root, long entries, long files, long bytes, long stored) {}
 
-    /** One inode as the walk found it; digest and content arrive from the workers. */
+    /**
+     * One inode as the walk found it; digest and content arrive from the workers. Its path is
+     * its parent chain, not a byte array per entry: paths of deep trees grow with depth, and
+     * a tree 5000 levels deep would hold gigabytes of them.
+     */
     private static final class Found {
-        final byte[] relPath;
+        final Found parent;
+        final byte[] name;
         final Statx st;
         Xattrs xattrs;
         byte[] symlinkTarget;
@@ -66,12 +71,39 @@ public final class DirectoryScanner {
         byte[] content;
         Node node;
 
-        Found(byte[] relPath, Statx st, Xattrs xattrs) {
-            this.relPath = relPath;
+        Found(Found parent, byte[] name, Statx st) {
+            this.parent = parent;
+            this.name = name;
             this.st = st;
-            this.xattrs = xattrs;
+        }
+
+        /** The names from the source root down to this entry (empty for the root). */
+        List<byte[]> names() {
+            List<byte[]> out = new ArrayList<>();
+            for (Found x = this; x.parent != null; x = x.parent) {
+                out.add(x.name);
+            }
+            java.util.Collections.reverse(out);
+            return out;
+        }
+
+        byte[] relPath() {
+            java.io.ByteArrayOutputStream r = new java.io.ByteArrayOutputStream();
+            for (byte[] n : names()) {
+                if (r.size() > 0) {
+                    r.write('/');
+                }
+                r.writeBytes(n);
+            }
+            return r.toByteArray();
         }
     }
+
+    /**
+     * The longest path handed to one openat2: deeper entries are reached through intermediate
+     * directory fds, since a path longer than PATH_MAX (4096) fails with ENAMETOOLONG.
+     */
+    private static final int PATH_CHUNK = 3072;
 
     private record InodeKey(int devMajor, int devMinor, long ino) {}
 
@@ -103,19 +135,24 @@ public final class DirectoryScanner {
     private Result run() throws IOException {
         all.clear();
         byte[] src = source.toString().getBytes(StandardCharsets.UTF_8);
-        Statx st = statx(AT_FDCWD, src, new byte[0]);
-        if (st.type() != sys_stat_h.S_IFDIR) {
-            throw new IOException(source + ": not a directory (a symlink is not followed)");
+        Found root;
+        int rootFd;
+        try {
+            root = new Found(null, new byte[0], sys_stat_h.statx(AT_FDCWD, src, AT_SYMLINK_NOFOLLOW, STATX_MASK));
+            if (root.st.type() != sys_stat_h.S_IFDIR) {
+                throw new IOException(source + ": not a directory (a symlink is not followed)");
+            }
+            rootFd = fcntl_h.openat(AT_FDCWD, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        } catch (SyscallException e) {
+            throw new IOException("error accessing " + source + ": " + e.getMessage(), e);
         }
-        Found root = new Found(new byte[0], st, null);
         all.add(root);
-        int rootFd = open(AT_FDCWD, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC, new byte[0]);
         try {
             walk(rootFd, root);
             long total = toDigest.stream().mapToLong(f -> f.st.size()).sum();
             // Workers read every entry's xattrs and every backed file's content: most of the syscalls.
             Parallel.forEach(all, options.threads(), FdDigester::new, (dg, f) -> {
-                f.xattrs = xattrs(rootFd, f.relPath);
+                f.xattrs = xattrs(rootFd, f);
                 if (f.st.type() == sys_stat_h.S_IFREG && f.st.size() > 0 && f.sameInodeAs == null) {
                     digest(dg, rootFd, f, total);
                 }
@@ -131,21 +168,20 @@ public final class DirectoryScanner {
     private void walk(int dirFd, Found dir) throws IOException {
         List<dirent_h.Entry> list;
         try {
-            list = dirent_h.readAll(dirFd, display(dir.relPath));
+            list = dirent_h.readAll(dirFd, "directory"); // failure() names the path
         } catch (SyscallException e) {
-            throw failure(dir.relPath, e);
+            throw failure(dir, e);
         }
         list.sort((a, b) -> Arrays.compareUnsigned(a.name(), b.name())); // strcmp order, as the image has it
         dir.children = new ArrayList<>(list.size());
         for (dirent_h.Entry e : list) {
             byte[] name = e.name();
-            byte[] rel = join(dir.relPath, name);
-            Statx st = statx(dirFd, name, rel);
+            Statx st = statx(dirFd, name, dir, name);
             int type = st.type();
             if (options.skipDevices() && (type == sys_stat_h.S_IFCHR || type == sys_stat_h.S_IFBLK)) {
                 continue;
             }
-            Found f = new Found(rel, st, null);
+            Found f = new Found(dir, name, st);
             all.add(f);
             dir.children.add(Map.entry(new String(name, StandardCharsets.ISO_8859_1), f));
             entries++;
@@ -153,7 +189,7 @@ public final class DirectoryScanner {
                 progress.update("scanning: " + entries + " entries");
             }
             if (type == sys_stat_h.S_IFDIR) {
-                int fd = open(dirFd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, rel);
+                int fd = open(dirFd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, f);
                 try {
                     walk(fd, f);
                 } finally {
@@ -173,7 +209,7 @@ public final class DirectoryScanner {
                 try {
                     f.symlinkTarget = unistd_h.readlinkat(dirFd, name);
                 } catch (SyscallException ex) {
-                    throw failure(rel, ex);
+                    throw failure(f, ex);
                 }
             } else if (type == sys_stat_h.S_IFREG && st.size() > 0) {
                 toDigest.add(f);
@@ -182,14 +218,12 @@ public final class DirectoryScanner {
     }
 
     private void digest(FdDigester dg, int rootFd, Found f, long total) throws IOException {
-        String what = source + "/" + display(f.relPath);
+        String what = source + "/" + display(f.relPath());
         int fd;
         try {
-            // Beneath the source and through no symlink: the tree cannot be redirected mid-scan.
-            fd = fcntl_h.openat2(rootFd, f.relPath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0,
-                    fcntl_h.RESOLVE_BENEATH | fcntl_h.RESOLVE_NO_SYMLINKS);
+            fd = openBeneath(rootFd, f, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         } catch (SyscallException e) {
-            throw failure(f.relPath, e);
+            throw failure(f, e);
         }
         try {
             long size = f.st.size();
@@ -206,7 +240,7 @@ public final class DirectoryScanner {
                 f.content = r.content();
             }
             // Inline files live in the image itself; like upstream, only backed files go to the store.
-            if (store != null && size > inline && store.put(fd, f.digest, size, what)) {
+            if (store != null && size > inline && store.put(fd, f.digest, size, what, dg)) {
                 stored.incrementAndGet();
             }
             long done = bytesDone.addAndGet(size);
@@ -250,7 +284,7 @@ public final class DirectoryScanner {
         return n;
     }
 
-    private Xattrs xattrs(int rootFd, byte[] rel) throws IOException {
+    private Xattrs xattrs(int rootFd, Found f) throws IOException {
         Xattrs x = new Xattrs();
         if (options.skipXattrs()) {
             return x;
@@ -258,11 +292,9 @@ public final class DirectoryScanner {
         // Like upstream: an O_PATH fd reaches any inode type (a symlink too), /proc/self/fd names it.
         int fd;
         try {
-            fd = rel.length == 0 ? fcntl_h.openat(rootFd, new byte[] {'.'}, O_PATH | O_CLOEXEC, 0)
-                    : fcntl_h.openat2(rootFd, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
-                            fcntl_h.RESOLVE_BENEATH | fcntl_h.RESOLVE_NO_SYMLINKS);
+            fd = openBeneath(rootFd, f, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         } catch (SyscallException e) {
-            throw failure(rel, e);
+            throw failure(f, e);
         }
         try {
             String proc = "/proc/self/fd/" + fd;
@@ -275,29 +307,69 @@ public final class DirectoryScanner {
             }
             return x;
         } catch (SyscallException e) {
-            throw failure(rel, e);
+            throw failure(f, e);
         } finally {
             unistd_h.closeQuietly(fd);
         }
     }
 
-    private Statx statx(int dirFd, byte[] name, byte[] rel) throws IOException {
+    /**
+     * Opens f beneath the source root through no symlink (the tree cannot be redirected
+     * mid-scan), at most PATH_CHUNK bytes of path per openat2, through intermediate directory
+     * fds where f lies deeper than that.
+     */
+    private static int openBeneath(int rootFd, Found f, int flags) throws SyscallException {
+        long resolve = fcntl_h.RESOLVE_BENEATH | fcntl_h.RESOLVE_NO_SYMLINKS;
+        List<byte[]> names = f.names();
+        if (names.isEmpty()) {
+            return fcntl_h.openat(rootFd, new byte[] {'.'}, flags & ~O_NOFOLLOW, 0);
+        }
+        int base = rootFd;
+        try {
+            for (int i = 0; ; ) {
+                byte[] rel = names.get(i++);
+                while (i < names.size() && rel.length + 1 + names.get(i).length <= PATH_CHUNK) {
+                    rel = join(rel, names.get(i++));
+                }
+                if (i == names.size()) {
+                    return fcntl_h.openat2(base, rel, flags, 0, resolve);
+                }
+                int next = fcntl_h.openat2(base, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0, resolve);
+                if (base != rootFd) {
+                    unistd_h.closeQuietly(base);
+                }
+                base = next;
+            }
+        } finally {
+            if (base != rootFd) {
+                unistd_h.closeQuietly(base);
+            }
+        }
+    }
+
+    private Statx statx(int dirFd, byte[] name, Found dir, byte[] childName) throws IOException {
         try {
             return sys_stat_h.statx(dirFd, name, AT_SYMLINK_NOFOLLOW, STATX_MASK);
         } catch (SyscallException e) {
-            throw failure(rel, e);
+            throw failure(dir, childName, e);
         }
     }
 
-    private int open(int dirFd, byte[] name, int flags, byte[] rel) throws IOException {
+    private int open(int dirFd, byte[] name, int flags, Found f) throws IOException {
         try {
             return fcntl_h.openat(dirFd, name, flags, 0);
         } catch (SyscallException e) {
-            throw failure(rel, e);
+            throw failure(f, e);
         }
     }
 
-    private IOException failure(byte[] rel, SyscallException e) {
+    private IOException failure(Found f, SyscallException e) {
+        return failure(f, null, e);
+    }
+
+    /** An error naming the entry (f, or child of f where given) by its path under the source. */
+    private IOException failure(Found f, byte[] child, SyscallException e) {
+        byte[] rel = child == null ? f.relPath() : join(f.relPath(), child);
         String path = rel.length == 0 ? source.toString() : source + "/" + display(rel);
         return new IOException("error accessing " + path + ": " + e.getMessage(), e);
     }

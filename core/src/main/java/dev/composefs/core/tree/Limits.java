@@ -14,6 +14,12 @@ public final class Limits {
     public static final int XATTR_VALUE_MAX = 65535;
     /** Per-inode bound on the accounted xattr size (UINT16_MAX / 2). */
     public static final int XATTR_INODE_MAX = 65535 / 2;
+    /**
+     * The deepest directory nesting (levels below the root) that this project writes or reads, in
+     * images and descriptors alike, so that any image it writes it can also read back. Linux
+     * itself mounts deeper trees; 16384 levels of one-byte names are a 32 KiB path.
+     */
+    public static final int MAX_DEPTH = 16384;
     /** LCFS_INLINE_CONTENT_MAX: largest inline file content. */
     public static final int INLINE_CONTENT_MAX = 5000;
     /** LCFS_MAX_NONINLINE_CHUNKS: chunk indexes of an external file must fit one block. */
