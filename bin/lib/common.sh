@@ -181,7 +181,7 @@ program_name() {
     local p=$1 target
     for _ in 1 2 3 4 5 6 7 8; do
         case ${p##*/} in
-            mkcomposefs | composefs-info | mount.composefs | composefs) PROG=${p##*/}; return ;;
+            mkcomposefs | composefs-info | composefs-dump | mount.composefs | composefs) PROG=${p##*/}; return ;;
         esac
         [ -L "$p" ] || break
         target=$(readlink "$p")

@@ -26,6 +26,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
@@ -47,6 +48,10 @@ final class ComposefsInfo implements Callable<Integer> {
     @Option(names = "--basedir", paramLabel = "PATH", description = "object store for missing-objects")
     Path basedir;
 
+    @Option(names = "--filter", paramLabel = "NAME", description = "only the top-level entry NAME and what is "
+            + "below it (repeatable; the root itself is always shown), as upstream's --filter")
+    List<String> filters = new ArrayList<>();
+
     @Parameters(index = "0", paramLabel = "COMMAND")
     String command;
 
@@ -58,7 +63,8 @@ final class ComposefsInfo implements Callable<Integer> {
         try {
             switch (command) {
                 case "ls" -> eachImage(image -> ls(image.root()));
-                case "dump" -> eachImage(image -> DumpWriter.write(image.root(), io.out(), image.directorySizes()));
+                case "dump" -> eachImage(image -> DumpWriter.write(image.root(), io.out(), image.directorySizes(),
+                        this::selected));
                 case "objects" -> objects(false);
                 case "missing-objects" -> {
                     if (basedir == null) {
@@ -82,6 +88,15 @@ final class ComposefsInfo implements Callable<Integer> {
             io.err().println("composefs-info: " + e.getMessage());
             return 1;
         }
+    }
+
+    /** --filter: the root, and the entries under the named top-level names (all when none is named). */
+    private boolean selected(String path) {
+        if (filters.isEmpty() || path.equals("/")) {
+            return true;
+        }
+        int end = path.indexOf('/', 1);
+        return filters.contains(end < 0 ? path.substring(1) : path.substring(1, end));
     }
 
     private interface ImageAction {
@@ -117,7 +132,7 @@ final class ComposefsInfo implements Callable<Integer> {
     private void ls(Directory root) throws IOException {
         ByteArrayOutputStream buf = new ByteArrayOutputStream(1 << 16);
         DumpWriter.walk(root, (path, node) -> {
-            if (node == root) {
+            if (node == root || !selected(path)) {
                 return;
             }
             buf.writeBytes(Escaping.escape(path, Escaping.NOESCAPE_SPACE));
@@ -142,7 +157,7 @@ final class ComposefsInfo implements Callable<Integer> {
         for (String f : files) {
             Directory root = load(f).root();
             DumpWriter.walk(root, (path, node) -> {
-                if (node instanceof RegularFile r && r.payload() != null) {
+                if (node instanceof RegularFile r && r.payload() != null && selected(path)) {
                     objects.add(r.payload());
                 }
             });

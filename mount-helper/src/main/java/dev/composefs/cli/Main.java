@@ -106,6 +106,9 @@ public final class Main {
         if (prog.equals("mount.composefs")) {
             return new MountComposefs(io).run(rest); // no picocli on the mount path: see MountComposefs
         }
+        if (prog.equals("composefs-dump")) {
+            return new ComposefsDump(io).run(rest);
+        }
         if (prog.equals("mkcomposefs")) {
             return new MkComposefs(io).run(rest); // nor on the image-building path: see MkComposefs
         }
@@ -132,12 +135,13 @@ public final class Main {
     }
 
     private static boolean isProgram(String s) {
-        return s.equals("mkcomposefs") || s.equals("composefs-info") || s.equals("mount.composefs");
+        return s.equals("mkcomposefs") || s.equals("composefs-info") || s.equals("mount.composefs")
+                || s.equals("composefs-dump");
     }
 
     /** `composefs` alone: names the programs. */
     @CommandLine.Command(name = "composefs", mixinStandardHelpOptions = true, versionProvider = Version.class,
-            description = "composefs for the JVM. Programs: mkcomposefs, composefs-info, mount.composefs "
+            description = "composefs for the JVM. Programs: mkcomposefs, composefs-info, composefs-dump, mount.composefs "
                     + "(run as 'composefs PROGRAM ARGS...' or through the bin/ launchers), and "
                     + "'composefs store fsck|gc' for object store upkeep.")
     static final class Umbrella implements java.util.concurrent.Callable<Integer> {

@@ -185,14 +185,17 @@ public final class DescriptorWriter {
         if (x.isEmpty()) {
             return Vdata.NONE;
         }
+        // sorted by name (strcmp order), as the driver looks them up
+        List<Map.Entry<String, byte[]>> sorted = new ArrayList<>(x.entries());
+        sorted.sort(Map.Entry.comparingByKey());
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteBuffer head = ByteBuffer.allocate(2 + 4 * x.size()).order(ByteOrder.LITTLE_ENDIAN);
         head.putShort((short) x.size());
-        for (var e : x.entries()) {
+        for (var e : sorted) {
             head.putShort((short) e.getKey().length()).putShort((short) e.getValue().length);
         }
         out.writeBytes(head.array());
-        for (var e : x.entries()) {
+        for (var e : sorted) {
             out.writeBytes(latin1(e.getKey()));
             out.writeBytes(e.getValue());
         }

@@ -14,10 +14,14 @@ import dev.composefs.core.tree.Xattrs;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Parses composefs-dump(5) text into a tree. Strict mode is what upstream's mkcomposefs does
@@ -234,6 +238,7 @@ public final class DumpReader {
                 throw fail("xattr '" + printable(text(b, s[i], e[i], "xattr")) + "' has no '='");
             }
             String key = text(b, s[i], eq, "xattr name");
+            noNul(key, "xattr name '" + printable(key) + "' of '" + printable(path()) + "'");
             String value = text(b, eq + 1, e[i], "xattr value");
             xattrs.put(key, value.getBytes(StandardCharsets.ISO_8859_1));
         }
@@ -316,6 +321,7 @@ public final class DumpReader {
             throw fail("payload of '" + printable(path()) + "' is " + payload.length() + " bytes (max "
                     + (Limits.PATH_MAX - 1) + ")");
         }
+        noNul(payload, "payload of '" + printable(path()) + "'");
         return new RegularFile(meta, size, bytes, payload, digest);
     }
 
@@ -327,6 +333,7 @@ public final class DumpReader {
             throw fail("target of symlink '" + printable(path()) + "' is " + target.length() + " bytes (max "
                     + (Limits.PATH_MAX - 1) + ")");
         }
+        noNul(target, "target of symlink '" + printable(path()) + "'");
         if (strict && size != target.length()) {
             throw fail("size " + size + " of symlink '" + printable(path()) + "' differs from its target's length "
                     + target.length());
@@ -334,7 +341,18 @@ public final class DumpReader {
         return new Symlink(meta, target);
     }
 
+    /**
+     * A NUL can be written in a dump (\\x00) but not carried by a C string: names, symlink
+     * targets, payloads and xattr names with one would be cut short by the kernel or upstream.
+     */
+    private void noNul(String s, String what) throws DumpFormatException {
+        if (s != null && s.indexOf('\0') >= 0) {
+            throw fail(what + " contains a NUL byte");
+        }
+    }
+
     private void checkName(String name) throws DumpFormatException {
+        noNul(name, "file name in '" + printable(path()) + "'");
         if (name.isEmpty()) {
             throw fail("empty file name in '" + printable(path()) + "' (// or trailing /)");
         }
@@ -346,35 +364,55 @@ public final class DumpReader {
         }
     }
 
+    /** Each link resolved once: a chain of n links costs n steps, not n squared. */
     private void resolveLinks() throws DumpFormatException {
+        Map<String, Node> resolved = new HashMap<>();
         for (PendingLink l : links.values()) {
-            Node target = resolve(l, 0);
+            Node target = resolve(l, resolved);
             l.parent().entries().put(l.name(), new Hardlink(target));
         }
     }
 
-    private Node resolve(PendingLink l, int depth) throws DumpFormatException {
-        if (depth > links.size()) {
-            throw new DumpFormatException(l.line(), "hardlink loop at '" + printable(l.path()) + "'");
+    /** Follows the chain from start to a node that is not a pending link, remembering the answer for every link on it. */
+    private Node resolve(PendingLink start, Map<String, Node> resolved) throws DumpFormatException {
+        List<PendingLink> chain = new ArrayList<>();
+        Set<String> onChain = new HashSet<>();
+        Node target;
+        for (PendingLink l = start; ; ) {
+            Node known = resolved.get(l.path());
+            if (known != null) {
+                target = known;
+                break;
+            }
+            if (!onChain.add(l.path())) {
+                throw new DumpFormatException(start.line(), "hardlink loop at '" + printable(l.path()) + "'");
+            }
+            chain.add(l);
+            String t = l.target().startsWith("/") ? l.target() : "/" + l.target();
+            if (t.equals(l.path())) {
+                throw new DumpFormatException(l.line(), "hardlink '" + printable(l.path()) + "' points to itself");
+            }
+            PendingLink next = links.get(t);
+            if (next != null) {
+                l = next;
+                continue;
+            }
+            Node found = lookup(t);
+            if (found == null) {
+                throw new DumpFormatException(l.line(), "target '" + printable(t) + "' of hardlink '"
+                        + printable(l.path()) + "' does not exist");
+            }
+            if (found instanceof Directory) {
+                throw new DumpFormatException(l.line(), "hardlink '" + printable(l.path()) + "' points to directory '"
+                        + printable(t) + "'");
+            }
+            target = found instanceof Hardlink h ? h.target() : found;
+            break;
         }
-        String t = l.target().startsWith("/") ? l.target() : "/" + l.target();
-        if (t.equals(l.path())) {
-            throw new DumpFormatException(l.line(), "hardlink '" + printable(l.path()) + "' points to itself");
+        for (PendingLink c : chain) {
+            resolved.put(c.path(), target);
         }
-        PendingLink chained = links.get(t);
-        if (chained != null) {
-            return resolve(chained, depth + 1);
-        }
-        Node target = lookup(t);
-        if (target == null) {
-            throw new DumpFormatException(l.line(), "target '" + printable(t) + "' of hardlink '"
-                    + printable(l.path()) + "' does not exist");
-        }
-        if (target instanceof Directory) {
-            throw new DumpFormatException(l.line(), "hardlink '" + printable(l.path()) + "' points to directory '"
-                    + printable(t) + "'");
-        }
-        return target instanceof Hardlink h ? h.target() : target;
+        return target;
     }
 
     private Node lookup(String path) {

@@ -15,6 +15,7 @@ import java.util.ArrayDeque;
 import java.util.HexFormat;
 import java.util.IdentityHashMap;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /**
  * Writes a tree as composefs-dump(5), in the order and escaping of upstream's
@@ -29,6 +30,15 @@ public final class DumpWriter {
     }
 
     public static void write(Directory root, OutputStream out, DirectorySize dirSize) throws IOException {
+        write(root, out, dirSize, path -> true);
+    }
+
+    /**
+     * Only the lines whose path include accepts (composefs-info --filter); a hardlink still
+     * names the path that holds its inode, wherever that is.
+     */
+    public static void write(Directory root, OutputStream out, DirectorySize dirSize, Predicate<String> include)
+            throws IOException {
         Map<Node, String> firstPath = new IdentityHashMap<>();
         walk(root, (path, node) -> {
             if (!(node instanceof Hardlink)) {
@@ -38,7 +48,7 @@ public final class DumpWriter {
         ByteArrayOutputStream line = new ByteArrayOutputStream(256);
         IOException[] failure = new IOException[1];
         walk(root, (path, node) -> {
-            if (failure[0] != null) {
+            if (failure[0] != null || !include.test(path)) {
                 return;
             }
             line.reset();
@@ -70,12 +80,10 @@ public final class DumpWriter {
                 + Integer.toUnsignedString(m.nlink()) + " " + Integer.toUnsignedString(m.uid()) + " "
                 + Integer.toUnsignedString(m.gid()) + " " + rdev + " " + m.mtimeSec() + "."
                 + Integer.toUnsignedString(m.mtimeNsec()) + " ");
-        if (node instanceof Hardlink) {
-            Escaping.escape(o, firstPath.get(target), Escaping.ESCAPE_LONE_DASH);
-            ascii(o, " - -\n");
-            return;
-        }
-        String payload = switch (target) {
+        // A hardlink line names the path holding the inode where others have the payload, and
+        // otherwise shows the inode as that path's line does (content, digest, xattrs), as
+        // upstream's composefs-info does.
+        String payload = node instanceof Hardlink ? firstPath.get(target) : switch (target) {
             case RegularFile f -> f.payload();
             case Symlink s -> s.target();
             default -> null;

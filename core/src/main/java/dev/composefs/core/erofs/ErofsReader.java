@@ -301,14 +301,17 @@ public final class ErofsReader {
         if (p + 4L * shared > end) {
             throw new ImageFormatException("inode " + ino.nid() + ": shared xattr count exceeds the xattr area");
         }
-        for (int i = 0; i < shared; i++) {
-            long id = Integer.toUnsignedLong(bb.getInt((int) p));
-            p += 4;
-            long at = (xattrStart / BLOCK_SIZE) * BLOCK_SIZE + id * 4;
-            entry(ino, type, at, len, out, payload, digest, whiteout);
-        }
+        // Inline entries first, then the shared ones: the order upstream's reader sets them in,
+        // which is the order its composefs-info dump prints.
+        long ids = p;
+        p += 4L * shared;
         while (p < end) {
             p = entry(ino, type, p, end, out, payload, digest, whiteout);
+        }
+        for (int i = 0; i < shared; i++) {
+            long id = Integer.toUnsignedLong(bb.getInt((int) (ids + 4L * i)));
+            long at = (xattrStart / BLOCK_SIZE) * BLOCK_SIZE + id * 4;
+            entry(ino, type, at, len, out, payload, digest, whiteout);
         }
     }
 

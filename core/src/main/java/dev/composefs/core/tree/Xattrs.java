@@ -2,19 +2,23 @@ package dev.composefs.core.tree;
 
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 
-/** Extended attributes of one inode, ordered by key as strcmp(3) orders them. */
+/**
+ * Extended attributes of one inode, in the order they were set: a dump lists them as the source
+ * had them (upstream's composefs-info prints an image's inline xattrs, then its shared ones).
+ * The image and descriptor writers sort them by name themselves.
+ */
 public final class Xattrs {
     // Made on the first put: most inodes have no xattrs, and a tree has one Xattrs per inode.
-    private TreeMap<String, byte[]> map;
+    private LinkedHashMap<String, byte[]> map;
 
     public Xattrs copy() {
         Xattrs c = new Xattrs();
         if (map != null) {
-            c.map = new TreeMap<>(map);
+            c.map = new LinkedHashMap<>(map);
         }
         return c;
     }
@@ -22,7 +26,7 @@ public final class Xattrs {
     /** Sets (or replaces) key; the key is a Latin-1 byte string. */
     public void put(String key, byte[] value) {
         if (map == null) {
-            map = new TreeMap<>();
+            map = new LinkedHashMap<>();
         }
         map.put(key, value);
     }

@@ -109,7 +109,11 @@ final class Trees {
                 case Directory d -> 2 + (int) d.entries().values().stream().filter(c -> c instanceof Directory).count();
                 default -> 1;
             };
-            Meta v = new Meta(m.mode() & 0xffff, m.uid(), m.gid(), m.mtimeSec(), m.mtimeNsec(), nlink, m.xattrs());
+            // a descriptor holds xattrs sorted by name, whatever order the tree had them in
+            Xattrs sorted = new Xattrs();
+            m.xattrs().entries().stream().sorted(java.util.Map.Entry.comparingByKey())
+                    .forEach(e -> sorted.put(e.getKey(), e.getValue()));
+            Meta v = new Meta(m.mode() & 0xffff, m.uid(), m.gid(), m.mtimeSec(), m.mtimeNsec(), nlink, sorted);
             Node out = withMeta(n, v);
             return out instanceof Device d ? new Device(d.meta(), d.rdev() & 0xffffffffL) : out;
         });
