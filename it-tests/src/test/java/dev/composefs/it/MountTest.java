@@ -491,11 +491,15 @@ class MountTest {
     @Test
     void failedOverlayUnwindsLoopDeviceAndErofs() throws Exception {
         Path mnt = mountpoint("unwind");
+        // both exist, but overlayfs refuses a workdir inside the upperdir: the overlay fails
+        // after the loop device and EROFS mount were set up
+        Path upper = Files.createDirectories(work.resolve("unwind-upper"));
+        Path nested = Files.createDirectories(upper.resolve("work"));
         for (String release : List.of("6.8.0", "6.6.0")) {
             MountException e = assertThrows(MountException.class, () -> new Mounter(
                     KernelProbe.of(release, Set.of("erofs", "overlay")), s -> { })
-                    .mount(image, mnt, MountOptions.parse("basedir=" + store + ",upperdir=" + work.resolve("gone")
-                            + ",workdir=" + work.resolve("gone-too"))));
+                    .mount(image, mnt, MountOptions.parse("basedir=" + store + ",upperdir=" + upper
+                            + ",workdir=" + nested)));
             assertFalse(e.isUsage());
             assertTrue(e.getMessage().contains(mnt.toString()), e.getMessage());
             for (int i = 0; i < 50 && !loops().equals(loopsBefore); i++) {

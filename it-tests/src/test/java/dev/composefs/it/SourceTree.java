@@ -135,6 +135,31 @@ final class SourceTree {
                 names.merge(key, 1, Integer::sum);
             }
         }
+        // What each inode stores as xattrs, and how many inodes store each (name, value) pair: an
+        // image shares a pair stored by more than one inode, and upstream prints an inode's own
+        // (inline) xattrs first, then its shared ones, each group in name order.
+        Map<String, TreeMap<String, byte[]>> stored = new HashMap<>();
+        Map<String, Integer> pairUses = new HashMap<>();
+        for (String path : paths) {
+            Path p = byPath.get(path);
+            Object ino = Files.getAttribute(p, "unix:ino", NOFOLLOW);
+            if (flags.hardlinks() && !Files.isDirectory(p, NOFOLLOW) && !firstName.get(ino).equals(path)) {
+                continue; // one inode, counted once
+            }
+            TreeMap<String, byte[]> xattrs = flags.skipXattrs() ? new TreeMap<>() : xattrs(p);
+            xattrs.keySet().removeIf(k -> flags.userXattrs() && !k.startsWith("user."));
+            if (Files.isDirectory(p, NOFOLLOW) && !flags.version0() && !flags.descriptor() && !flags.skipDevices()
+                    && holdsWhiteout(p)) {
+                // A version 1 image marks a directory holding whiteouts as opaque=x ("xwhiteouts"),
+                // and upstream's reader shows the mark; the same dump builds the same image again.
+                xattrs.put("trusted.overlay.opaque", new byte[] {'x'});
+                xattrs.put("user.overlay.opaque", new byte[] {'x'});
+            }
+            stored.put(path, xattrs);
+            for (var x : xattrs.entrySet()) {
+                pairUses.merge(x.getKey() + "=" + new String(x.getValue(), StandardCharsets.ISO_8859_1), 1, Integer::sum);
+            }
+        }
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (String path : paths) {
             Path p = byPath.get(path);
@@ -154,35 +179,37 @@ final class SourceTree {
                     + " " + nlink + " " + Integer.toUnsignedString((Integer) a.get("uid")) + " "
                     + Integer.toUnsignedString((Integer) a.get("gid")) + " " + rdev + " "
                     + (flags.useEpoch() ? "0.0" : mtime.getEpochSecond() + "." + mtime.getNano()) + " ");
+            // a hardlink line names the path holding the inode, then shows that inode's fields
+            String inode = isLink ? firstName.get(ino) : path;
             if (isLink) {
-                out.writeBytes(Escaping.escape(firstName.get(ino), Escaping.ESCAPE_LONE_DASH));
-                text(out, " - -\n");
-                continue;
+                out.writeBytes(Escaping.escape(inode, Escaping.ESCAPE_LONE_DASH));
+                text(out, " ");
             }
             if (type == 0120000) {
-                out.writeBytes(Escaping.escape(Files.readSymbolicLink(p).toString(), Escaping.ESCAPE_LONE_DASH));
-                text(out, " - -");
+                if (!isLink) {
+                    out.writeBytes(Escaping.escape(Files.readSymbolicLink(p).toString(), Escaping.ESCAPE_LONE_DASH));
+                    text(out, " ");
+                }
+                text(out, "- -");
             } else if (type == 0100000 && size > (flags.descriptor() ? 0 : 64)) {
                 String d = digests.get(p.toString());
-                text(out, d.substring(0, 2) + "/" + d.substring(2) + " - " + d);
+                text(out, (isLink ? "" : d.substring(0, 2) + "/" + d.substring(2) + " ") + "- " + d);
             } else if (type == 0100000 && size > 0) {
-                text(out, "- ");
+                text(out, isLink ? "" : "- ");
                 out.writeBytes(Escaping.escape(new String(Files.readAllBytes(p), StandardCharsets.ISO_8859_1),
                         Escaping.ESCAPE_LONE_DASH));
                 text(out, " -");
             } else {
-                text(out, "- - -");
+                text(out, isLink ? "- -" : "- - -");
             }
-            TreeMap<String, byte[]> xattrs = flags.skipXattrs() ? new TreeMap<>() : xattrs(p);
-            xattrs.keySet().removeIf(k -> flags.userXattrs() && !k.startsWith("user."));
-            if (type == 0040000 && !flags.version0() && !flags.descriptor() && !flags.skipDevices() && holdsWhiteout(p)) {
-                // A version 1 image marks a directory holding whiteouts as opaque=x ("xwhiteouts"),
-                // and upstream's reader shows the mark; the same dump builds the same image again.
-                xattrs.put("trusted.overlay.opaque", new byte[] {'x'});
-                xattrs.put("user.overlay.opaque", new byte[] {'x'});
-            }
-            {
+            TreeMap<String, byte[]> xattrs = stored.get(inode);
+            // a descriptor holds xattrs sorted by name only; an image puts the shared ones last
+            for (boolean shared : flags.descriptor() ? new boolean[] {false} : new boolean[] {false, true}) {
                 for (var x : xattrs.entrySet()) {
+                    String pair = x.getKey() + "=" + new String(x.getValue(), StandardCharsets.ISO_8859_1);
+                    if (!flags.descriptor() && (pairUses.get(pair) > 1) != shared) {
+                        continue;
+                    }
                     text(out, " ");
                     out.writeBytes(Escaping.escape(x.getKey(), Escaping.ESCAPE_EQUAL));
                     text(out, "=");
