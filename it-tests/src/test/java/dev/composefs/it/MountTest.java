@@ -101,7 +101,7 @@ class MountTest {
     }
 
     /** Mount points (and their sources and options) of this mount namespace. */
-    private static Set<String> mounts() throws IOException {
+    static Set<String> mounts() throws IOException {
         Set<String> out = new TreeSet<>();
         for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
             String[] f = line.split(" ");
@@ -111,7 +111,7 @@ class MountTest {
     }
 
     /** Bound loop devices and their backing files. */
-    private static Set<String> loops() throws IOException {
+    static Set<String> loops() throws IOException {
         Set<String> out = new TreeSet<>();
         try (var s = Files.newDirectoryStream(Path.of("/sys/block"), "loop*")) {
             for (Path dev : s) {
