@@ -44,7 +44,7 @@ class LayoutProbeTest {
         HEADERS.put(sys_stat_h.class, List.of("sys/stat.h", "fcntl.h"));
         HEADERS.put(sys_xattr_h.class, List.of("sys/xattr.h", "linux/limits.h"));
         HEADERS.put(sys_mman_h.class, List.of("sys/mman.h"));
-        HEADERS.put(sched_h.class, List.of("sched.h", "signal.h"));
+        HEADERS.put(sched_h.class, List.of("sched.h"));
         HEADERS.put(stdio_h.class, List.of("stdio.h"));
         HEADERS.put(sys_file_h.class, List.of("sys/file.h"));
         HEADERS.put(dirent_h.class, List.of("dirent.h"));

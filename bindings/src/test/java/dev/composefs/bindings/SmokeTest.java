@@ -209,20 +209,6 @@ class SmokeTest {
     }
 
     @Test
-    void parkedChildHoldsANewUserNamespace() throws Exception {
-        int pid = sched_h.cloneParked(sched_h.CLONE_NEWUSER);
-        try {
-            String mine = Files.readSymbolicLink(Path.of("/proc/self/ns/user")).toString();
-            String theirs = Files.readSymbolicLink(Path.of("/proc/" + pid + "/ns/user")).toString();
-            assertNotEquals(mine, theirs);
-        } finally {
-            sched_h.killAndReap(pid);
-        }
-        assertTrue(!Files.exists(Path.of("/proc/" + pid + "/ns/user")) || !Files.readString(
-                Path.of("/proc/" + pid + "/status")).contains("State:\tS"), "child is gone");
-    }
-
-    @Test
     void rawByteNamesThroughGetdentsStatxOpenatAndReadlinkat() throws Exception {
         byte[] odd = {'a', (byte) 0xff, (byte) 0xfe, 'z'}; // not UTF-8: must survive byte for byte
         int dir = fcntl_h.openat(fcntl_h.AT_FDCWD, tmp.toString(), fcntl_h.O_RDONLY | fcntl_h.O_DIRECTORY

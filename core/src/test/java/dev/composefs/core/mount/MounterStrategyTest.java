@@ -260,4 +260,67 @@ class MounterStrategyTest {
             assertTrue(run.result().strategy().startsWith("overlay"), run.result().strategy());
         }
     }
+
+    /** Kernels with the new API and detached layers but no driver, and with only the legacy string. */
+    private static final KernelProbe NEW_API = KernelProbe.of("6.15.0", Set.of("erofs", "overlay"));
+    private static final KernelProbe LEGACY = KernelProbe.of("6.6.0", Set.of("erofs", "overlay"));
+
+    /**
+     * fsconfig copies at most 255 bytes of a value and mount(2) at most 4095 of options, silently
+     * cutting the rest: a layer past either limit goes as /proc/self/fd/N, and no call the kernel
+     * sees carries more than it copies.
+     */
+    @Test
+    void noCallCarriesMoreThanTheKernelCopies() throws Exception {
+        Path deep = tmp.resolve("d".repeat(250) + "/" + "e".repeat(250));
+        Path longA = Files.createDirectories(deep.resolve("store-a"));
+        Path longB = Files.createDirectories(deep.resolve("store-b"));
+        String opts = "basedir=" + storeA + ":" + longA + ":" + longB;
+
+        Run run = mount(NEW_API, new RecordingCalls(), image, opts);
+        List<String> datadirs = run.calls().calls.stream().filter(c -> c.contains(" datadir+ ")).toList();
+        assertEquals(List.of("fsconfig 1002 FSCONFIG_SET_STRING datadir+ " + storeA,
+                "fsconfig 1002 FSCONFIG_SET_STRING datadir+ /proc/self/fd/<fd>",
+                "fsconfig 1002 FSCONFIG_SET_STRING datadir+ /proc/self/fd/<fd>"), datadirs,
+                "short paths as they are, long ones through an fd");
+        for (String c : run.calls().calls) {
+            if (c.startsWith("fsconfig ")) {
+                String[] f = c.split(" ", 5);
+                assertTrue(f.length < 5 || f[4].length() <= 255, "fsconfig value over 255 bytes: " + c);
+            }
+        }
+
+        StringBuilder many = new StringBuilder(opts);
+        for (int i = 0; i < 12; i++) {
+            many.append(':').append(Files.createDirectories(deep.resolve("more-" + i)));
+        }
+        Run legacy = mount(LEGACY, new RecordingCalls(), image, many.toString());
+        String mountCall = legacy.calls().calls.stream().filter(c -> c.startsWith("mount ")).findFirst().orElseThrow();
+        String data = mountCall.substring(mountCall.indexOf("metacopy=on"));
+        assertTrue(data.length() <= 4095, "legacy options of " + data.length() + " bytes");
+        assertTrue(data.contains("::/proc/self/fd/<fd>::/proc/self/fd/<fd>"), data);
+        assertTrue(legacy.log().stream().anyMatch(l -> l.contains("layers passed as /proc/self/fd/N")), legacy.log().toString());
+
+        for (int i = 0; i < 300; i++) {
+            many.append(':').append(Files.createDirectories(tmp.resolve("many/" + i)));
+        }
+        RecordingCalls refused = new RecordingCalls();
+        MountException e = assertThrows(MountException.class, () -> mount(LEGACY, refused, image, many.toString()));
+        assertTrue(e.getMessage().contains("more than the 4095 bytes mount(2) takes"), e.getMessage());
+        assertTrue(refused.calls.stream().noneMatch(c -> c.startsWith("mount ")), "never cut, never called");
+    }
+
+    /** The legacy string is for kernels without the new API (ENOSYS), not a second try after any error. */
+    @Test
+    void theLegacyStringOnlyWhereTheNewApiIsMissing() throws Exception {
+        RecordingCalls refusing = new RecordingCalls("fsconfig 1002 FSCONFIG_CMD_CREATE", Errno.EINVAL);
+        MountException e = assertThrows(MountException.class,
+                () -> mount(NEW_API, refusing, image, "basedir=" + storeA));
+        assertTrue(e.getMessage().contains("EINVAL") && e.getMessage().contains("kernel says: e recorded"),
+                "the errno and the kernel's log: " + e.getMessage());
+        assertTrue(refusing.calls.stream().noneMatch(c -> c.startsWith("mount ")), refusing.calls.toString());
+
+        Run missing = mount(NEW_API, new RecordingCalls("fsopen overlay", Errno.ENOSYS), image, "basedir=" + storeA);
+        assertTrue(missing.result().strategy().contains("legacy option string"), missing.result().strategy());
+    }
 }
