@@ -238,7 +238,9 @@ public final class DumpReader {
                 throw fail("xattr '" + printable(text(b, s[i], e[i], "xattr")) + "' has no '='");
             }
             String key = text(b, s[i], eq, "xattr name");
-            noNul(key, "xattr name '" + printable(key) + "' of '" + printable(path()) + "'");
+            if (hasNul(key)) {
+                throw fail("xattr name '" + printable(key) + "' of '" + printable(path()) + "' contains a NUL byte");
+            }
             String value = text(b, eq + 1, e[i], "xattr value");
             xattrs.put(key, value.getBytes(StandardCharsets.ISO_8859_1));
         }
@@ -321,7 +323,9 @@ public final class DumpReader {
             throw fail("payload of '" + printable(path()) + "' is " + payload.length() + " bytes (max "
                     + (Limits.PATH_MAX - 1) + ")");
         }
-        noNul(payload, "payload of '" + printable(path()) + "'");
+        if (hasNul(payload)) {
+            throw fail("payload of '" + printable(path()) + "' contains a NUL byte");
+        }
         return new RegularFile(meta, size, bytes, payload, digest);
     }
 
@@ -333,7 +337,9 @@ public final class DumpReader {
             throw fail("target of symlink '" + printable(path()) + "' is " + target.length() + " bytes (max "
                     + (Limits.PATH_MAX - 1) + ")");
         }
-        noNul(target, "target of symlink '" + printable(path()) + "'");
+        if (hasNul(target)) {
+            throw fail("target of symlink '" + printable(path()) + "' contains a NUL byte");
+        }
         if (strict && size != target.length()) {
             throw fail("size " + size + " of symlink '" + printable(path()) + "' differs from its target's length "
                     + target.length());
@@ -345,14 +351,14 @@ public final class DumpReader {
      * A NUL can be written in a dump (\\x00) but not carried by a C string: names, symlink
      * targets, payloads and xattr names with one would be cut short by the kernel or upstream.
      */
-    private void noNul(String s, String what) throws DumpFormatException {
-        if (s != null && s.indexOf('\0') >= 0) {
-            throw fail(what + " contains a NUL byte");
-        }
+    private static boolean hasNul(String s) {
+        return s != null && s.indexOf('\0') >= 0;
     }
 
     private void checkName(String name) throws DumpFormatException {
-        noNul(name, "file name in '" + printable(path()) + "'");
+        if (hasNul(name)) {
+            throw fail("file name in '" + printable(path()) + "' contains a NUL byte");
+        }
         if (name.isEmpty()) {
             throw fail("empty file name in '" + printable(path()) + "' (// or trailing /)");
         }
