@@ -27,12 +27,13 @@ final class MountComposefs {
             Mount a composefs image (mount(8) helper calling convention).
               -o OPTIONS   comma-separated mount options (may be repeated)
               -s           sloppy: warn about unknown options instead of refusing them
-              -f           fake: check the request, mount nothing
+              -f           fake: run every check a mount makes, mount nothing
               -n           no mtab (accepted; there is no mtab to write)
               -v           verbose: say which mount strategy was taken and why
               -h, --help   this text;  -V, --version   version
             Options (-o, comma-separated, a backslash escapes the next character):
-              basedir=DIR[:DIR...]  object stores, searched in order (required)
+              basedir=DIR[:DIR...]  object stores, searched in order (required); a ':' inside
+                                    a path is written '\\:'
               digest=HEX            the image must have this fs-verity digest (implies verity,
                                     unless tryverity is given too)
               verity                every file must carry a digest and every object must match it
