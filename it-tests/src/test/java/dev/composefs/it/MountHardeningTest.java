@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.composefs.bindings.SyscallException;
 import dev.composefs.bindings.sys_mount_h;
@@ -46,17 +45,11 @@ class MountHardeningTest {
     static Path storeA;
     static Path storeB;
 
-    private Set<String> mountsBefore;
-    private Set<String> loopsBefore;
-    private final List<Path> mountpoints = new ArrayList<>();
+    private MountGuard guard;
 
     @BeforeAll
     static void build() throws Exception {
-        assumeTrue("root".equals(System.getProperty("user.name")), "mounting needs root");
-        SourceTree.sh("sh", "-c", "modprobe -q erofs; modprobe -q overlay; modprobe -q loop; true");
-        String fs = Files.readString(Path.of("/proc/filesystems"));
-        assumeTrue(fs.contains("\terofs\n") && fs.contains("\toverlay\n"),
-                "this kernel registers no erofs or no overlay filesystem");
+        MountGuard.assumeMountable();
         src = work.resolve("src");
         SourceTree.build(src);
         Files.delete(src.resolve("dev/whiteout")); // a whiteout hides itself in the mounted view
@@ -84,28 +77,16 @@ class MountHardeningTest {
 
     @BeforeEach
     void snapshot() throws IOException {
-        mountsBefore = MountTest.mounts();
-        loopsBefore = MountTest.loops();
+        guard = new MountGuard();
     }
 
     @AfterEach
     void nothingLeftBehind() throws Exception {
-        for (int i = 0; i < 50 && !(MountTest.mounts().equals(mountsBefore) && MountTest.loops().equals(loopsBefore)); i++) {
-            Thread.sleep(20);
-        }
-        List<String> leaked = new ArrayList<>();
-        MountTest.mounts().stream().filter(m -> !mountsBefore.contains(m)).forEach(m -> leaked.add("mount: " + m));
-        MountTest.loops().stream().filter(l -> !loopsBefore.contains(l)).forEach(l -> leaked.add("loop: " + l));
-        for (int i = mountpoints.size() - 1; i >= 0; i--) {
-            new ProcessBuilder("umount", "-l", mountpoints.get(i).toString()).redirectErrorStream(true).start().waitFor();
-        }
-        assertEquals(List.of(), leaked, "left behind after the test");
+        guard.nothingLeftBehind();
     }
 
     private Path mountpoint(String name) throws IOException {
-        Path p = Files.createDirectories(work.resolve("mnt").resolve(name));
-        mountpoints.add(p);
-        return p;
+        return guard.mountpoint(work, name);
     }
 
     private static Cli.Result helper(String... args) throws Exception {
@@ -186,7 +167,7 @@ class MountHardeningTest {
                 KernelProbe.of("6.6.0", Set.of("erofs", "overlay")), s -> { }).mount(image, m,
                 MountOptions.parse(many.toString())));
         assertTrue(e.getMessage().contains("4095"), e.getMessage());
-        assertFalse(MountTest.mounts().stream().anyMatch(x -> x.startsWith(m + " ")), "nothing mounted");
+        assertFalse(MountGuard.mounts().stream().anyMatch(x -> x.startsWith(m + " ")), "nothing mounted");
     }
 
     // ---- item 14: the kernel's own words ----
@@ -255,7 +236,7 @@ class MountHardeningTest {
             assertTrue(r.stderr().contains(c.says()), c + ": " + r.stderr());
             assertFalse(r.stderr().contains("Exception"), r.stderr());
         }
-        assertFalse(MountTest.mounts().stream().anyMatch(x -> x.startsWith(m + " ")), "-f mounted nothing");
+        assertFalse(MountGuard.mounts().stream().anyMatch(x -> x.startsWith(m + " ")), "-f mounted nothing");
     }
 
     // ---- items 5, 10: digest= and tryverity on huge images ----

@@ -47,17 +47,11 @@ class MountTest {
     static Path image;
     static String digest;
 
-    private Set<String> mountsBefore;
-    private Set<String> loopsBefore;
-    private final List<Path> mountpoints = new ArrayList<>();
+    private MountGuard guard;
 
     @BeforeAll
     static void buildImage() throws Exception {
-        assumeTrue("root".equals(System.getProperty("user.name")), "mounting needs root");
-        SourceTree.sh("sh", "-c", "modprobe -q erofs; modprobe -q overlay; modprobe -q loop; true");
-        String fs = Files.readString(Path.of("/proc/filesystems"));
-        assumeTrue(fs.contains("\terofs\n") && fs.contains("\toverlay\n"),
-                "this kernel registers no erofs or no overlay filesystem");
+        MountGuard.assumeMountable();
         src = work.resolve("src");
         SourceTree.build(src);
         // An overlay whiteout in the image is a whiteout in the mounted view too (it hides, it is
@@ -73,61 +67,24 @@ class MountTest {
 
     @BeforeEach
     void snapshot() throws IOException {
-        mountsBefore = mounts();
-        loopsBefore = loops();
+        guard = new MountGuard();
     }
 
-    /** Whatever a test leaves mounted is a failure, and is cleaned up either way. */
     @AfterEach
     void nothingLeftBehind() throws Exception {
-        List<String> leaked = new ArrayList<>();
-        for (int i = 0; i < 50 && !(mounts().equals(mountsBefore) && loops().equals(loopsBefore)); i++) {
-            Thread.sleep(20); // loop autoclear finishes asynchronously after the last umount
-        }
-        for (String m : mounts()) {
-            if (!mountsBefore.contains(m)) {
-                leaked.add("mount: " + m);
-            }
-        }
-        for (String l : loops()) {
-            if (!loopsBefore.contains(l)) {
-                leaked.add("loop device: " + l);
-            }
-        }
-        for (int i = mountpoints.size() - 1; i >= 0; i--) {
-            new ProcessBuilder("umount", "-l", mountpoints.get(i).toString()).redirectErrorStream(true).start().waitFor();
-        }
-        assertEquals(List.of(), leaked, "left behind after the test");
-    }
-
-    /** Mount points (and their sources and options) of this mount namespace. */
-    static Set<String> mounts() throws IOException {
-        Set<String> out = new TreeSet<>();
-        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
-            String[] f = line.split(" ");
-            out.add(f[4] + " " + line.substring(line.indexOf(" - ") + 3));
-        }
-        return out;
-    }
-
-    /** Bound loop devices and their backing files. */
-    static Set<String> loops() throws IOException {
-        Set<String> out = new TreeSet<>();
-        try (var s = Files.newDirectoryStream(Path.of("/sys/block"), "loop*")) {
-            for (Path dev : s) {
-                Path backing = dev.resolve("loop/backing_file");
-                if (Files.exists(backing)) {
-                    out.add(dev.getFileName() + " " + Files.readString(backing).trim());
-                }
-            }
-        }
-        return out;
+        guard.nothingLeftBehind();
     }
 
     private Path mountpoint(String name) throws IOException {
-        Path p = Files.createDirectories(work.resolve("mnt").resolve(name));
-        mountpoints.add(p);
-        return p;
+        return guard.mountpoint(work, name);
+    }
+
+    private static Set<String> mounts() throws IOException {
+        return MountGuard.mounts();
+    }
+
+    private static Set<String> loops() throws IOException {
+        return MountGuard.loops();
     }
 
     private static void umount(Path mnt) throws Exception {
@@ -135,7 +92,7 @@ class MountTest {
     }
 
     private static boolean mounted(Path mnt) throws IOException {
-        return mounts().stream().anyMatch(m -> m.startsWith(mnt + " "));
+        return MountGuard.mounted(mnt);
     }
 
     // ---- comparing a mounted tree with the source tree ----
@@ -502,10 +459,10 @@ class MountTest {
                             + ",workdir=" + nested)));
             assertFalse(e.isUsage());
             assertTrue(e.getMessage().contains(mnt.toString()), e.getMessage());
-            for (int i = 0; i < 50 && !loops().equals(loopsBefore); i++) {
+            for (int i = 0; i < 50 && !loops().equals(guard.loopsBefore()); i++) {
                 Thread.sleep(20);
             }
-            assertEquals(loopsBefore, loops(), "loop device released after the failure on " + release);
+            assertEquals(guard.loopsBefore(), loops(), "loop device released after the failure on " + release);
         }
     }
 }
