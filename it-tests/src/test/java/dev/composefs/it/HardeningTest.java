@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -100,7 +101,7 @@ class HardeningTest {
             oneClearLine(r, "standard output");
         }
         // a pipe whose reader is gone: the writer must not report success
-        Cli.Result r = sh("$B/mkcomposefs --from-file /dev/stdin - < " + Cli.assets().resolve("bigfile.dump")
+        Cli.Result r = sh("$B/mkcomposefs --from-file /dev/stdin - < " + d
                 + " | (exec 0<&-; true); echo \"${PIPESTATUS[0]}\"");
         assertNotEquals("0", r.out().trim(), "exit of a write into a closed pipe: " + r.stderr());
     }
@@ -128,9 +129,12 @@ class HardeningTest {
         assertFalse(Files.exists(tmp.resolve("out.cfs")), "nothing half written");
 
         // an image read from a pipe (/dev/stdin) dumps as the file does
-        Path img = tmp.resolve("special.cfs");
-        assertEquals(0, Cli.run("mkcomposefs", "--from-file", Cli.assets().resolve("special.dump").toString(),
-                img.toString()).exit());
+        Path img = tmp.resolve("pipe.cfs");
+        assertEquals(0, Cli.run("mkcomposefs", "--from-file", write("pipe.dump", """
+                / 4096 40755 2 0 0 0 0.0 - - - user.a=1
+                /f 3 100644 1 0 0 0 0.0 - abc - user.a=1 user.b=2
+                /l 1 120777 1 0 0 0 0.0 f - -
+                """).toString(), img.toString()).exit());
         Cli.Result viaFile = Cli.run("composefs-info", "dump", img.toString());
         Cli.Result viaPipe = sh("cat " + img + " | $B/composefs-info dump /dev/stdin");
         assertEquals(0, viaPipe.exit(), viaPipe.stderr());
@@ -189,6 +193,7 @@ class HardeningTest {
     void dumpOfEveryCanonicalConformanceImageIsUpstreamsDump() throws Exception {
         List<String> notCanonical = List.of("no-newline.dump", "longlink.dump",
                 "honggfuzz-longlink-unterminated.dump", "honggfuzz-chardev-nonzero-size.dump", "special_v1.dump");
+        assumeTrue(Files.isDirectory(Cli.assets()), "upstream's conformance assets are not at " + Cli.assets());
         int compared = 0;
         try (var s = Files.newDirectoryStream(Cli.assets(), "*.dump*")) {
             for (Path asset : s) {
