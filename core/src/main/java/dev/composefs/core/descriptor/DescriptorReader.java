@@ -219,7 +219,7 @@ public final class DescriptorReader {
                 }
                 yield new Symlink(meta, target);
             }
-            case Meta.S_IFCHR, Meta.S_IFBLK -> new Device(meta, Integer.toUnsignedLong(ino.rdev()));
+            case Meta.S_IFCHR, Meta.S_IFBLK -> new Device(meta, Format.userDev(ino.rdev()));
             case Meta.S_IFIFO -> new Fifo(meta);
             default -> new Socket(meta);
         };

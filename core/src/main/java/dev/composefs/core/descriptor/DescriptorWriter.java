@@ -54,7 +54,8 @@ public final class DescriptorWriter {
             table[i] = inode(inodes.get(i), paths.get(i), i == 0);
         }
         long vdataOffset = Format.SUPERBLOCK_SIZE + (long) Format.INODE_SIZE * table.length;
-        long total = vdataOffset + vdata.size();
+        // the driver needs more than a superblock and one inode: an empty tree gets 4 zero bytes
+        long total = Math.max(vdataOffset + vdata.size(), Format.MIN_SIZE_EXCLUSIVE + Format.ALIGN);
         if (total > Integer.MAX_VALUE - 16) {
             throw new TreeException("tree too large for a descriptor (" + total + " bytes)");
         }
@@ -141,7 +142,7 @@ public final class DescriptorWriter {
                 size = s.target().length();
             }
             // like the EROFS image: the low 32 bits of the dev_t (new_encode_dev's range)
-            case Device dev -> rdev = (int) dev.rdev();
+            case Device dev -> rdev = Format.kernelDev(dev.rdev());
             default -> { }
         }
         return new Inode(m.mode() & 0xffff, nlink, m.uid(), m.gid(), rdev, size, m.mtimeSec(), m.mtimeNsec(),

@@ -21,6 +21,26 @@ public final class Format {
     public static final int ALIGN = 4;
     /** u16 n_attr. */
     public static final int MAX_XATTRS = 65535;
+    /** The driver refuses a descriptor of this size or less (superblock and one inode): pad to more. */
+    public static final int MIN_SIZE_EXCLUSIVE = SUPERBLOCK_SIZE + INODE_SIZE;
+
+    /**
+     * st_rdev as the driver takes it: the kernel's internal dev_t, {@code major << 20 | minor}
+     * (12 and 20 bits), from the glibc encoding the tree carries. Larger numbers are cut to those
+     * widths, as EROFS cuts its rdev to 32 bits.
+     */
+    public static int kernelDev(long rdev) {
+        long major = ((rdev >>> 32) & 0xfffff000L) | ((rdev >>> 8) & 0xfffL);
+        long minor = ((rdev >>> 12) & 0xffffff00L) | (rdev & 0xffL);
+        return (int) (((major & 0xfff) << 20) | (minor & 0xfffff));
+    }
+
+    /** The glibc encoding of a kernel dev_t read from a descriptor. */
+    public static long userDev(int kdev) {
+        long major = (kdev >>> 20) & 0xfff;
+        long minor = kdev & 0xfffff;
+        return ((major & 0xfffff000L) << 32) | ((major & 0xfffL) << 8) | ((minor & 0xffffff00L) << 12) | (minor & 0xffL);
+    }
 
     /** The superblock: {@code u32 version, u32 magic, u64 vdata_offset, u32 unused[28]}. */
     public record Superblock(int version, int magic, long vdataOffset) {

@@ -83,7 +83,7 @@ class DescriptorTest {
         Directory root = new Directory(new Meta(Meta.S_IFDIR | 0755, 0, 0, 5, 6, 2, null));
         byte[] d = DescriptorWriter.write(root);
         var bb = java.nio.ByteBuffer.wrap(d).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        assertEquals(128 + 96, d.length, "the minimum descriptor: superblock + one inode");
+        assertEquals(128 + 96 + 4, d.length, "the driver refuses superblock + one inode alone: 4 bytes of padding");
         assertEquals(1, bb.getInt(0), "version");
         assertEquals(0xc078629a, bb.getInt(4), "magic");
         assertEquals(128 + 96, bb.getLong(8), "vdata_offset");
@@ -91,6 +91,26 @@ class DescriptorTest {
         assertEquals(5, bb.getLong(128 + 28), "st_mtim_sec");
         assertEquals(6, bb.getInt(128 + 36), "st_mtim_nsec");
         assertEquals(5, bb.getLong(128 + 40), "st_ctim_sec is the mtime");
+    }
+
+    /** The driver reads st_rdev as the kernel's dev_t: major << 20 | minor. */
+    @Test
+    void deviceNumbersInTheKernelsEncoding() throws IOException {
+        Directory root = new Directory(new Meta(Meta.S_IFDIR | 0755, 0, 0, 0, 0, 2, null));
+        // glibc's makedev(1, 3) and makedev(259, 70000) (major above 8 bits, minor above 16)
+        root.entries().put("null", new dev.composefs.core.tree.Device(new Meta(Meta.S_IFCHR | 0666, 0, 0, 0, 0, 1, null),
+                (1L << 8) | 3));
+        long big = ((259L & 0xfff) << 8) | ((70000L & 0xffffff00L) << 12) | (70000L & 0xff);
+        root.entries().put("nvme", new dev.composefs.core.tree.Device(new Meta(Meta.S_IFBLK | 0660, 0, 0, 0, 0, 1, null),
+                big));
+        byte[] d = DescriptorWriter.write(root);
+        var bb = java.nio.ByteBuffer.wrap(d).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        // inodes in breadth-first name order: root, null, nvme; st_rdev at offset 16
+        assertEquals((1 << 20) | 3, bb.getInt(128 + 96 + 16), "1:3");
+        assertEquals((259 << 20) | 70000, bb.getInt(128 + 2 * 96 + 16), "259:70000");
+        Directory back = DescriptorReader.read(d).root();
+        assertEquals((1L << 8) | 3, ((dev.composefs.core.tree.Device) back.entries().get("null")).rdev());
+        assertEquals(big, ((dev.composefs.core.tree.Device) back.entries().get("nvme")).rdev());
     }
 
     @Test

@@ -97,6 +97,18 @@ final class Trees {
     }
 
     /**
+     * A device number as the driver keeps it: the kernel's dev_t holds a 12-bit major and a
+     * 20-bit minor (glibc's makedev packing undone and redone here, written out for the test).
+     */
+    static long kernelDevRoundTrip(long rdev) {
+        long major = ((rdev >>> 32) & 0xfffff000L) | ((rdev >>> 8) & 0xfffL);
+        long minor = ((rdev >>> 12) & 0xffffff00L) | (rdev & 0xffL);
+        major &= 0xfff;
+        minor &= 0xfffff;
+        return (major << 8) | ((minor & 0xffffff00L) << 12) | (minor & 0xffL);
+    }
+
+    /**
      * What the driver shows for a tree, i.e. the listed limits of the format: nlink only for
      * regular files (directories 2 + subdirectories, everything else 1), mode in 16 bits, rdev
      * in 32 bits.
@@ -115,7 +127,7 @@ final class Trees {
                     .forEach(e -> sorted.put(e.getKey(), e.getValue()));
             Meta v = new Meta(m.mode() & 0xffff, m.uid(), m.gid(), m.mtimeSec(), m.mtimeNsec(), nlink, sorted);
             Node out = withMeta(n, v);
-            return out instanceof Device d ? new Device(d.meta(), d.rdev() & 0xffffffffL) : out;
+            return out instanceof Device d ? new Device(d.meta(), kernelDevRoundTrip(d.rdev())) : out;
         });
     }
 
