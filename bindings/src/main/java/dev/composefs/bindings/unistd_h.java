@@ -36,6 +36,10 @@ public final class unistd_h {
         static final MethodHandle HANDLE = Native.plain("geteuid", FunctionDescriptor.of(C_INT));
     }
 
+    private static final class getegid {
+        static final MethodHandle HANDLE = Native.plain("getegid", FunctionDescriptor.of(C_INT));
+    }
+
     private static final class getpid {
         static final MethodHandle HANDLE = Native.plain("getpid", FunctionDescriptor.of(C_INT));
     }
@@ -163,6 +167,14 @@ public final class unistd_h {
     public static int geteuid() {
         try {
             return (int) geteuid.HANDLE.invokeExact();
+        } catch (Throwable t) {
+            throw Native.wrap(t);
+        }
+    }
+
+    public static int getegid() {
+        try {
+            return (int) getegid.HANDLE.invokeExact();
         } catch (Throwable t) {
             throw Native.wrap(t);
         }

@@ -1,17 +1,21 @@
 package dev.composefs.cli;
 
 import dev.composefs.bindings.unistd_h;
+import dev.composefs.core.descriptor.DriverImage;
 import dev.composefs.core.erofs.ErofsReader;
 import dev.composefs.core.repository.ObjectStore;
 import dev.composefs.core.repository.StoreMaintenance;
 import dev.composefs.core.tree.Directory;
+import dev.composefs.core.tree.TreeException;
 import dev.composefs.core.util.Progress;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -97,9 +101,22 @@ final class StoreCommand implements Callable<Integer> {
                 throw new Failure(1, e.getMessage() + "; nothing was removed");
             }
         }
+        // What the kernel driver mounts for each image is kept too: its cached descriptor, and the
+        // objects its inline files became (the driver's tree holds every payload of the image's).
+        List<Directory> kept = new ArrayList<>();
+        Set<String> descriptors = new HashSet<>();
+        for (Directory tree : trees) {
+            try {
+                DriverImage d = DriverImage.of(tree);
+                kept.add(d.tree());
+                descriptors.add(d.name());
+            } catch (TreeException e) {
+                kept.add(tree); // no descriptor form: nothing cached for it
+            }
+        }
         PrintStream out = out();
         try (ObjectStore s = open(ObjectStore.Lock.EXCLUSIVE)) {
-            var report = StoreMaintenance.gc(s, trees, dryRun, progress(), out::println);
+            var report = StoreMaintenance.gc(s, kept, descriptors, dryRun, progress(), out::println);
             out.println((dryRun ? "would remove " : "removed ") + report.removed().size() + " objects, "
                     + (dryRun ? "freeing " : "freed ") + report.bytesFreed() + " bytes ("
                     + Progress.bytes(report.bytesFreed()) + "); " + report.kept() + " objects kept");

@@ -1,6 +1,10 @@
 package dev.composefs.core.mount;
 
+import dev.composefs.bindings.SyscallException;
+import dev.composefs.bindings.fcntl_h;
 import dev.composefs.bindings.unistd_h;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
@@ -40,6 +44,25 @@ final class MountState implements AutoCloseable {
     int keepMount(int fd) {
         mountFds.add(fd);
         return fd;
+    }
+
+    /**
+     * dir itself where its path fits in max bytes, else /proc/self/fd/N of an O_PATH fd of it:
+     * the kernel resolves that to the same directory, and it is short whatever the path.
+     */
+    String shortPath(Path dir, int max) throws MountException {
+        String s = dir.toString();
+        return s.getBytes(StandardCharsets.UTF_8).length <= max ? s : viaFd(dir);
+    }
+
+    /** /proc/self/fd/N of an O_PATH fd of dir, closed with the mount's other fds. */
+    String viaFd(Path dir) throws MountException {
+        try {
+            return "/proc/self/fd/" + keep(fcntl_h.openat(fcntl_h.AT_FDCWD, dir.toString(),
+                    fcntl_h.O_PATH | fcntl_h.O_DIRECTORY | fcntl_h.O_CLOEXEC, 0));
+        } catch (SyscallException e) {
+            throw MountException.failed("cannot open layer directory " + dir + ": " + e.getMessage(), e);
+        }
     }
 
     void closeMount(int fd) {

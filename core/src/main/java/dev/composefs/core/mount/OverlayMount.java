@@ -1,8 +1,5 @@
 package dev.composefs.core.mount;
 
-import static dev.composefs.bindings.fcntl_h.O_CLOEXEC;
-import static dev.composefs.bindings.fcntl_h.O_DIRECTORY;
-import static dev.composefs.bindings.fcntl_h.O_PATH;
 import static dev.composefs.bindings.sys_mount_h.FSCONFIG_CMD_CREATE;
 import static dev.composefs.bindings.sys_mount_h.FSCONFIG_SET_STRING;
 
@@ -67,11 +64,11 @@ final class OverlayMount {
             set(fs, "redirect_dir", "on");
             set(fs, "lowerdir+", lower);
             for (Path b : o.basedirs()) {
-                set(fs, "datadir+", layer(b, FSCONFIG_VALUE_MAX));
+                set(fs, "datadir+", st.shortPath(b, FSCONFIG_VALUE_MAX));
             }
             if (o.upperdir() != null) {
-                set(fs, "upperdir", layer(o.upperdir(), FSCONFIG_VALUE_MAX));
-                set(fs, "workdir", layer(o.workdir(), FSCONFIG_VALUE_MAX));
+                set(fs, "upperdir", st.shortPath(o.upperdir(), FSCONFIG_VALUE_MAX));
+                set(fs, "workdir", st.shortPath(o.workdir(), FSCONFIG_VALUE_MAX));
             }
             if (verity) {
                 set(fs, "verity", "require");
@@ -131,31 +128,16 @@ final class OverlayMount {
         String sep = kernel.dataOnlyLayers() ? "::" : ":";
         StringBuilder opts = new StringBuilder("metacopy=on,redirect_dir=on,lowerdir=").append(escape(lower));
         for (Path b : o.basedirs()) {
-            opts.append(sep).append(viaFds ? viaFd(b) : escape(b.toString()));
+            opts.append(sep).append(viaFds ? st.viaFd(b) : escape(b.toString()));
         }
         if (o.upperdir() != null) {
-            opts.append(",upperdir=").append(viaFds ? viaFd(o.upperdir()) : escape(o.upperdir().toString()));
-            opts.append(",workdir=").append(viaFds ? viaFd(o.workdir()) : escape(o.workdir().toString()));
+            opts.append(",upperdir=").append(viaFds ? st.viaFd(o.upperdir()) : escape(o.upperdir().toString()));
+            opts.append(",workdir=").append(viaFds ? st.viaFd(o.workdir()) : escape(o.workdir().toString()));
         }
         if (verity) {
             opts.append(",verity=require");
         }
         return opts.toString();
-    }
-
-    /** The path itself where it fits in max bytes, else /proc/self/fd/N of an O_PATH descriptor of it. */
-    private String layer(Path dir, int max) throws MountException {
-        String s = dir.toString();
-        return bytes(s) <= max ? s : viaFd(dir);
-    }
-
-    private String viaFd(Path dir) throws MountException {
-        try {
-            int fd = st.keep(fcntl_h.openat(fcntl_h.AT_FDCWD, dir.toString(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0));
-            return "/proc/self/fd/" + fd;
-        } catch (SyscallException e) {
-            throw MountException.failed("cannot open layer directory " + dir + ": " + e.getMessage(), e);
-        }
     }
 
     private static int bytes(String s) {

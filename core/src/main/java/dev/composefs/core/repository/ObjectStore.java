@@ -121,6 +121,9 @@ public final class ObjectStore implements AutoCloseable {
         return dir >= 0 && isObject(dir, path.substring(3), path);
     }
 
+    /** The store's directory of cached kernel-driver descriptors, each named by its fs-verity digest. */
+    public static final String DESCRIPTORS = "descriptors";
+
     /**
      * Stores the content of srcFd (read from offset 0) under digest, unless the object exists.
      * Returns true if this call added it. The copy is a reflink where the filesystem can, written
@@ -130,9 +133,57 @@ public final class ObjectStore implements AutoCloseable {
      */
     public boolean put(int srcFd, byte[] digest, long size, String source, FdDigester dg) throws IOException {
         String path = objectPath(digest);
-        String xx = path.substring(0, 2);
-        String name = path.substring(3);
-        int dir = dirFd(xx, true);
+        return publish(path.substring(0, 2), path.substring(3), digest, source, dg, out -> {
+            unistd_h.lseek(srcFd, 0, unistd_h.SEEK_SET, source);
+            long copied = copy(srcFd, out, size, source);
+            if (copied != size) {
+                throw new IOException(source + ": changed while being stored (" + copied + " bytes, expected " + size + ")");
+            }
+        });
+    }
+
+    /** Stores bytes whose digest the caller computed from these very bytes; true if this call added them. */
+    public boolean put(byte[] content, byte[] digest, String source) throws IOException {
+        String path = objectPath(digest);
+        return publish(path.substring(0, 2), path.substring(3), digest, source, null, out -> writeAll(out, content, source));
+    }
+
+    /**
+     * Caches a kernel-driver descriptor as {@code descriptors/<hex digest>} (written and sealed
+     * like an object); returns its path under the store. An existing one is left as it is: the
+     * caller checks it before use.
+     */
+    public Path putDescriptor(byte[] descriptor, byte[] digest) throws IOException {
+        String name = FsVerity.hex(digest);
+        publish(DESCRIPTORS, name, digest, "descriptor " + name, null, out -> writeAll(out, descriptor, name));
+        return root.resolve(DESCRIPTORS).resolve(name);
+    }
+
+    /** Removes a cached descriptor (one found damaged, before it is written again). */
+    public void removeDescriptor(byte[] digest) throws IOException {
+        remove(DESCRIPTORS, FsVerity.hex(digest));
+    }
+
+    private interface Filler {
+        void fill(int out) throws IOException;
+    }
+
+    private static void writeAll(int fd, byte[] bytes, String what) throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(Math.max(1, bytes.length));
+            MemorySegment.copy(bytes, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, bytes.length);
+            unistd_h.writeFully(fd, buf, bytes.length, what);
+        }
+    }
+
+    /**
+     * Writes subdirectory/name unless it exists: a temporary name beside it, filled, fsynced,
+     * sealed (see {@link #seal}), renamed into place; true if this call added it.
+     */
+    private boolean publish(String subdir, String name, byte[] digest, String source, FdDigester dg, Filler filler)
+            throws IOException {
+        String path = subdir + "/" + name;
+        int dir = dirFd(subdir, true);
         if (isObject(dir, name, path)) {
             return false;
         }
@@ -141,13 +192,9 @@ public final class ObjectStore implements AutoCloseable {
         boolean published = false;
         try {
             out = fcntl_h.openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-            unistd_h.lseek(srcFd, 0, unistd_h.SEEK_SET, source);
-            long copied = copy(srcFd, out, size, source);
-            if (copied != size) {
-                throw new IOException(source + ": changed while being stored (" + copied + " bytes, expected " + size + ")");
-            }
-            sys_stat_h.fchmod(out, 0644, where(xx + "/" + tmp)); // readable by all, whatever the umask
-            unistd_h.fsync(out, where(xx + "/" + tmp));
+            filler.fill(out);
+            sys_stat_h.fchmod(out, 0644, where(subdir + "/" + tmp)); // readable by all, whatever the umask
+            unistd_h.fsync(out, where(subdir + "/" + tmp));
             unistd_h.close(out);
             out = -1;
             seal(dir, tmp, digest, source, dg);
@@ -229,9 +276,11 @@ public final class ObjectStore implements AutoCloseable {
                 actual = FdDigester.measured(fd, source);
                 how = "the kernel measures";
                 sealing = Sealing.SEALED;
-            } else {
+            } else if (dg != null) {
                 actual = dg.digest(fd, 0, source).digest();
                 how = "the stored copy has";
+            } else {
+                return; // written from bytes whose digest was computed from them: nothing to compare
             }
             if (actual == null || !Arrays.equals(actual, digest)) {
                 throw new IOException(source + ": changed while it was being stored (" + how + " "

@@ -39,7 +39,8 @@ public final class StoreMaintenance {
         }
     }
 
-    enum Kind { OBJECT, TEMP, UNEXPECTED }
+    /** OBJECT: XX/<62 hex>; DESCRIPTOR: a cached kernel-driver descriptor, descriptors/<64 hex>. */
+    enum Kind { OBJECT, DESCRIPTOR, TEMP, UNEXPECTED }
 
     /** fsck's findings: objects checked, bytes read, and every problem as one line. */
     public record FsckReport(long objects, long bytes, List<String> problems, List<String> tempFiles) {}
@@ -55,7 +56,7 @@ public final class StoreMaintenance {
         List<String> temps = new ArrayList<>();
         for (Entry e : entries) {
             switch (e.kind()) {
-                case OBJECT -> objects.add(e);
+                case OBJECT, DESCRIPTOR -> objects.add(e);
                 case TEMP -> temps.add(e.path());
                 case UNEXPECTED -> problems.add(e.path() + ": not an object (unexpected name or file type)");
             }
@@ -71,7 +72,7 @@ public final class StoreMaintenance {
                     digest = dg.digest(fd, 0, where).digest();
                 }
                 String actual = FsVerity.hex(digest);
-                if (!actual.equals(e.dir() + e.name())) {
+                if (!actual.equals(e.kind() == Kind.DESCRIPTOR ? e.name() : e.dir() + e.name())) {
                     problems.add(e.path() + ": content does not match its name (fs-verity digest is " + actual + ")");
                 }
             } finally {
@@ -88,9 +89,12 @@ public final class StoreMaintenance {
         return new FsckReport(objects.size(), bytes.get(), sorted, temps);
     }
 
-    /** Removes every object that none of the images refers to. Needs the store opened EXCLUSIVE. */
-    public static GcReport gc(ObjectStore store, List<Directory> images, boolean dryRun, Progress progress,
-            Consumer<String> log) throws IOException {
+    /**
+     * Removes every object that none of the images refers to, and every cached descriptor not
+     * named in descriptors. Needs the store opened EXCLUSIVE.
+     */
+    public static GcReport gc(ObjectStore store, List<Directory> images, Set<String> descriptors, boolean dryRun,
+            Progress progress, Consumer<String> log) throws IOException {
         // Payloads as the kernel resolves them ("./07/x" and "07//x" keep "07/x"); one that
         // leaves the store refers to nothing in it, and is said so.
         Set<String> referenced = new HashSet<>();
@@ -113,11 +117,11 @@ public final class StoreMaintenance {
         long kept = 0;
         int seen = 0;
         for (Entry e : entries) {
-            if (e.kind() != Kind.OBJECT) {
+            if (e.kind() != Kind.OBJECT && e.kind() != Kind.DESCRIPTOR) {
                 continue;
             }
             progress.update("gc: " + ++seen + " objects examined");
-            if (referenced.contains(e.path())) {
+            if (e.kind() == Kind.OBJECT ? referenced.contains(e.path()) : descriptors.contains(e.name())) {
                 kept++;
                 continue;
             }
@@ -152,7 +156,8 @@ public final class StoreMaintenance {
         for (dirent_h.Entry top : readDir(store, store.rootFd(), "")) {
             String name = new String(top.name(), StandardCharsets.ISO_8859_1);
             sys_stat_h.Statx st = stat(store, store.rootFd(), name, name);
-            if (st.type() == sys_stat_h.S_IFDIR && isHex(name, 2)) {
+            boolean descriptors = name.equals(ObjectStore.DESCRIPTORS);
+            if (st.type() == sys_stat_h.S_IFDIR && (isHex(name, 2) || descriptors)) {
                 int dir = store.dirFd(name, false);
                 for (dirent_h.Entry e : readDir(store, dir, name)) {
                     String child = new String(e.name(), StandardCharsets.ISO_8859_1);
@@ -160,8 +165,8 @@ public final class StoreMaintenance {
                     Kind kind;
                     if (child.startsWith(ObjectStore.TEMP_PREFIX) && cst.type() == sys_stat_h.S_IFREG) {
                         kind = Kind.TEMP;
-                    } else if (isHex(child, 62) && cst.type() == sys_stat_h.S_IFREG) {
-                        kind = Kind.OBJECT;
+                    } else if (isHex(child, descriptors ? 64 : 62) && cst.type() == sys_stat_h.S_IFREG) {
+                        kind = descriptors ? Kind.DESCRIPTOR : Kind.OBJECT;
                     } else {
                         kind = Kind.UNEXPECTED;
                     }

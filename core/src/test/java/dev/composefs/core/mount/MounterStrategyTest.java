@@ -89,18 +89,23 @@ class MounterStrategyTest {
         return new Run(r, calls, log);
     }
 
+    /** The driver's calls; digest null where the descriptor file has no fs-verity (then none is passed). */
     private static List<String> driverCalls(String basedirs, String digest, int verityCheck) {
-        return List.of(
+        List<String> calls = new ArrayList<>(List.of(
                 "fsopen composefs 1",
                 "fsconfig 1000 FSCONFIG_SET_STRING source /proc/self/fd/<fd>",
-                "fsconfig 1000 FSCONFIG_SET_STRING basedir " + basedirs,
-                "fsconfig 1000 FSCONFIG_SET_STRING digest " + digest,
+                "fsconfig 1000 FSCONFIG_SET_STRING basedir " + basedirs));
+        if (digest != null) {
+            calls.add("fsconfig 1000 FSCONFIG_SET_STRING digest " + digest);
+        }
+        calls.addAll(List.of(
                 "fsconfig 1000 FSCONFIG_SET_STRING verity_check " + verityCheck,
                 "fsconfig 1000 FSCONFIG_CMD_CREATE",
                 "fsmount 1000 1 0x1",
                 "move_mount 1001 '' AT_FDCWD " + target + " 0x4",
                 "close 1001",
-                "close 1000");
+                "close 1000"));
+        return calls;
     }
 
     /** The overlay path on a 6.15 kernel: file-backed EROFS as a detached mount under overlayfs. */
@@ -138,22 +143,49 @@ class MounterStrategyTest {
         return out;
     }
 
+    /** Whether files written under dir get fs-verity (then the driver is given digest=). */
+    private static boolean sealedIn(Path file) throws Exception {
+        int fd = fcntl_h.openat(fcntl_h.AT_FDCWD, file.toString(), fcntl_h.O_RDONLY, 0);
+        try {
+            linux_fsverity_h.measureVerity(fd, file.toString());
+            return true;
+        } catch (SyscallException e) {
+            return false;
+        } finally {
+            unistd_h.closeQuietly(fd);
+        }
+    }
+
     @Test
-    void driverGetsTheImageAsASealedDescriptor() throws Exception {
-        Run run = mount(DRIVER, new RecordingCalls(), image, "basedir=" + storeA + ":" + storeB);
+    void driverMountsTheDescriptorCachedInTheStore() throws Exception {
+        Path store = Files.createDirectories(tmp.resolve("cache-store"));
+        Run run = mount(DRIVER, new RecordingCalls(), image, "basedir=" + store + ":" + storeB);
         RecordingCalls c = run.calls();
         assertEquals(1, c.sources.size());
         byte[] descriptor = c.sources.get(0);
         String digest = fsverityDigest(descriptor);
-        assertEquals(driverCalls(storeA + ":" + storeB, digest, 0), c.calls);
+        Path cached = store.resolve("descriptors").resolve(digest);
+        assertArrayEquals(descriptor, Files.readAllBytes(cached), "the kernel reads the file cached under its digest");
         assertArrayEquals(DescriptorWriter.write(ErofsReader.read(image)), descriptor,
                 "the descriptor is the image's tree converted");
-        DescriptorReader.read(descriptor);
-        int all = fcntl_h.F_SEAL_WRITE | fcntl_h.F_SEAL_GROW | fcntl_h.F_SEAL_SHRINK | fcntl_h.F_SEAL_SEAL;
-        assertEquals(all, c.sourceSeals.get(0) & all, "sealed before the kernel reads it");
+        boolean sealed = sealedIn(cached);
+        assertEquals(driverCalls(store + ":" + storeB, sealed ? digest : null, 0), c.calls);
         assertTrue(run.result().strategy().startsWith("composefs kernel driver"), run.result().strategy());
-        assertTrue(run.log().stream().anyMatch(l -> l.contains("mounted by the kernel composefs driver")), run.log()
-                .toString());
+        assertTrue(run.log().stream().anyMatch(l -> l.contains(sealed ? "the kernel checks the descriptor's fs-verity"
+                : "digest= is not passed to the driver")), run.log().toString());
+
+        // the next mount reuses it; a damaged copy (possible only without fs-verity) is written again
+        Run again = mount(DRIVER, new RecordingCalls(), image, "basedir=" + store);
+        assertTrue(again.log().stream().anyMatch(l -> l.contains("(cached, reused)")), again.log().toString());
+        if (!sealed) {
+            byte[] damaged = descriptor.clone();
+            damaged[damaged.length - 1] ^= 1;
+            Files.write(cached, damaged);
+            Run repaired = mount(DRIVER, new RecordingCalls(), image, "basedir=" + store);
+            assertTrue(repaired.log().stream().anyMatch(l -> l.contains("was damaged: writing it again")),
+                    repaired.log().toString());
+            assertArrayEquals(descriptor, repaired.calls().sources.get(0), "the kernel reads the repaired descriptor");
+        }
     }
 
     @Test
@@ -222,13 +254,25 @@ class MounterStrategyTest {
                 + "EINVAL") && l.contains("falling back to overlayfs")), run.log().toString());
     }
 
+    /** Inline files become objects in the writable store; a ':' in a store path goes escaped. */
     @Test
-    void whatTheDriverCannotDoGoesToOverlay() throws Exception {
-        Run inline = mount(DRIVER, new RecordingCalls(), inlineImage, "basedir=" + storeA);
-        assertTrue(inline.log().stream().anyMatch(l -> l.contains("no descriptor form") && l.contains("/motd")
-                && l.contains("inline content")), inline.log().toString());
-        assertEquals("fsopen erofs 1", inline.calls().calls.get(0));
+    void inlineFilesAndColonsGoThroughTheDriver() throws Exception {
+        Path colon = Files.createDirectories(tmp.resolve("odd:store"));
+        Run inline = mount(DRIVER, new RecordingCalls(), inlineImage, "basedir=" + colon.toString().replace(":", "\\:"));
+        assertTrue(inline.result().strategy().startsWith("composefs kernel driver"), inline.log().toString());
+        String motd = fsverityDigest("hello\n".getBytes(StandardCharsets.US_ASCII));
+        assertArrayEquals("hello\n".getBytes(StandardCharsets.US_ASCII),
+                Files.readAllBytes(colon.resolve(motd.substring(0, 2)).resolve(motd.substring(2))),
+                "the inline file is an object of the store now");
+        assertTrue(inline.calls().calls.contains("fsconfig 1000 FSCONFIG_SET_STRING basedir "
+                + colon.toString().replace(":", "\\:")), inline.calls().calls.toString());
+        var back = DescriptorReader.read(inline.calls().sources.get(0)).root();
+        var f = (dev.composefs.core.tree.RegularFile) back.entries().get("motd");
+        assertEquals(motd.substring(0, 2) + "/" + motd.substring(2), f.payload());
+    }
 
+    @Test
+    void whatTheDriverCannotShowGoesToOverlay() throws Exception {
         Path upper = Files.createDirectories(tmp.resolve("upper"));
         Path work = Files.createDirectories(tmp.resolve("work"));
         Run rw = mount(DRIVER, new RecordingCalls(), image, "basedir=" + storeA + ",upperdir=" + upper + ",workdir="
@@ -236,15 +280,16 @@ class MounterStrategyTest {
         assertTrue(rw.log().stream().anyMatch(l -> l.contains("upperdir= needs overlayfs")), rw.log().toString());
         assertEquals("fsopen erofs 1", rw.calls().calls.get(0));
 
-        // basedir= splits at ':', so only the API can name such a store; the driver's list cannot carry it
-        Path colon = Files.createDirectories(tmp.resolve("odd:store"));
-        List<String> log = new ArrayList<>();
-        RecordingCalls calls = new RecordingCalls();
-        new Mounter(DRIVER, log::add, calls).mount(image, target, new MountOptions(List.of(colon), null, false, false,
-                null, List.of(), List.of(), null, null, true, 0));
-        Run odd = new Run(null, calls, log);
-        assertTrue(odd.log().stream().anyMatch(l -> l.contains("contains ':'")), odd.log().toString());
-        assertEquals(overlayCalls(1000, colon.toString()), odd.calls().calls);
+        // the 2023 module shows every file as the mounter's: an image with other owners is not shown by it
+        Path owned = write("owned.cfs", """
+                / 4096 40755 2 0 0 0 0.0 - - -
+                /home 4096 40755 2 1000 1000 0 0.0 - - -
+                """);
+        Run other = mount(DRIVER, new RecordingCalls(), owned, "basedir=" + storeA);
+        int uid = unistd_h.geteuid();
+        assertTrue(other.log().stream().anyMatch(l -> l.contains("owned by the mounter") && l.contains(
+                uid == 1000 ? "/" : "/home is owned by 1000:1000")), other.log().toString());
+        assertEquals("fsopen erofs 1", other.calls().calls.get(0));
     }
 
     @Test
