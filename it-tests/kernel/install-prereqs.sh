@@ -51,3 +51,33 @@ for v in 6.1 6.12; do
     rm -rf "$CACHE/$v.tmp/root" "$CACHE/$v.tmp"/*.deb
     rm -rf "$CACHE/$v" && mv "$CACHE/$v.tmp" "$CACHE/$v"
 done
+
+# The 2023 composefs kernel module (../shared/kernel-driver/composefs-module, a test component
+# kept outside the project) built for the cached 6.1 kernel, as $CACHE/6.1/composefs.ko: the
+# headers, common headers and kbuild packages of exactly that kernel's version, unpacked, and
+# the module built from a scratch copy of its source. Skipped, and the row says so, when the
+# source is not there.
+REPO=$(dirname "$(dirname "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")")")
+module_src=$REPO/../shared/kernel-driver/composefs-module
+if [ ! -f "$CACHE/6.1/composefs.ko" ] && [ -f "$module_src/cfs.c" ]; then
+    command -v make >/dev/null || apt-get install -y -qq --no-install-recommends make >&2
+    # the kernel release the cached modules were built for, e.g. 6.1.0-57-amd64
+    ko=$(find "$CACHE/6.1/modules/kernel" -name 'loop.ko*' | head -n1)
+    rel=$(case $ko in *.xz) xz -dc "$ko" ;; *.zst) zstd -qdc "$ko" ;; *) cat "$ko" ;; esac \
+        | tr '\0' '\n' | sed -n 's/^vermagic=\([^ ]*\).*/\1/p' | head -n1)
+    ver=$(apt-cache show "linux-headers-$rel" 2>/dev/null | sed -n 's/^Version: //p' | head -n1)
+    [ -n "$ver" ] || { apt-get update -qq >&2; ver=$(apt-cache show "linux-headers-$rel" | sed -n 's/^Version: //p' | head -n1); }
+    [ -n "$ver" ] || { echo "kernel-matrix: no linux-headers-$rel package in apt" >&2; exit 1; }
+    echo "kernel-matrix: building the composefs module for $rel (headers $ver)" >&2
+    b=$CACHE/6.1-module.tmp
+    rm -rf "$b" && mkdir -p "$b/debs" && chown _apt "$b/debs" 2>/dev/null || true
+    (cd "$b/debs" && apt-get download -qq "linux-headers-$rel=$ver" "linux-headers-${rel%-amd64}-common=$ver" \
+        "linux-kbuild-6.1=$ver" >&2)
+    for d in "$b"/debs/*.deb; do dpkg-deb -x "$d" "$b/root"; done
+    # the headers' Makefile includes the common headers by absolute path: point it at the unpacked copy
+    sed -i "s|^include /usr/src/|include $b/root/usr/src/|" "$b/root/usr/src/linux-headers-$rel/Makefile"
+    cp -r "$module_src" "$b/module" && chmod -R u+w "$b/module"
+    make -s -C "$b/root/usr/src/linux-headers-$rel" M="$b/module" modules >&2
+    cp "$b/module/composefs.ko" "$CACHE/6.1/composefs.ko.tmp" && mv "$CACHE/6.1/composefs.ko.tmp" "$CACHE/6.1/composefs.ko"
+    rm -rf "$b"
+fi

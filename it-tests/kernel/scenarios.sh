@@ -169,6 +169,166 @@ upper() {
     umount "$rw"
 }
 
+# ---- the kernel composefs driver (the 2023 module, loaded in the 6.1+composefs guest) ----
+# A root-owned copy of the tree: the module shows every file as owned by the mounter, so the
+# orchestrator uses it only for such images (the mixed-owner tree above falls back, saying why).
+droot=$DATA/src-root
+dstore=$DATA/store-root
+dimg=$DATA/image-root.cfs
+fstype_of() { awk -v m="$1" '$5 == m { for (i = 7; i <= NF; i++) if ($i == "-") { print $(i + 1); exit } }' /proc/self/mountinfo; }
+via_driver() { case $(strategy) in *"composefs kernel driver"*) return 0 ;; *) return 1 ;; esac; }
+why_not() { grep -o 'but [^;]*; using overlayfs\|driver refused the mount ([^)]*)' "$WORK/out" | head -n1; }
+
+driver_build() {
+    rm -rf "$droot" "$dstore"
+    cp -a "$src" "$droot" && chown -R 0:0 "$droot"
+    if $CFS mkcomposefs --digest-store="$dstore" --print-digest "$droot" "$dimg" > "$WORK/ddigest" 2> "$WORK/out"; then
+        DDIGEST=$(cat "$WORK/ddigest")
+        result driver-build PASS "root-owned tree with inline files, $(find "$dstore" -type f | wc -l) objects"
+    else
+        result driver-build FAIL "$(head -n1 "$WORK/out")"
+        return 1
+    fi
+}
+
+d_plain() {
+    if ! helper -v "$dimg" "$mnt" -o basedir="$dstore"; then result driver-plain FAIL "$(first_line "$WORK/out")"; return; fi
+    if ! via_driver; then result driver-plain FAIL "took $(strategy): $(why_not)"; return; fi
+    fs=$(fstype_of "$mnt")
+    if [ "$fs" != composefs ]; then result driver-plain FAIL "mountinfo shows fstype $fs"; return; fi
+    if same_tree "$droot" "$mnt"; then
+        result driver-plain PASS "$(strategy), fstype composefs, inline files read through objects"
+    else
+        result driver-plain FAIL "mounted tree differs from the source"
+    fi
+}
+
+d_cache() {
+    if helper -v "$dimg" "$mnt" -o basedir="$dstore" && via_driver && grep -q "(cached, reused)" "$WORK/out" \
+        && [ "$(ls "$dstore/descriptors" | wc -l)" = 1 ]; then
+        result driver-cache PASS "second mount reused $dstore/descriptors/$(ls "$dstore/descriptors" | cut -c1-12)..."
+    else
+        result driver-cache FAIL "$(grep -o 'descriptor [^,]*' "$WORK/out" | head -n1)"
+    fi
+}
+
+d_digest_good() {
+    if helper -v "$dimg" "$mnt" -o basedir="$dstore",digest="$DDIGEST" && via_driver && same_tree "$droot" "$mnt"; then
+        if grep -q "passed: the kernel checks the descriptor" "$WORK/out"; then
+            result driver-digest-good PASS "image digest checked, descriptor digest= enforced by the kernel"
+        else
+            result driver-digest-good PASS "image digest checked in userspace (descriptor file without fs-verity)"
+        fi
+    else
+        result driver-digest-good FAIL "$(first_line "$WORK/out") $(why_not)"
+    fi
+}
+
+d_digest_bad() {
+    bad=$(echo "$DDIGEST" | sed 's/^./0/'); [ "$bad" = "$DDIGEST" ] && bad=$(echo "$DDIGEST" | sed 's/^./1/')
+    helper "$dimg" "$mnt" -o basedir="$dstore",digest="$bad"
+    rc=$?
+    if [ $rc = 32 ] && grep -q "wrong fs-verity digest" "$WORK/out" && [ -z "$(fstype_of "$mnt")" ]; then
+        result driver-digest-bad PASS "refused, exit 32"
+    else
+        result driver-digest-bad FAIL "exit $rc: $(first_line "$WORK/out")"
+    fi
+}
+
+DVERITY=no
+d_verity() {
+    if helper -v "$dimg" "$mnt" -o basedir="$dstore",verity; then
+        if via_driver && grep -q "verity_check=2" "$WORK/out" && same_tree "$droot" "$mnt"; then
+            DVERITY=yes; result driver-verity PASS "verity_check=2, every object sealed (inline ones too)"
+        else
+            result driver-verity FAIL "took $(strategy): $(why_not)"
+        fi
+    elif grep -q "verity requested but" "$WORK/out"; then
+        result driver-verity SKIP "refused as it must be: $(first_line "$WORK/out" | sed 's/verity requested but //')"
+    else
+        result driver-verity FAIL "$(first_line "$WORK/out")"
+    fi
+}
+
+d_tamper() {
+    if [ $DVERITY != yes ]; then result driver-tamper SKIP "no fs-verity enforcement through the driver here"; return; fi
+    t=$DATA/store-root-tampered
+    rm -rf "$t"; cp -al "$dstore" "$t"
+    obj() { d=$($CFS composefs-info measure-file "$droot/$1"); echo "$t/$(echo "$d" | cut -c1-2)/$(echo "$d" | cut -c3-)"; }
+    changed=$(obj zz-tamper-content)
+    unsealed=$(obj zz-tamper-noverity)
+    rm -f "$changed" "$unsealed"
+    { cat "$droot/zz-tamper-content"; echo tampered; } > "$changed"
+    cat "$droot/zz-tamper-noverity" > "$unsealed"
+    if ! helper -v "$dimg" "$mnt" -o basedir="$t",verity || ! via_driver; then
+        result driver-tamper FAIL "not mounted through the driver: $(first_line "$WORK/out") $(why_not)"; return
+    fi
+    e1=$(cat "$mnt/zz-tamper-content" 2>&1 >/dev/null)
+    e2=$(cat "$mnt/zz-tamper-noverity" 2>&1 >/dev/null)
+    if echo "$e1" | grep -q "I/O error\|Input/output error" && echo "$e2" | grep -q "I/O error\|Input/output error" \
+        && cmp -s "$droot/big/file1" "$mnt/big/file1"; then
+        result driver-tamper PASS "EIO for changed content and for a missing fs-verity; other files read"
+    else
+        result driver-tamper FAIL "changed: '${e1:-read fine}', unsealed: '${e2:-read fine}'"
+    fi
+}
+
+d_idmap() {
+    if ! helper -v "$dimg" "$mnt" -o basedir="$dstore",uidmap=0:100000:65536; then
+        result driver-idmap FAIL "$(first_line "$WORK/out")"; return
+    fi
+    u=$(stat -c %u "$mnt/small")
+    if [ "$u" != 100000 ]; then result driver-idmap FAIL "owner $u under uidmap=0:100000:65536 ($(strategy))"; return; fi
+    if via_driver; then
+        result driver-idmap PASS "idmapped by the driver"
+    elif grep -q "driver refused the mount" "$WORK/out"; then
+        result driver-idmap PASS "the module takes no idmapped mount ($(grep -o 'mount_setattr([^)]*): [A-Z]*' "$WORK/out" | head -n1)): overlayfs, owners shifted"
+    else
+        result driver-idmap FAIL "took $(strategy): $(why_not)"
+    fi
+}
+
+d_upper() {
+    rw=$WORK/drw; rm -rf "$rw"; mkdir -p "$rw"
+    mount -t tmpfs tmpfs "$rw" && mkdir "$rw/upper" "$rw/work"
+    if helper -v "$dimg" "$mnt" -o basedir="$dstore",upperdir="$rw/upper",workdir="$rw/work" \
+        && grep -q "upperdir= needs overlayfs" "$WORK/out" && echo x > "$mnt/new" && [ -f "$rw/upper/new" ]; then
+        result driver-upperdir PASS "overlayfs, because: $(why_not | sed 's/^but //; s/; using overlayfs//')"
+    else
+        result driver-upperdir FAIL "$(first_line "$WORK/out") $(why_not)"
+    fi
+    umount "$mnt" 2>/dev/null
+    umount "$rw"
+}
+
+d_owners() { # the mixed-owner tree: the driver would show it wrong
+    if helper -v "$img" "$mnt" -o basedir="$store" && ! via_driver && grep -q "owned by the mounter" "$WORK/out" \
+        && same_tree "$src" "$mnt"; then
+        result driver-owners PASS "overlayfs, because: $(why_not | sed 's/^but //; s/; using overlayfs//')"
+    else
+        result driver-owners FAIL "took $(strategy): $(first_line "$WORK/out")"
+    fi
+}
+
+d_gc() { # the cached descriptor is kept while its image is named, collected when not
+    if ! $CFS store gc "$dstore" "$dimg" > "$WORK/out" 2>&1 || [ "$(ls "$dstore/descriptors" | wc -l)" != 1 ]; then
+        result driver-gc FAIL "kept image: $(tail -n1 "$WORK/out")"; return
+    fi
+    if $CFS store gc "$dstore" "$img" > "$WORK/out" 2>&1 && [ -z "$(ls "$dstore/descriptors")" ]; then
+        result driver-gc PASS "descriptor kept with its image, removed without it"
+    else
+        result driver-gc FAIL "other image: $(tail -n1 "$WORK/out")"
+    fi
+}
+
+d_unload() { # nothing holds the module once everything is unmounted
+    if rmmod composefs 2>"$WORK/out" && ! grep -qw composefs /proc/filesystems; then
+        result driver-unload PASS "rmmod composefs after the scenarios"
+    else
+        result driver-unload FAIL "rmmod: $(cat "$WORK/out")"
+    fi
+}
+
 build
 scenario plain plain
 scenario pre-6.5-fallback fallback
@@ -178,4 +338,21 @@ scenario verity verity
 scenario verity-tamper tamper
 scenario idmap idmap
 scenario upperdir upper
+if grep -qw composefs /proc/filesystems; then
+    if driver_build; then
+        scenario driver-plain d_plain
+        scenario driver-cache d_cache
+        scenario driver-digest-good d_digest_good
+        scenario driver-digest-bad d_digest_bad
+        scenario driver-verity d_verity
+        scenario driver-tamper d_tamper
+        scenario driver-idmap d_idmap
+        scenario driver-upperdir d_upper
+        scenario driver-owners d_owners
+        scenario driver-gc d_gc
+        [ -d /sys/module/composefs ] && d_unload
+    fi
+else
+    result driver SKIP "no composefs filesystem registered (the 2023 module is loaded only in the 6.1+composefs row)"
+fi
 echo "@@DONE"

@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * it-tests/kernel-matrix as part of the test command: the mount scenarios on Debian's 6.1 and
- * 6.12 kernels under qemu and on this host. The script installs what it needs (qemu, busybox,
+ * 6.12 kernels under qemu, on 6.1 with the 2023 composefs module loaded (the driver scenarios),
+ * and on this host. The script installs what it needs (qemu, busybox,
  * the kernels) and exits non-zero on any FAIL; its table is printed either way.
  * COMPOSEFS_KERNEL_MATRIX=0 leaves it out (for quick local runs; CI runs it).
  */
@@ -43,6 +44,13 @@ class KernelMatrixTest {
             }
             assertTrue(table.stream().anyMatch(l -> l.startsWith("6.12 ") && l.contains("verity-tamper") && l.contains("PASS")),
                     "verity tamper detection must pass on 6.12:\n" + String.join("\n", table));
+            if (Files.isDirectory(Cli.repo().resolveSibling("shared").resolve("kernel-driver/composefs-module"))) {
+                for (String s : List.of("driver-plain", "driver-cache", "driver-digest-good", "driver-verity",
+                        "driver-tamper", "driver-gc", "driver-unload")) {
+                    assertTrue(table.stream().anyMatch(l -> l.startsWith("6.1+composefs") && l.contains(" " + s + " ")
+                            && l.contains("PASS")), s + " must pass through the 2023 module:\n" + String.join("\n", table));
+                }
+            }
             assertEquals(0, p.exitValue(), "kernel matrix reported a FAIL:\n" + out);
         } finally {
             Files.deleteIfExists(log);

@@ -1,6 +1,7 @@
 package dev.composefs.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -89,5 +90,41 @@ class StoreTest {
         r = Cli.run("composefs", "store", "gc", work.resolve("no-store").toString(), a.toString());
         assertEquals(1, r.exit());
         assertTrue(r.stderr().contains("no-store"), r.stderr());
+    }
+
+    /**
+     * The kernel driver's descriptors cached in a store (descriptors/<fs-verity digest>): fsck
+     * checks each against its name, gc keeps the one of a named image and removes the rest. The
+     * descriptor the driver gets for an image without inline files is what mkcomposefs
+     * --format=descriptor writes for the same tree; its name comes from fsverity-utils.
+     */
+    @Test
+    void cachedDescriptorsAreCheckedAndCollected() throws Exception {
+        Path store = work.resolve("dstore");
+        Path src = tree("dsrc", "one", "two");
+        Path img = work.resolve("d.cfs");
+        assertEquals(0, Cli.run("mkcomposefs", "--digest-store=" + store, src.toString(), img.toString()).exit());
+        Path descriptor = work.resolve("d.descriptor");
+        assertEquals(0, Cli.run("mkcomposefs", "--format=descriptor", "--digest-store=" + store, src.toString(),
+                descriptor.toString()).exit());
+        String name = Cli.run("/usr/bin/env", "fsverity", "digest", "--compact", descriptor.toString()).out().trim();
+        Path cached = Files.createDirectories(store.resolve("descriptors")).resolve(name);
+        Files.copy(descriptor, cached);
+        Path stale = Files.write(store.resolve("descriptors").resolve("0".repeat(64)), new byte[300]);
+
+        Cli.Result r = Cli.run("composefs", "store", "fsck", store.toString());
+        assertEquals(1, r.exit(), r.out());
+        assertTrue(r.out().contains("ERROR descriptors/" + "0".repeat(64) + ": content does not match its name"), r.out());
+        assertFalse(r.out().contains("descriptors/" + name + ":"), "the right one passes: " + r.out());
+
+        r = Cli.run("composefs", "store", "gc", store.toString(), img.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        assertTrue(Files.exists(cached), "the descriptor of the named image is kept: " + r.out());
+        assertFalse(Files.exists(stale), "a descriptor no image needs is removed: " + r.out());
+        Path other = work.resolve("other.cfs");
+        assertEquals(0, Cli.run("mkcomposefs", "--digest-store=" + store, tree("dother", "three").toString(),
+                other.toString()).exit());
+        r = Cli.run("composefs", "store", "gc", store.toString(), other.toString());
+        assertFalse(Files.exists(cached), "collected once its image is no longer named: " + r.out());
     }
 }
