@@ -14,14 +14,32 @@ import java.util.HexFormat;
 import java.util.List;
 
 /**
- * The fs-verity file digest as composefs uses it: SHA-256, 4096-byte blocks, no salt. Streams:
- * memory use is one block per Merkle tree level.
+ * The fs-verity file digest: 4096-byte blocks, no salt, SHA-256 as composefs uses it (SHA-512
+ * for signatures made with it, as fsverity-utils can). Streams: memory use is one block per
+ * Merkle tree level.
  */
 public final class FsVerity {
     public static final int BLOCK_SIZE = 4096;
+    /** The SHA-256 digest size, composefs' only one. */
     public static final int DIGEST_SIZE = 32;
-    private static final int HASHES_PER_BLOCK = BLOCK_SIZE / DIGEST_SIZE;
 
+    /** fs-verity hash algorithms: their number in struct fsverity_descriptor, JDK name, digest size. */
+    public enum Alg {
+        SHA256(1, "SHA-256", 32), SHA512(2, "SHA-512", 64);
+
+        public final int number;
+        public final String jdkName;
+        public final int size;
+
+        Alg(int number, String jdkName, int size) {
+            this.number = number;
+            this.jdkName = jdkName;
+            this.size = size;
+        }
+    }
+
+    private final Alg alg;
+    private final int digestSize;
     private final MessageDigest sha;
     private final byte[] block = new byte[BLOCK_SIZE];
     private int blockFill;
@@ -31,10 +49,16 @@ public final class FsVerity {
     private final List<long[]> counts = new ArrayList<>();
 
     public FsVerity() {
+        this(Alg.SHA256);
+    }
+
+    public FsVerity(Alg alg) {
+        this.alg = alg;
+        this.digestSize = alg.size;
         try {
-            sha = MessageDigest.getInstance("SHA-256");
+            sha = MessageDigest.getInstance(alg.jdkName);
         } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JDK has no SHA-256", e);
+            throw new IllegalStateException("the JDK has no " + alg.jdkName, e);
         }
     }
 
@@ -95,11 +119,11 @@ public final class FsVerity {
         byte[] buf = levels.get(level);
         int[] fill = fills.get(level);
         try {
-            sha.digest(buf, fill[0], DIGEST_SIZE);
+            sha.digest(buf, fill[0], digestSize);
         } catch (java.security.DigestException e) {
-            throw new IllegalStateException("SHA-256 digest does not fit 32 bytes", e);
+            throw new IllegalStateException(alg.jdkName + " digest does not fit " + digestSize + " bytes", e);
         }
-        fill[0] += DIGEST_SIZE;
+        fill[0] += digestSize;
         counts.get(level)[0]++;
         if (fill[0] == BLOCK_SIZE) {
             sha.update(buf);
@@ -110,7 +134,7 @@ public final class FsVerity {
 
     /** The digest of everything passed to update; call reset() before reusing this object. */
     public byte[] digest() {
-        byte[] root = new byte[DIGEST_SIZE];
+        byte[] root = new byte[digestSize];
         if (size > 0) {
             if (blockFill > 0) {
                 java.util.Arrays.fill(block, blockFill, BLOCK_SIZE, (byte) 0);
@@ -120,7 +144,7 @@ public final class FsVerity {
             }
             for (int level = 0;; level++) {
                 if (counts.get(level)[0] == 1) {
-                    System.arraycopy(levels.get(level), 0, root, 0, DIGEST_SIZE);
+                    System.arraycopy(levels.get(level), 0, root, 0, digestSize);
                     break;
                 }
                 int[] fill = fills.get(level);
@@ -136,7 +160,7 @@ public final class FsVerity {
         // struct fsverity_descriptor
         ByteBuffer d = ByteBuffer.allocate(256).order(ByteOrder.LITTLE_ENDIAN);
         d.put(0, (byte) 1); // version
-        d.put(1, (byte) 1); // FS_VERITY_HASH_ALG_SHA256
+        d.put(1, (byte) alg.number); // FS_VERITY_HASH_ALG_*
         d.put(2, (byte) 12); // log2(block size)
         d.put(3, (byte) 0); // salt size
         d.putLong(8, size);
@@ -162,8 +186,13 @@ public final class FsVerity {
     }
 
     public static byte[] of(Path file) throws IOException {
+        return of(file, Alg.SHA256);
+    }
+
+    /** The fs-verity digest of a file with the given algorithm. */
+    public static byte[] of(Path file, Alg alg) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            FsVerity v = new FsVerity();
+            FsVerity v = new FsVerity(alg);
             ByteBuffer buf = ByteBuffer.allocate(1 << 16);
             while (ch.read(buf.clear()) > 0) {
                 buf.flip();
@@ -171,6 +200,17 @@ public final class FsVerity {
             }
             return v.digest();
         }
+    }
+
+    /**
+     * struct fsverity_formatted_digest, what fs-verity signatures sign: "FSVerity", le16 hash
+     * algorithm, le16 digest size, the digest.
+     */
+    public static byte[] formattedDigest(Alg alg, byte[] digest) {
+        ByteBuffer b = ByteBuffer.allocate(12 + digest.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.put("FSVerity".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        b.putShort((short) alg.number).putShort((short) digest.length).put(digest);
+        return b.array();
     }
 
     public static String hex(byte[] digest) {

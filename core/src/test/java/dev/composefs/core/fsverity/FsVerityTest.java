@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -44,10 +45,39 @@ class FsVerityTest {
         assertEquals(reference(f), FsVerity.hex(FsVerity.of(f)));
     }
 
+    /** SHA-512 Merkle trees (64 hashes per block), for signatures made with --hash-alg=sha512. */
+    @ParameterizedTest(name = "sha512 {0} bytes")
+    @ValueSource(longs = {0, 1, 4096, 4097, 4096L * 64, 4096L * 64 + 1, 4096L * 64 * 64 + 5})
+    void sha512MatchesFsverityDigest(long size) throws Exception {
+        Path f = tmp.resolve("s" + size);
+        byte[] data = new byte[(int) size];
+        new Random(size).nextBytes(data);
+        Files.write(f, data);
+        assertEquals(reference(f, "sha512"), FsVerity.hex(FsVerity.of(f, FsVerity.Alg.SHA512)));
+    }
+
+    /** struct fsverity_formatted_digest, as `fsverity digest --for-builtin-sig` prints it. */
+    @Test
+    void formattedDigestAsFsverityPrintsIt() throws Exception {
+        Path f = Files.write(tmp.resolve("formatted"), new byte[10000]);
+        for (FsVerity.Alg alg : FsVerity.Alg.values()) {
+            String name = alg.name().toLowerCase(java.util.Locale.ROOT);
+            Process p = new ProcessBuilder("fsverity", "digest", "--compact", "--for-builtin-sig", "--hash-alg=" + name,
+                    f.toString()).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip();
+            assertEquals(0, p.waitFor());
+            assertEquals(out, FsVerity.hex(FsVerity.formattedDigest(alg, FsVerity.of(f, alg))), name);
+        }
+    }
+
     static String reference(Path f) throws IOException, InterruptedException {
+        return reference(f, "sha256");
+    }
+
+    static String reference(Path f, String alg) throws IOException, InterruptedException {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/fsverity")),
                 "fsverity-utils is not installed (bin/test installs it)");
-        Process p = new ProcessBuilder("fsverity", "digest", "--compact", f.toString()).start();
+        Process p = new ProcessBuilder("fsverity", "digest", "--compact", "--hash-alg=" + alg, f.toString()).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip();
         assertEquals(0, p.waitFor(), "fsverity digest " + f);
         return out;
