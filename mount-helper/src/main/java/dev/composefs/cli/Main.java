@@ -7,6 +7,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.util.Arrays;
+import java.util.List;
 import picocli.CommandLine;
 
 /**
@@ -99,8 +100,8 @@ public final class Main {
             prog = rest[0];
             rest = Arrays.copyOfRange(rest, 1, rest.length);
         }
-        if (prog.equals("composefs") && rest.length > 0 && rest[0].equals("store")) {
-            prog = "composefs store";
+        if (prog.equals("composefs") && rest.length > 0 && List.of("store", "sign", "verify").contains(rest[0])) {
+            prog = "composefs " + rest[0];
             rest = Arrays.copyOfRange(rest, 1, rest.length);
         }
         if (prog.equals("mount.composefs")) {
@@ -114,6 +115,8 @@ public final class Main {
         }
         Object command = switch (prog) {
             case "composefs store" -> new StoreCommand(io);
+            case "composefs sign" -> new SignCommand(io);
+            case "composefs verify" -> new VerifyCommand(io);
             case "composefs-info" -> new ComposefsInfo(io);
             default -> new Umbrella();
         };
@@ -143,7 +146,8 @@ public final class Main {
     @CommandLine.Command(name = "composefs", mixinStandardHelpOptions = true, versionProvider = Version.class,
             description = "composefs for the JVM. Programs: mkcomposefs, composefs-info, composefs-dump, mount.composefs "
                     + "(run as 'composefs PROGRAM ARGS...' or through the bin/ launchers), and "
-                    + "'composefs store fsck|gc' for object store upkeep.")
+                    + "'composefs store fsck|gc' for object store upkeep, 'composefs sign' and 'composefs verify' for "
+                    + "image signatures.")
     static final class Umbrella implements java.util.concurrent.Callable<Integer> {
         @Override
         public Integer call() {

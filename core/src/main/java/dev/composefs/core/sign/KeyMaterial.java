@@ -1,0 +1,137 @@
+package dev.composefs.core.sign;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.PrivateKey;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.openssl.PEMEncryptedKeyPair;
+import org.bouncycastle.openssl.PEMKeyPair;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
+import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
+
+/** Private keys and certificates in PEM or DER, as openssl and fsverity-utils write them. */
+public final class KeyMaterial {
+    private KeyMaterial() {}
+
+    private static final int MAX_FILE = 1 << 20;
+
+    /** A private key (PKCS#8 or PKCS#1/SEC1 PEM, or PKCS#8 DER). Encrypted keys are refused: nothing prompts. */
+    public static PrivateKey privateKey(Path file) throws IOException {
+        byte[] bytes = read(file, "key");
+        try {
+            if (isPem(bytes)) {
+                Object o;
+                try (PEMParser p = new PEMParser(new StringReader(new String(bytes, StandardCharsets.US_ASCII)))) {
+                    o = p.readObject();
+                }
+                JcaPEMKeyConverter conv = new JcaPEMKeyConverter();
+                return switch (o) {
+                    case PEMKeyPair kp -> conv.getKeyPair(kp).getPrivate();
+                    case PrivateKeyInfo info -> conv.getPrivateKey(info);
+                    case PEMEncryptedKeyPair ignored -> throw encrypted(file);
+                    case PKCS8EncryptedPrivateKeyInfo ignored -> throw encrypted(file);
+                    case X509CertificateHolder ignored -> throw new SignatureException(file
+                            + ": a certificate, not a private key (--key takes the key, --cert the certificate)");
+                    case null -> throw new SignatureException(file + ": no PEM object in the file");
+                    default -> throw new SignatureException(file + ": not a private key (" + o.getClass().getSimpleName() + ")");
+                };
+            }
+            if (looksLikeCertificate(bytes)) {
+                throw new SignatureException(file + ": a certificate, not a private key (--key takes the key, --cert "
+                        + "the certificate)");
+            }
+            return new JcaPEMKeyConverter().getPrivateKey(PrivateKeyInfo.getInstance(bytes));
+        } catch (SignatureException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            throw new SignatureException(file + ": not a readable private key in PEM or DER (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private static SignatureException encrypted(Path file) {
+        return new SignatureException(file + ": the private key is encrypted; give an unencrypted key (e.g. "
+                + "openssl pkey -in KEY -out PLAIN) — there is no passphrase prompt");
+    }
+
+    /** One certificate (PEM or DER): the first one in the file. */
+    public static X509Certificate certificate(Path file) throws IOException {
+        List<X509Certificate> all = certificates(file);
+        if (all.isEmpty()) {
+            throw new SignatureException(file + ": no certificate in the file");
+        }
+        return all.get(0);
+    }
+
+    /** Every certificate in a PEM file (there may be several) or the one in a DER file. */
+    public static List<X509Certificate> certificates(Path file) throws IOException {
+        byte[] bytes = read(file, "certificate");
+        try {
+            CertificateFactory cf = CertificateFactory.getInstance("X.509");
+            List<X509Certificate> out = new ArrayList<>();
+            for (var c : cf.generateCertificates(new ByteArrayInputStream(bytes))) {
+                out.add((X509Certificate) c);
+            }
+            return out;
+        } catch (CertificateException | RuntimeException e) {
+            throw new SignatureException(file + ": not a certificate in PEM or DER (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** --trust: a certificate file, or a directory whose regular files are certificates (PEM or DER). */
+    public static List<X509Certificate> trusted(Path fileOrDir) throws IOException {
+        if (!Files.isDirectory(fileOrDir)) {
+            return certificates(fileOrDir);
+        }
+        List<X509Certificate> out = new ArrayList<>();
+        try (Stream<Path> s = Files.list(fileOrDir)) {
+            for (Path f : s.filter(Files::isRegularFile).sorted().toList()) {
+                out.addAll(certificates(f));
+            }
+        }
+        if (out.isEmpty()) {
+            throw new SignatureException(fileOrDir + ": no trusted certificates in this directory");
+        }
+        return out;
+    }
+
+    private static byte[] read(Path file, String what) throws IOException {
+        try {
+            if (Files.size(file) > MAX_FILE) {
+                throw new SignatureException(file + ": too large for a " + what);
+            }
+            return Files.readAllBytes(file);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new SignatureException(file + ": no such " + what + " file", e);
+        }
+    }
+
+    private static boolean isPem(byte[] b) {
+        return new String(b, 0, Math.min(b.length, 4096), StandardCharsets.US_ASCII).contains("-----BEGIN ");
+    }
+
+    private static boolean looksLikeCertificate(byte[] der) {
+        try {
+            new X509CertificateHolder(der);
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** For messages: the subject of a certificate (RFC 2253). */
+    public static String subject(X509Certificate cert) {
+        return cert.getSubjectX500Principal().getName();
+    }
+}
