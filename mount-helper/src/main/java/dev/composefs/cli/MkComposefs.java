@@ -10,12 +10,16 @@ import dev.composefs.core.scan.DirectoryScanner;
 import dev.composefs.core.scan.ScanOptions;
 import dev.composefs.core.tree.Directory;
 import dev.composefs.core.tree.TreeException;
+import dev.composefs.core.sign.ImageSignature;
+import dev.composefs.core.sign.KeyMaterial;
 import dev.composefs.core.util.AtomicFile;
 import dev.composefs.core.util.Progress;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.security.PrivateKey;
+import java.security.cert.X509Certificate;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -54,6 +58,9 @@ final class MkComposefs {
                                       inline content: every non-empty file is a backing file)
               --hardlinks             keep hardlinks (grouped by device and inode); upstream
                                       gives every name its own inode, so this changes the digest
+              --sign-key=KEY --sign-cert=CERT
+                                      also write IMAGE.sig, the fs-verity signature of the image
+                                      (as composefs sign / fsverity sign write it)
               -h, --help              this text;  -V, --version   version
             Dump parsing is lenient like upstream's unless CFS_PARSE_STRICT=1 is set or --strict
             is given.
@@ -69,6 +76,8 @@ final class MkComposefs {
     private Integer minVersion;
     private Integer maxVersion;
     private boolean printDigest;
+    private Path signKey;
+    private Path signCert;
     private boolean printDigestOnly;
     private boolean strict;
     private Path digestStore;
@@ -151,6 +160,8 @@ final class MkComposefs {
                 case "--threads" -> threads = number(name, inline);
                 case "--format" -> format = inline;
                 case "--hardlinks" -> hardlinks = true;
+                case "--sign-key" -> signKey = Path.of(inline);
+                case "--sign-cert" -> signCert = Path.of(inline);
                 default -> throw new Failure(1, "unknown option '" + a + "'");
             }
         }
@@ -164,7 +175,8 @@ final class MkComposefs {
 
     private static boolean takesValue(String name) {
         return switch (name) {
-            case "--min-version", "--max-version", "--digest-store", "--threads", "--format" -> true;
+            case "--min-version", "--max-version", "--digest-store", "--threads", "--format", "--sign-key",
+                    "--sign-cert" -> true;
             default -> false;
         };
     }
@@ -278,6 +290,23 @@ final class MkComposefs {
         if (source.isEmpty()) {
             throw new Failure(1, "empty SOURCE path");
         }
+        // the key and certificate are read first: a bad one must not cost a build
+        PrivateKey key = null;
+        X509Certificate cert = null;
+        if (signKey != null || signCert != null) {
+            if (signKey == null || signCert == null) {
+                throw new Failure(1, "--sign-key and --sign-cert go together");
+            }
+            if (printDigestOnly || AtomicFile.isStream(image)) {
+                throw new Failure(1, "--sign-key writes IMAGE.sig beside IMAGE: it needs an IMAGE file");
+            }
+            try {
+                key = KeyMaterial.privateKey(signKey);
+                cert = KeyMaterial.certificate(signCert);
+            } catch (IOException e) {
+                throw new Failure(1, e.getMessage());
+            }
+        }
         Directory root = fromFile ? readDump() : scanDirectory();
         // The image streams out as it is laid out (its fs-verity digest taken on the way), so it
         // is never whole in memory; every problem with the tree is found before its first byte.
@@ -293,7 +322,7 @@ final class MkComposefs {
         } else {
             content = out -> ErofsWriter.write(root, options, out);
         }
-        FsVerity verity = printDigest || printDigestOnly ? new FsVerity() : null;
+        FsVerity verity = printDigest || printDigestOnly || key != null ? new FsVerity() : null;
         try {
             if (printDigestOnly) {
                 content.writeTo(new Digesting(OutputStream.nullOutputStream(), verity));
@@ -305,9 +334,18 @@ final class MkComposefs {
         } catch (IOException e) {
             throw new Failure(1, image + ": cannot write image: " + e.getMessage());
         }
-        if (verity != null) {
+        byte[] digest = verity == null ? null : verity.digest(); // one digest for the print and the signature
+        if (key != null) {
+            Path sig = Path.of(image + ".sig");
             try {
-                io.out().write((FsVerity.hex(verity.digest()) + "\n").getBytes(StandardCharsets.US_ASCII));
+                AtomicFile.write(sig, ImageSignature.sign(key, cert, FsVerity.Alg.SHA256, digest));
+            } catch (IOException e) {
+                throw new Failure(1, sig + ": cannot write the signature: " + e.getMessage());
+            }
+        }
+        if (printDigest || printDigestOnly) {
+            try {
+                io.out().write((FsVerity.hex(digest) + "\n").getBytes(StandardCharsets.US_ASCII));
                 io.out().flush();
             } catch (IOException e) {
                 throw new Failure(1, "cannot write digest: " + e.getMessage());

@@ -38,6 +38,11 @@ final class MountComposefs {
                                     unless tryverity is given too)
               verity                every file must carry a digest and every object must match it
               tryverity             enforce fs-verity where the kernel and stores can
+              signature=FILE        the image must carry this fs-verity signature (as composefs
+                                    sign / fsverity sign write it) by a trusted key; implies
+                                    verity like digest= (tryverity relaxes only the objects)
+              trust=CERT|DIR        trusted certificates for signature= (default
+                                    /etc/composefs/trust.d)
               idmap=/proc/PID/ns/user   idmap the mount with that user namespace
               uidmap=IN:OUT:N[/...],gidmap=...  idmap with a namespace made for this mount
               upperdir=DIR,workdir=DIR  writable overlay; writes land in upperdir

@@ -11,6 +11,8 @@ import dev.composefs.core.erofs.Format;
 import dev.composefs.core.fsverity.FdDigester;
 import dev.composefs.core.fsverity.FsVerity;
 import dev.composefs.core.tree.Directory;
+import dev.composefs.core.sign.ImageSignature;
+import dev.composefs.core.sign.KeyMaterial;
 import dev.composefs.core.util.InputFiles;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -18,7 +20,9 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.security.cert.X509Certificate;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * What is checked about the image before anything is mounted: it is a regular file (opened
@@ -59,38 +63,79 @@ final class ImageCheck {
         }
     }
 
-    /** digest=: the kernel's measurement if the image has fs-verity, else a sealed copy nobody can change. */
-    static int checkDigest(MountState st, Path image, int imageFd, byte[] expected) throws MountException {
+    /**
+     * digest= and signature=: both are checked on exactly the bytes that get mounted, which are
+     * the image file where it has fs-verity (the kernel measures it, and it cannot change), else
+     * a sealed copy nobody can change. Returns the fd to mount.
+     */
+    static int checkIdentity(MountState st, Path image, int imageFd, MountOptions o) throws MountException {
+        if (o.digest() == null && o.signature() == null) {
+            return imageFd;
+        }
         try {
-            byte[] measured = FdDigester.measured(imageFd, image.toString());
-            if (measured != null) {
-                compare(image, measured, expected, "fs-verity of the image file");
-                st.note("digest= checked with FS_IOC_MEASURE_VERITY");
-                return imageFd;
+            int mountFd = imageFd;
+            byte[] digest = FdDigester.measured(imageFd, image.toString());
+            String how = "fs-verity of the image file";
+            if (digest == null) {
+                mountFd = sealedCopy(st, image, imageFd);
+                try (FdDigester dg = new FdDigester()) {
+                    digest = dg.digest(mountFd, 0, image.toString()).digest();
+                }
+                how = "sealed copy";
             }
-            long size = sys_stat_h.statx(imageFd, "", fcntl_h.AT_EMPTY_PATH, sys_stat_h.STATX_SIZE).size();
-            if (size > InputFiles.MAX_IMAGE_SIZE) {
-                throw MountException.failed(image + ": image of " + size + " bytes is too large for digest= (images "
-                        + "are metadata: at most " + InputFiles.MAX_IMAGE_SIZE + " bytes are copied into sealed "
-                        + "memory; enable fs-verity on the image file to have the kernel measure it instead)", null);
+            if (o.digest() != null) {
+                compare(image, digest, o.digest(), how);
+                st.note(how.equals("sealed copy")
+                        ? "digest= checked on a sealed memfd copy (the image file has no fs-verity), mounting that copy"
+                        : "digest= checked with FS_IOC_MEASURE_VERITY");
             }
-            int memfd = st.keep(sys_mman_h.memfdCreate("composefs-image", sys_mman_h.MFD_CLOEXEC
-                    | sys_mman_h.MFD_ALLOW_SEALING));
-            copySparse(imageFd, memfd, size, image.toString());
-            seal(memfd);
-            unistd_h.lseek(memfd, 0, unistd_h.SEEK_SET, "memfd");
-            byte[] actual;
-            try (FdDigester dg = new FdDigester()) {
-                actual = dg.digest(memfd, 0, image.toString()).digest();
+            if (o.signature() != null) {
+                checkSignature(st, image, mountFd, digest, o);
             }
-            compare(image, actual, expected, "sealed copy");
-            st.note("digest= checked on a sealed memfd copy (the image file has no fs-verity), mounting that copy");
-            return memfd;
+            return mountFd;
         } catch (MountException e) {
             throw e;
         } catch (IOException e) {
-            throw MountException.failed(image + ": cannot check digest=: " + e.getMessage(), e);
+            throw MountException.failed(image + ": cannot check digest= or signature=: " + e.getMessage(), e);
         }
+    }
+
+    /** signature=: a trusted certificate's key signed the fs-verity digest of the bytes in fd. */
+    private static void checkSignature(MountState st, Path image, int fd, byte[] sha256, MountOptions o)
+            throws MountException {
+        String what = "signature=" + o.signature();
+        try {
+            byte[] sig = InputFiles.read(o.signature(), 16128, "signature");
+            List<X509Certificate> trusted = KeyMaterial.trusted(o.trustOrDefault());
+            FsVerity.Alg alg = ImageSignature.algorithm(sig);
+            byte[] digest = sha256;
+            if (alg != FsVerity.Alg.SHA256) {
+                unistd_h.lseek(fd, 0, unistd_h.SEEK_SET, image.toString());
+                FsVerity v = new FsVerity(alg);
+                v.update(InputFiles.read(fd, image, InputFiles.MAX_IMAGE_SIZE, "image"));
+                digest = v.digest();
+            }
+            ImageSignature.Signer signer = ImageSignature.verify(sig, digest, trusted, false);
+            st.note(what + ": signed by " + signer.subject() + " (trusted by " + o.trustOrDefault() + ")");
+        } catch (IOException e) {
+            throw MountException.failed(image + ": " + what + ": " + e.getMessage() + "; nothing was mounted", e);
+        }
+    }
+
+    /** A copy of the image in a memfd sealed against every change, holes kept as holes; its fd. */
+    private static int sealedCopy(MountState st, Path image, int imageFd) throws IOException {
+        long size = sys_stat_h.statx(imageFd, "", fcntl_h.AT_EMPTY_PATH, sys_stat_h.STATX_SIZE).size();
+        if (size > InputFiles.MAX_IMAGE_SIZE) {
+            throw MountException.failed(image + ": image of " + size + " bytes is too large for digest= and signature= (images "
+                    + "are metadata: at most " + InputFiles.MAX_IMAGE_SIZE + " bytes are copied into sealed "
+                    + "memory; enable fs-verity on the image file to have the kernel measure it instead)", null);
+        }
+        int memfd = st.keep(sys_mman_h.memfdCreate("composefs-image", sys_mman_h.MFD_CLOEXEC
+                | sys_mman_h.MFD_ALLOW_SEALING));
+        copySparse(imageFd, memfd, size, image.toString());
+        seal(memfd);
+        unistd_h.lseek(memfd, 0, unistd_h.SEEK_SET, "memfd");
+        return memfd;
     }
 
     /**

@@ -16,7 +16,10 @@ import java.util.List;
  */
 public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, boolean tryVerity, Path idmap,
         List<IdMapping> uidmap, List<IdMapping> gidmap, Path upperdir, Path workdir, boolean readOnly,
-        long mountAttrs) {
+        long mountAttrs, Path signature, Path trust) {
+
+    /** Where trust= looks when signature= is given without it: certificates (PEM or DER), one or more per file. */
+    public static final Path DEFAULT_TRUST = Path.of("/etc/composefs/trust.d");
 
     /** One extent of an id mapping, as in /proc/PID/uid_map. */
     public record IdMapping(long inside, long outside, long count) {}
@@ -27,14 +30,19 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
      * fs-verity only where kernel and stores can (for stores on filesystems without fs-verity).
      */
     public boolean requireVerity() {
-        return verity || (digest != null && !tryVerity);
+        return verity || ((digest != null || signature != null) && !tryVerity);
+    }
+
+    /** trust=, or the default trust directory. */
+    public Path trustOrDefault() {
+        return trust != null ? trust : DEFAULT_TRUST;
     }
 
     /** The same options with every path absolute (overlayfs shows layer paths in mountinfo). */
     public MountOptions absolute() {
         return new MountOptions(basedirs.stream().map(Path::toAbsolutePath).toList(), digest, verity, tryVerity,
                 idmap, uidmap, gidmap, upperdir == null ? null : upperdir.toAbsolutePath(),
-                workdir == null ? null : workdir.toAbsolutePath(), readOnly, mountAttrs);
+                workdir == null ? null : workdir.toAbsolutePath(), readOnly, mountAttrs, signature, trust);
     }
 
     /** Parses the -o string as upstream's helper does: comma-separated, a backslash escapes the next character. */
@@ -71,6 +79,8 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
         Path idmap = null;
         Path upper = null;
         Path work = null;
+        Path signature = null;
+        Path trust = null;
         List<IdMapping> uidmap = List.of();
         List<IdMapping> gidmap = List.of();
         long attrs = 0;
@@ -102,6 +112,8 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
                 case "uidmap" -> uidmap = mapping(key, need(key, value));
                 case "gidmap" -> gidmap = mapping(key, need(key, value));
                 case "upperdir" -> upper = Path.of(need(key, value));
+                case "signature" -> signature = Path.of(need(key, value));
+                case "trust" -> trust = Path.of(need(key, value));
                 case "workdir" -> work = Path.of(need(key, value));
                 case "nosuid" -> attrs |= flag(key, value) ? sys_mount_h.MOUNT_ATTR_NOSUID : 0;
                 case "nodev" -> attrs |= flag(key, value) ? sys_mount_h.MOUNT_ATTR_NODEV : 0;
@@ -131,8 +143,11 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
         if (uidmap.isEmpty() && !gidmap.isEmpty()) {
             throw MountException.usage("gidmap= needs uidmap=");
         }
+        if (trust != null && signature == null) {
+            throw MountException.usage("trust= goes with signature=");
+        }
         return new MountOptions(List.copyOf(basedirs), digest, verity, tryVerity, idmap, uidmap,
-                gidmap.isEmpty() ? uidmap : gidmap, upper, work, ro, attrs);
+                gidmap.isEmpty() ? uidmap : gidmap, upper, work, ro, attrs, signature, trust);
     }
 
     private static String need(String key, String value) throws MountException {

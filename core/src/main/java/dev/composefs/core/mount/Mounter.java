@@ -50,8 +50,8 @@ public final class Mounter {
 
     /**
      * Everything {@link #mount} checks before its first mount call, for mount -f: target, stores,
-     * upper and work directories, the image (type, header, digest=, tree where verity needs it)
-     * and idmap=. Mounts nothing and leaves nothing behind.
+     * upper and work directories, the image (type, header, digest=, signature=, tree where verity
+     * needs it) and idmap=. Mounts nothing and leaves nothing behind.
      */
     public void check(Path image, Path target, MountOptions o) throws MountException {
         try (MountState st = new MountState(sys, log)) {
@@ -59,9 +59,7 @@ public final class Mounter {
             checkPaths(target, o);
             int imageFd = ImageCheck.open(st, image);
             ImageCheck.checkHeader(image, imageFd);
-            if (o.digest() != null) {
-                imageFd = ImageCheck.checkDigest(st, image, imageFd, o.digest());
-            }
+            imageFd = ImageCheck.checkIdentity(st, image, imageFd, o);
             if (o.idmap() != null) {
                 UserNamespaces.open(st, o.idmap());
             }
@@ -97,10 +95,7 @@ public final class Mounter {
     private Result doMount(MountState st, Path image, Path target, MountOptions o) throws MountException {
         st.note(kernel.describe());
         checkPaths(target, o);
-        int imageFd = ImageCheck.open(st, image);
-        if (o.digest() != null) {
-            imageFd = ImageCheck.checkDigest(st, image, imageFd, o.digest());
-        }
+        int imageFd = ImageCheck.checkIdentity(st, image, ImageCheck.open(st, image), o);
         int userns = o.idmap() != null ? UserNamespaces.open(st, o.idmap())
                 : !o.uidmap().isEmpty() ? UserNamespaces.make(st, o) : -1;
         Directory tree = null;
