@@ -61,7 +61,8 @@ public final class ImageSignature {
             return gen.generate(new CMSProcessableByteArray(content), false).getEncoded("DER");
         } catch (OperatorCreationException | CMSException | java.security.cert.CertificateEncodingException
                 | IOException | RuntimeException e) {
-            throw new SignatureException("cannot sign: " + e.getMessage(), e);
+            throw new SignatureException("cannot sign with this key and certificate (" + e.getClass().getSimpleName()
+                    .replace("Exception", "") + ": " + e.getMessage() + ")", e);
         }
     }
 
@@ -74,7 +75,15 @@ public final class ImageSignature {
 
     /** Which fs-verity algorithm a signature is over (its digest algorithm): parse only, no trust. */
     public static FsVerity.Alg algorithm(byte[] signature) throws SignatureException {
-        return alg(onlySigner(parse(signature, null)).getDigestAlgOID());
+        try {
+            return alg(onlySigner(parse(signature, null)).getDigestAlgOID());
+        } catch (RuntimeException e) {
+            throw malformed(e); // Bouncy Castle parses parts of the DER lazily
+        }
+    }
+
+    private static SignatureException malformed(Exception e) {
+        return new SignatureException("not a PKCS#7 signature (malformed DER)", e);
     }
 
     /**
@@ -83,6 +92,15 @@ public final class ImageSignature {
      * validity period (the kernel does not check it). Every refusal names its reason.
      */
     public static Signer verify(byte[] signature, byte[] digest, Collection<X509Certificate> trusted, boolean checkTime)
+            throws SignatureException {
+        try {
+            return check(signature, digest, trusted, checkTime);
+        } catch (RuntimeException e) {
+            throw malformed(e); // Bouncy Castle parses parts of the DER lazily
+        }
+    }
+
+    private static Signer check(byte[] signature, byte[] digest, Collection<X509Certificate> trusted, boolean checkTime)
             throws SignatureException {
         FsVerity.Alg alg = algorithm(signature);
         byte[] content = FsVerity.formattedDigest(alg, digest);
@@ -129,7 +147,7 @@ public final class ImageSignature {
             return content == null ? new CMSSignedData(signature)
                     : new CMSSignedData(new CMSProcessableByteArray(content), signature);
         } catch (CMSException | RuntimeException e) {
-            throw new SignatureException("not a PKCS#7 signature (malformed DER: " + e.getMessage() + ")", e);
+            throw malformed(e);
         }
     }
 

@@ -13,7 +13,13 @@ import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
+import org.bouncycastle.asn1.ASN1Integer;
+import org.bouncycastle.asn1.ASN1Sequence;
+import org.bouncycastle.asn1.DERNull;
+import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.asn1.pkcs.RSAPrivateKey;
+import org.bouncycastle.asn1.x509.AlgorithmIdentifier;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.openssl.PEMEncryptedKeyPair;
 import org.bouncycastle.openssl.PEMKeyPair;
@@ -52,12 +58,25 @@ public final class KeyMaterial {
                 throw new SignatureException(file + ": a certificate, not a private key (--key takes the key, --cert "
                         + "the certificate)");
             }
-            return new JcaPEMKeyConverter().getPrivateKey(PrivateKeyInfo.getInstance(bytes));
+            return new JcaPEMKeyConverter().getPrivateKey(derKey(file, bytes));
         } catch (SignatureException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
-            throw new SignatureException(file + ": not a readable private key in PEM or DER (" + e.getMessage() + ")", e);
+            throw new SignatureException(file + ": not a private key in PEM or DER (PKCS#8, or PKCS#1 for RSA)", e);
         }
+    }
+
+    /** PKCS#8 DER, or PKCS#1 DER for RSA (what openssl pkey -outform DER writes for RSA keys). */
+    private static PrivateKeyInfo derKey(Path file, byte[] der) throws IOException {
+        ASN1Sequence seq = ASN1Sequence.getInstance(der);
+        if (seq.size() == 2 && seq.getObjectAt(0) instanceof ASN1Sequence) {
+            throw encrypted(file); // EncryptedPrivateKeyInfo: {algorithm, encrypted data}
+        }
+        if (seq.size() >= 9 && seq.getObjectAt(1) instanceof ASN1Integer) {
+            return new PrivateKeyInfo(new AlgorithmIdentifier(PKCSObjectIdentifiers.rsaEncryption, DERNull.INSTANCE),
+                    RSAPrivateKey.getInstance(seq));
+        }
+        return PrivateKeyInfo.getInstance(seq);
     }
 
     private static SignatureException encrypted(Path file) {
@@ -85,7 +104,7 @@ public final class KeyMaterial {
             }
             return out;
         } catch (CertificateException | RuntimeException e) {
-            throw new SignatureException(file + ": not a certificate in PEM or DER (" + e.getMessage() + ")", e);
+            throw new SignatureException(file + ": not an X.509 certificate in PEM or DER", e);
         }
     }
 
