@@ -15,6 +15,7 @@ command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v zstd >/dev/null || need+=(zstd)
 command -v file >/dev/null || need+=(file)
+command -v openssl >/dev/null || need+=(openssl)
 backports=/etc/apt/sources.list.d/composefs-bookworm-backports.list
 updated=
 if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then

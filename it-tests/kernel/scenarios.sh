@@ -329,6 +329,28 @@ d_unload() { # nothing holds the module once everything is unmounted
     fi
 }
 
+# ---- kernel built-in fs-verity signatures (composefs enable-verity) ----
+builtin_sig() {
+    d=$DATA/sig
+    if [ ! -f "$d/good.sig" ]; then result builtin-sig SKIP "no signature material here (made for the guests)"; return; fi
+    if [ ! -f /proc/sys/fs/verity/require_signatures ]; then
+        result builtin-sig SKIP "kernel without CONFIG_FS_VERITY_BUILTIN_SIGNATURES"; return
+    fi
+    $CFS enable-verity --signature="$d/good.sig" "$d/nokey" > "$WORK/out" 2>&1
+    if ! grep -q ENOKEY "$WORK/out"; then result builtin-sig FAIL "before the certificate is loaded: $(cat "$WORK/out")"; return; fi
+    if ! $CFS enable-verity --load-cert="$d/cert.der" > "$WORK/out" 2>&1; then
+        result builtin-sig FAIL "loading the certificate: $(cat "$WORK/out")"; return
+    fi
+    if ! $CFS enable-verity --signature="$d/good.sig" "$d/good" > "$WORK/out" 2>&1; then
+        result builtin-sig FAIL "the right signature: $(cat "$WORK/out")"; return
+    fi
+    $CFS enable-verity --read-signature "$d/good" > "$WORK/readback" 2> "$WORK/out"
+    if ! cmp -s "$WORK/readback" "$d/good.sig"; then result builtin-sig FAIL "read back differs: $(cat "$WORK/out")"; return; fi
+    $CFS enable-verity --signature="$d/mismatched.sig" "$d/rejected" > "$WORK/out" 2>&1
+    if ! grep -q EKEYREJECTED "$WORK/out"; then result builtin-sig FAIL "another key's signature: $(cat "$WORK/out")"; return; fi
+    result builtin-sig PASS "ENOKEY before the certificate is in .fs-verity, accepted and read back after, EKEYREJECTED for another key"
+}
+
 build
 scenario plain plain
 scenario pre-6.5-fallback fallback
@@ -338,6 +360,7 @@ scenario verity verity
 scenario verity-tamper tamper
 scenario idmap idmap
 scenario upperdir upper
+builtin_sig
 if grep -qw composefs /proc/filesystems; then
     if driver_build; then
         scenario driver-plain d_plain

@@ -49,6 +49,7 @@ public final class Errno {
     public static final int EOPNOTSUPP = 95;
     public static final int ETIMEDOUT = 110;
     public static final int ESTALE = 116;
+    public static final int ENOKEY = 126;
     public static final int EKEYREJECTED = 129;
     public static final int EMSGSIZE = 90;
 
@@ -101,6 +102,7 @@ public final class Errno {
         new Entry(EOPNOTSUPP, "EOPNOTSUPP", "Operation not supported"),
         new Entry(ETIMEDOUT, "ETIMEDOUT", "Connection timed out"),
         new Entry(ESTALE, "ESTALE", "Stale file handle"),
+        new Entry(ENOKEY, "ENOKEY", "Required key not available"),
         new Entry(EKEYREJECTED, "EKEYREJECTED", "Key was rejected by service"),
     };
 

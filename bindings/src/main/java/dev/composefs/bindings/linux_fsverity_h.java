@@ -42,6 +42,8 @@ public final class linux_fsverity_h {
     private static final VarHandle EA_VERSION = field(fsverity_enable_arg, "version");
     private static final VarHandle EA_HASH = field(fsverity_enable_arg, "hash_algorithm");
     private static final VarHandle EA_BLOCK = field(fsverity_enable_arg, "block_size");
+    private static final VarHandle EA_SIG_SIZE = field(fsverity_enable_arg, "sig_size");
+    private static final VarHandle EA_SIG_PTR = field(fsverity_enable_arg, "sig_ptr");
     private static final VarHandle FD_ALG = field(fsverity_digest, "digest_algorithm");
     private static final VarHandle FD_SIZE = field(fsverity_digest, "digest_size");
 
@@ -53,12 +55,52 @@ public final class linux_fsverity_h {
 
     /** FS_IOC_ENABLE_VERITY with sha256, 4096-byte blocks, no salt, no signature (composefs' choice). */
     public static void enableVerity(int fd, String path) throws SyscallException {
+        enableVerity(fd, path, null);
+    }
+
+    /**
+     * FS_IOC_ENABLE_VERITY with sha256, 4096-byte blocks, no salt, and a built-in signature (DER
+     * PKCS#7, at most 16128 bytes) where signature is not null; the kernel checks it against the
+     * .fs-verity keyring (ENOKEY: signer not there, EKEYREJECTED: signature does not verify).
+     */
+    public static void enableVerity(int fd, String path, byte[] signature) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment arg = arena.allocate(fsverity_enable_arg); // zeroed: no salt, no signature
+            MemorySegment arg = arena.allocate(fsverity_enable_arg); // zeroed: no salt
             EA_VERSION.set(arg, 0L, 1);
             EA_HASH.set(arg, 0L, FS_VERITY_HASH_ALG_SHA256);
             EA_BLOCK.set(arg, 0L, 4096);
+            if (signature != null) {
+                MemorySegment sig = arena.allocate(Math.max(1, signature.length));
+                MemorySegment.copy(signature, 0, sig, ValueLayout.JAVA_BYTE, 0, signature.length);
+                EA_SIG_SIZE.set(arg, 0L, signature.length);
+                EA_SIG_PTR.set(arg, 0L, sig.address());
+            }
             sys_ioctl_h.ioctl(fd, FS_IOC_ENABLE_VERITY, arg, "FS_IOC_ENABLE_VERITY", path);
+        }
+    }
+
+    /** _IOWR('f', 135, struct fsverity_read_metadata_arg) */
+    public static final long FS_IOC_READ_VERITY_METADATA = 0xc0286687L;
+    public static final int FS_VERITY_METADATA_TYPE_SIGNATURE = 3;
+
+    /** struct fsverity_read_metadata_arg. */
+    public static final StructLayout fsverity_read_metadata_arg = MemoryLayout.structLayout(
+            C_LONG.withName("metadata_type"),
+            C_LONG.withName("offset"),
+            C_LONG.withName("length"),
+            C_LONG.withName("buf_ptr"),
+            C_LONG.withName("__reserved")).withName("fsverity_read_metadata_arg");
+
+    /** The built-in signature stored with a file's fs-verity metadata (FS_IOC_READ_VERITY_METADATA); ENODATA if none. */
+    public static byte[] readSignature(int fd, String path) throws SyscallException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(16384);
+            MemorySegment arg = arena.allocate(fsverity_read_metadata_arg);
+            arg.set(C_LONG, 0, FS_VERITY_METADATA_TYPE_SIGNATURE);
+            arg.set(C_LONG, 16, buf.byteSize());
+            arg.set(C_LONG, 24, buf.address());
+            int n = sys_ioctl_h.ioctl(fd, FS_IOC_READ_VERITY_METADATA, arg, "FS_IOC_READ_VERITY_METADATA", path);
+            return buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
         }
     }
 

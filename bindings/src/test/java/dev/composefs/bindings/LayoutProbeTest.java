@@ -39,6 +39,7 @@ class LayoutProbeTest {
         HEADERS.put(sys_ioctl_h.class, List.of("sys/ioctl.h"));
         HEADERS.put(linux_fs_h.class, List.of("linux/fs.h"));
         HEADERS.put(linux_nsfs_h.class, List.of("linux/nsfs.h"));
+        HEADERS.put(linux_keyctl_h.class, List.of("sys/syscall.h"));
         HEADERS.put(linux_fsverity_h.class, List.of("linux/fsverity.h"));
         HEADERS.put(linux_loop_h.class, List.of("linux/loop.h"));
         HEADERS.put(sys_stat_h.class, List.of("sys/stat.h", "fcntl.h"));

@@ -44,6 +44,8 @@ class KernelMatrixTest {
             }
             assertTrue(table.stream().anyMatch(l -> l.startsWith("6.12 ") && l.contains("verity-tamper") && l.contains("PASS")),
                     "verity tamper detection must pass on 6.12:\n" + String.join("\n", table));
+            assertTrue(table.stream().anyMatch(l -> l.startsWith("6.12 ") && l.contains("builtin-sig") && l.contains("PASS")),
+                    "kernel built-in signatures must pass on 6.12:\n" + String.join("\n", table));
             if (Files.isDirectory(Cli.repo().resolveSibling("shared").resolve("kernel-driver/composefs-module"))) {
                 for (String s : List.of("driver-plain", "driver-cache", "driver-digest-good", "driver-verity",
                         "driver-tamper", "driver-gc", "driver-unload")) {

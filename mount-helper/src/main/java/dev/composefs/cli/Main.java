@@ -100,7 +100,7 @@ public final class Main {
             prog = rest[0];
             rest = Arrays.copyOfRange(rest, 1, rest.length);
         }
-        if (prog.equals("composefs") && rest.length > 0 && List.of("store", "sign", "verify").contains(rest[0])) {
+        if (prog.equals("composefs") && rest.length > 0 && List.of("store", "sign", "verify", "enable-verity").contains(rest[0])) {
             prog = "composefs " + rest[0];
             rest = Arrays.copyOfRange(rest, 1, rest.length);
         }
@@ -117,6 +117,7 @@ public final class Main {
             case "composefs store" -> new StoreCommand(io);
             case "composefs sign" -> new SignCommand(io);
             case "composefs verify" -> new VerifyCommand(io);
+            case "composefs enable-verity" -> new EnableVerityCommand(io);
             case "composefs-info" -> new ComposefsInfo(io);
             default -> new Umbrella();
         };
@@ -146,8 +147,8 @@ public final class Main {
     @CommandLine.Command(name = "composefs", mixinStandardHelpOptions = true, versionProvider = Version.class,
             description = "composefs for the JVM. Programs: mkcomposefs, composefs-info, composefs-dump, mount.composefs "
                     + "(run as 'composefs PROGRAM ARGS...' or through the bin/ launchers), and "
-                    + "'composefs store fsck|gc' for object store upkeep, 'composefs sign' and 'composefs verify' for "
-                    + "image signatures.")
+                    + "'composefs store fsck|gc' for object store upkeep, 'composefs sign', 'composefs verify' and "
+                    + "'composefs enable-verity' for image signatures.")
     static final class Umbrella implements java.util.concurrent.Callable<Integer> {
         @Override
         public Integer call() {

@@ -43,6 +43,24 @@ class SignatureFuzzTest {
         assertTrue(rejected > 2500, "nearly every mutation is refused (" + rejected + " of 3000)");
     }
 
+    /** With the time checked (composefs verify --check-time), an expired signer is refused, naming why. */
+    @Test
+    void anExpiredSignerIsRefusedWhenTheTimeIsChecked() throws Exception {
+        KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+        g.initialize(256);
+        KeyPair kp = g.generateKeyPair();
+        X509Certificate expired = new JcaX509CertificateConverter().getCertificate(new JcaX509v3CertificateBuilder(
+                new X500Name("CN=old"), BigInteger.TWO, new Date(0), new Date(86_400_000L), new X500Name("CN=old"),
+                kp.getPublic()).build(new JcaContentSignerBuilder("SHA256withECDSA").build(kp.getPrivate())));
+        byte[] digest = FsVerity.of("image".getBytes());
+        byte[] sig = ImageSignature.sign(kp.getPrivate(), expired, FsVerity.Alg.SHA256, digest);
+        assertEquals("CN=old", ImageSignature.verify(sig, digest, List.of(expired), false).subject(),
+                "without the time check, as the kernel does");
+        SignatureException e = org.junit.jupiter.api.Assertions.assertThrows(SignatureException.class,
+                () -> ImageSignature.verify(sig, digest, List.of(expired), true));
+        assertTrue(e.getMessage().contains("(CN=old) is not valid now"), e.getMessage());
+    }
+
     private static byte[] mutate(byte[] sig, Random rnd) {
         byte[] m = sig.clone();
         switch (rnd.nextInt(3)) {
