@@ -10,21 +10,36 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * What every test that mounts shares: the check that this host can mount at all (else the test
  * is skipped with the reason), and, per test, a snapshot of the mount table and loop devices
  * that must be the same afterwards; whatever a test leaves mounted fails it and is unmounted
- * either way.
+ * either way. As a JUnit extension ({@code @RegisterExtension}) it does so around every test.
  */
-final class MountGuard {
-    private final Set<String> mountsBefore;
-    private final Set<String> loopsBefore;
+final class MountGuard implements BeforeEachCallback, AfterEachCallback {
+    private Set<String> mountsBefore;
+    private Set<String> loopsBefore;
     private final List<Path> mountpoints = new ArrayList<>();
 
-    MountGuard() throws IOException {
+    /** Takes the snapshot that {@link #nothingLeftBehind} compares with. */
+    void snapshot() throws IOException {
         mountsBefore = mounts();
         loopsBefore = loops();
+        mountpoints.clear();
+    }
+
+    @Override
+    public void beforeEach(ExtensionContext context) throws IOException {
+        snapshot();
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) throws Exception {
+        nothingLeftBehind();
     }
 
     /** Skips the calling test class where mounting is not possible here, saying why. */

@@ -23,10 +23,9 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -45,7 +44,8 @@ class MountHardeningTest {
     static Path storeA;
     static Path storeB;
 
-    private MountGuard guard;
+    @RegisterExtension
+    final MountGuard guard = new MountGuard();
 
     @BeforeAll
     static void build() throws Exception {
@@ -73,16 +73,6 @@ class MountHardeningTest {
             Files.createDirectories(to.getParent());
             Files.move(objects.get(i), to);
         }
-    }
-
-    @BeforeEach
-    void snapshot() throws IOException {
-        guard = new MountGuard();
-    }
-
-    @AfterEach
-    void nothingLeftBehind() throws Exception {
-        guard.nothingLeftBehind();
     }
 
     private Path mountpoint(String name) throws IOException {

@@ -25,10 +25,9 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.LongUnaryOperator;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -47,7 +46,8 @@ class MountTest {
     static Path image;
     static String digest;
 
-    private MountGuard guard;
+    @RegisterExtension
+    final MountGuard guard = new MountGuard();
 
     @BeforeAll
     static void buildImage() throws Exception {
@@ -63,16 +63,6 @@ class MountTest {
                 src.toString(), image.toString());
         assertEquals(0, r.exit(), r.stderr());
         digest = r.out().trim();
-    }
-
-    @BeforeEach
-    void snapshot() throws IOException {
-        guard = new MountGuard();
-    }
-
-    @AfterEach
-    void nothingLeftBehind() throws Exception {
-        guard.nothingLeftBehind();
     }
 
     private Path mountpoint(String name) throws IOException {

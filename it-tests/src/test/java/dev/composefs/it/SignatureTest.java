@@ -168,6 +168,7 @@ class SignatureTest {
     void mountsOnlyWhatATrustedKeySigned() throws Exception {
         MountGuard.assumeMountable();
         MountGuard guard = new MountGuard();
+        guard.snapshot();
         try {
             Path sig = tmp.resolve("mount.sig");
             assertEquals(0, composefs("sign", "--key=" + tmp.resolve("release.key.pem"), "--cert=" + cert("release"),
