@@ -100,7 +100,8 @@ public final class Main {
             prog = rest[0];
             rest = Arrays.copyOfRange(rest, 1, rest.length);
         }
-        if (prog.equals("composefs") && rest.length > 0 && List.of("store", "sign", "verify", "enable-verity").contains(rest[0])) {
+        if (prog.equals("composefs") && rest.length > 0 && List.of("store", "sign", "verify", "enable-verity", "mount-unit", "fstab-line")
+                .contains(rest[0])) {
             prog = "composefs " + rest[0];
             rest = Arrays.copyOfRange(rest, 1, rest.length);
         }
@@ -118,6 +119,8 @@ public final class Main {
             case "composefs sign" -> new SignCommand(io);
             case "composefs verify" -> new VerifyCommand(io);
             case "composefs enable-verity" -> new EnableVerityCommand(io);
+            case "composefs mount-unit" -> new MountUnitCommand.Unit(io);
+            case "composefs fstab-line" -> new MountUnitCommand.Fstab(io);
             case "composefs-info" -> new ComposefsInfo(io);
             default -> new Umbrella();
         };
@@ -148,7 +151,8 @@ public final class Main {
             description = "composefs for the JVM. Programs: mkcomposefs, composefs-info, composefs-dump, mount.composefs "
                     + "(run as 'composefs PROGRAM ARGS...' or through the bin/ launchers), and "
                     + "'composefs store fsck|gc' for object store upkeep, 'composefs sign', 'composefs verify' and "
-                    + "'composefs enable-verity' for image signatures.")
+                    + "'composefs enable-verity' for image signatures, 'composefs mount-unit' and 'composefs "
+                    + "fstab-line' for systemd.")
     static final class Umbrella implements java.util.concurrent.Callable<Integer> {
         @Override
         public Integer call() {

@@ -1,0 +1,105 @@
+package dev.composefs.cli;
+
+import dev.composefs.core.mount.MountException;
+import dev.composefs.core.systemd.MountUnit;
+import dev.composefs.core.util.AtomicFile;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** composefs mount-unit and composefs fstab-line: a composefs mount for systemd. */
+final class MountUnitCommand {
+    private MountUnitCommand() {}
+
+    @Command(name = "composefs mount-unit", mixinStandardHelpOptions = true, versionProvider = Version.class,
+            description = {"Print (or with --install, write) a systemd .mount unit that mounts IMAGE at WHERE "
+                    + "through mount.composefs: named after WHERE as systemd requires, RequiresMountsFor= for every "
+                    + "store in basedir= and for the image, so a store on its own mount is mounted first."})
+    static final class Unit implements Callable<Integer> {
+        private final Main.Io io;
+
+        Unit(Main.Io io) {
+            this.io = io;
+        }
+
+        @Option(names = "--options", paramLabel = "OPTS", required = true,
+                description = "mount options, as for mount.composefs (basedir= is required)")
+        String options;
+
+        @Option(names = "--wanted-by", paramLabel = "TARGET", description = "[Install] WantedBy= (default: local-fs.target)")
+        String wantedBy = "local-fs.target";
+
+        @Option(names = "--install", arity = "0..1", paramLabel = "DIR", fallbackValue = "/etc/systemd/system",
+                description = "write the unit into DIR (default /etc/systemd/system) and print its path; give DIR "
+                        + "as --install=DIR, or put --install after IMAGE and WHERE")
+        Path install;
+
+        @Parameters(index = "0", paramLabel = "IMAGE")
+        Path image;
+
+        @Parameters(index = "1", paramLabel = "WHERE")
+        Path where;
+
+        @Override
+        public Integer call() {
+            try {
+                String text = MountUnit.unit(image, where, options, wantedBy);
+                String out = text;
+                if (install != null) {
+                    Files.createDirectories(install);
+                    Path file = install.resolve(MountUnit.unitName(where));
+                    AtomicFile.write(file, text.getBytes(StandardCharsets.UTF_8));
+                    out = file + "\n";
+                }
+                io.out().write(out.getBytes(StandardCharsets.UTF_8));
+                io.out().flush();
+                return 0;
+            } catch (MountException e) {
+                io.err().println("composefs mount-unit: " + e.getMessage());
+                return 1;
+            } catch (IOException e) {
+                io.err().println("composefs mount-unit: " + e.getMessage());
+                return 1;
+            }
+        }
+    }
+
+    @Command(name = "composefs fstab-line", mixinStandardHelpOptions = true, versionProvider = Version.class,
+            description = {"Print the /etc/fstab line that mounts IMAGE at WHERE through mount.composefs, with "
+                    + "x-systemd.requires-mounts-for= for every store in basedir=."})
+    static final class Fstab implements Callable<Integer> {
+        private final Main.Io io;
+
+        Fstab(Main.Io io) {
+            this.io = io;
+        }
+
+        @Option(names = "--options", paramLabel = "OPTS", required = true,
+                description = "mount options, as for mount.composefs (basedir= is required); add nofail for a mount "
+                        + "that must not hold up booting")
+        String options;
+
+        @Parameters(index = "0", paramLabel = "IMAGE")
+        Path image;
+
+        @Parameters(index = "1", paramLabel = "WHERE")
+        Path where;
+
+        @Override
+        public Integer call() {
+            try {
+                io.out().write(MountUnit.fstabLine(image, where, options).getBytes(StandardCharsets.UTF_8));
+                io.out().flush();
+                return 0;
+            } catch (IOException e) {
+                io.err().println("composefs fstab-line: " + e.getMessage());
+                return 1;
+            }
+        }
+    }
+}
