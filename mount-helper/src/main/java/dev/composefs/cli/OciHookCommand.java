@@ -1,0 +1,217 @@
+package dev.composefs.cli;
+
+import com.fasterxml.jackson.jr.ob.JSON;
+import dev.composefs.core.mount.KernelProbe;
+import dev.composefs.core.mount.MountCalls;
+import dev.composefs.core.mount.MountException;
+import dev.composefs.core.mount.MountOptions;
+import dev.composefs.core.mount.Mounter;
+import dev.composefs.core.oci.RootfsMount;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * composefs oci-hook: an OCI runtime hook (runc, crun; podman and CRI-O through hooks.d) that
+ * mounts a composefs image as a container's root filesystem, or at a path in it, from the
+ * container's annotations. Registered for createRuntime: it runs in the runtime's namespaces
+ * with the container's init pid, and enters the container's mount namespace (not its user
+ * namespace) in a separate single-threaded process, nsenter(1), since a JVM cannot setns(2) into
+ * a mount namespace; there the same orchestrator as mount.composefs mounts the image before the
+ * runtime pivots into the root. Nothing appears in the host's mount table, and everything goes
+ * with the container's mount namespace.
+ */
+@Command(name = "composefs oci-hook", mixinStandardHelpOptions = true, versionProvider = Version.class,
+        description = {"OCI runtime hook (stage createRuntime): reads the container state on standard input and "
+                + "mounts the image named by the annotations org.composefs.image, org.composefs.basedir (':'-separated "
+                + "stores), org.composefs.digest, org.composefs.signature, org.composefs.trust, org.composefs.target "
+                + "('/' by default: the whole root) and org.composefs.options (further mount options, e.g. "
+                + "upperdir=...,workdir=...) in the container's mount namespace. A container with uid/gid mappings "
+                + "gets an idmapped mount in its user namespace. No annotation: nothing is done.",
+            "--print-hooks-json prints the hooks.d entry for podman and CRI-O."})
+final class OciHookCommand implements Callable<Integer> {
+    private static final String PROG = "composefs oci-hook";
+    private static final String PREFIX = "org.composefs.";
+
+    private final Main.Io io;
+
+    OciHookCommand(Main.Io io) {
+        this.io = io;
+    }
+
+    @Option(names = "--print-hooks-json", description = "print the hooks.d entry (containers/common oci-hooks(5))")
+    boolean printHooksJson;
+
+    // the part that runs inside the container's mount namespace (nsenter runs it)
+    @Option(names = "--inside", hidden = true)
+    boolean inside;
+
+    @Option(names = "--rootfs", hidden = true)
+    Path rootfs;
+
+    @Option(names = "--target", hidden = true)
+    String target;
+
+    @Option(names = "--options", hidden = true)
+    String options;
+
+    @Option(names = "--image", hidden = true)
+    Path image;
+
+    @Override
+    public Integer call() {
+        try {
+            if (printHooksJson) {
+                return printHooks();
+            }
+            return inside ? mountInside() : hook();
+        } catch (Failure f) {
+            report(f.getMessage());
+            return f.exitCode();
+        } catch (MountException e) {
+            report(e.getMessage());
+            return e.isUsage() ? 1 : 32;
+        } catch (IOException e) {
+            report(e.getMessage());
+            return 1;
+        }
+    }
+
+    /**
+     * The reason a container is not created, where its user sees it: on standard error, which runc
+     * shows in its own error; crun discards a hook's standard error (unless the annotation
+     * run.oci.hooks.stderr names a file), so then the line goes to the runtime's standard error.
+     */
+    private void report(String message) {
+        String line = PROG + ": " + message;
+        io.err().println(line);
+        if (inside) {
+            return; // the outer hook relays it
+        }
+        try {
+            if (Files.readSymbolicLink(Path.of("/proc/self/fd/2")).toString().equals("/dev/null")) {
+                long runtime = ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(-1L);
+                if (runtime > 0) {
+                    Files.writeString(Path.of("/proc/" + runtime + "/fd/2"), line + "\n",
+                            java.nio.file.StandardOpenOption.APPEND);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // the exit code still fails the container
+        }
+    }
+
+    private static String self() throws Failure {
+        String self = System.getenv("COMPOSEFS_SELF");
+        if (self == null || self.isEmpty()) {
+            throw new Failure(1, "run it through the composefs launcher (bin/composefs), which names itself in "
+                    + "COMPOSEFS_SELF");
+        }
+        return self;
+    }
+
+    private int printHooks() throws IOException, Failure {
+        Map<String, Object> entry = Map.of(
+                "version", "1.0.0",
+                "hook", Map.of("path", self(), "args", List.of("composefs", "oci-hook")),
+                "when", Map.of("annotations", Map.of("^org\\.composefs\\.image$", ".+")),
+                "stages", List.of("createRuntime"));
+        io.out().write((JSON.std.with(JSON.Feature.PRETTY_PRINT_OUTPUT).asString(entry) + "\n")
+                .getBytes(StandardCharsets.UTF_8));
+        io.out().flush();
+        return 0;
+    }
+
+    /** The hook as the runtime runs it: state on stdin, config.json in the bundle. */
+    @SuppressWarnings("unchecked")
+    private int hook() throws IOException, Failure {
+        Map<String, Object> state = JSON.std.mapFrom(io.in());
+        String status = String.valueOf(state.get("status"));
+        if (!status.equals("creating") && !status.equals("created")) {
+            return 0; // poststop and the like: the mounts went with the container's namespace
+        }
+        Path bundle = Path.of(String.valueOf(state.get("bundle")));
+        Map<String, Object> config;
+        try {
+            config = JSON.std.mapFrom(Files.readString(bundle.resolve("config.json")));
+        } catch (IOException e) {
+            throw new Failure(1, bundle.resolve("config.json") + ": cannot read the container's config: "
+                    + e.getMessage());
+        }
+        Map<String, Object> annotations = (Map<String, Object>) state.getOrDefault("annotations",
+                config.getOrDefault("annotations", Map.of()));
+        if (annotations == null || annotations.get(PREFIX + "image") == null) {
+            return 0;
+        }
+        Object pid = state.get("pid");
+        if (!(pid instanceof Number)) {
+            throw new Failure(1, "the state has no pid: register the hook for createRuntime (or prestart)");
+        }
+        String imageA = required(annotations, "image");
+        String basedir = required(annotations, "basedir");
+        StringBuilder opts = new StringBuilder("basedir=" + escape(basedir));
+        for (String key : List.of("digest", "signature", "trust")) {
+            if (annotations.get(PREFIX + key) != null) {
+                opts.append(',').append(key).append('=').append(escape(String.valueOf(annotations.get(PREFIX + key))));
+            }
+        }
+        Map<String, Object> linux = (Map<String, Object>) config.getOrDefault("linux", Map.of());
+        if (linux != null && linux.get("uidMappings") instanceof List<?> m && !m.isEmpty()) {
+            // files owned by the image's root belong to the container's root
+            opts.append(",idmap=/proc/").append(pid).append("/ns/user");
+        }
+        if (annotations.get(PREFIX + "options") != null) {
+            opts.append(',').append(annotations.get(PREFIX + "options"));
+        }
+        Map<String, Object> root = (Map<String, Object>) config.getOrDefault("root", Map.of());
+        Path rootPath = bundle.resolve(String.valueOf(root.getOrDefault("path", "rootfs")));
+        String targetA = String.valueOf(annotations.getOrDefault(PREFIX + "target", "/"));
+        List<String> cmd = new ArrayList<>(List.of("nsenter", "--target", pid.toString(), "--mount", "--", self(),
+                "oci-hook", "--inside", "--rootfs", rootPath.toString(), "--target", targetA, "--options",
+                opts.toString(), "--image", imageA));
+        Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.PIPE).start();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        int rc;
+        try {
+            rc = p.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Failure(1, "interrupted");
+        }
+        if (rc != 0) {
+            // the inner part's reason, without its program name (report adds it)
+            throw new Failure(rc, err.strip().replaceFirst("^" + PROG + ": ", ""));
+        }
+        return 0;
+    }
+
+    private static String required(Map<String, Object> annotations, String key) throws Failure {
+        Object v = annotations.get(PREFIX + key);
+        if (v == null || String.valueOf(v).isEmpty()) {
+            throw new Failure(1, "annotation " + PREFIX + key + " is required with " + PREFIX + "image");
+        }
+        return String.valueOf(v);
+    }
+
+    /** An annotation value inside the comma-separated option string (a backslash keeps its meaning there). */
+    private static String escape(String v) {
+        return v.replace(",", "\\,");
+    }
+
+    /** Inside the container's mount namespace: the same orchestrator as mount.composefs. */
+    private int mountInside() throws MountException, IOException {
+        MountOptions o = MountOptions.parse(options);
+        Mounter.Result r = RootfsMount.mount(new Mounter(KernelProbe.running(), s -> { }), MountCalls.NATIVE, image,
+                rootfs, target, o);
+        io.err().println(PROG + ": " + image + " mounted at " + target + " in the container (" + r.strategy() + ")");
+        return 0;
+    }
+}
