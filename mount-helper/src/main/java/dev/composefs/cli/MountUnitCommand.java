@@ -9,12 +9,27 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** composefs mount-unit and composefs fstab-line: a composefs mount for systemd. */
 final class MountUnitCommand {
     private MountUnitCommand() {}
+
+    /** What both commands describe: the image, the mount point and the mount options. */
+    static final class Mount {
+        @Option(names = "--options", paramLabel = "OPTS", required = true,
+                description = "mount options, as for mount.composefs (basedir= is required; nofail for a mount that "
+                        + "must not hold up booting)")
+        String options;
+
+        @Parameters(index = "0", paramLabel = "IMAGE")
+        Path image;
+
+        @Parameters(index = "1", paramLabel = "WHERE")
+        Path where;
+    }
 
     @Command(name = "composefs mount-unit", mixinStandardHelpOptions = true, versionProvider = Version.class,
             description = {"Print (or with --install, write) a systemd .mount unit that mounts IMAGE at WHERE "
@@ -27,9 +42,8 @@ final class MountUnitCommand {
             this.io = io;
         }
 
-        @Option(names = "--options", paramLabel = "OPTS", required = true,
-                description = "mount options, as for mount.composefs (basedir= is required)")
-        String options;
+        @Mixin
+        Mount m;
 
         @Option(names = "--wanted-by", paramLabel = "TARGET", description = "[Install] WantedBy= (default: local-fs.target)")
         String wantedBy = "local-fs.target";
@@ -39,20 +53,14 @@ final class MountUnitCommand {
                         + "as --install=DIR, or put --install after IMAGE and WHERE")
         Path install;
 
-        @Parameters(index = "0", paramLabel = "IMAGE")
-        Path image;
-
-        @Parameters(index = "1", paramLabel = "WHERE")
-        Path where;
-
         @Override
         public Integer call() {
             try {
-                String text = MountUnit.unit(image, where, options, wantedBy);
+                String text = MountUnit.unit(m.image, m.where, m.options, wantedBy);
                 String out = text;
                 if (install != null) {
                     Files.createDirectories(install);
-                    Path file = install.resolve(MountUnit.unitName(where));
+                    Path file = install.resolve(MountUnit.unitName(m.where));
                     AtomicFile.write(file, text.getBytes(StandardCharsets.UTF_8));
                     out = file + "\n";
                 }
@@ -79,21 +87,13 @@ final class MountUnitCommand {
             this.io = io;
         }
 
-        @Option(names = "--options", paramLabel = "OPTS", required = true,
-                description = "mount options, as for mount.composefs (basedir= is required); add nofail for a mount "
-                        + "that must not hold up booting")
-        String options;
-
-        @Parameters(index = "0", paramLabel = "IMAGE")
-        Path image;
-
-        @Parameters(index = "1", paramLabel = "WHERE")
-        Path where;
+        @Mixin
+        Mount m;
 
         @Override
         public Integer call() {
             try {
-                io.out().write(MountUnit.fstabLine(image, where, options).getBytes(StandardCharsets.UTF_8));
+                io.out().write(MountUnit.fstabLine(m.image, m.where, m.options).getBytes(StandardCharsets.UTF_8));
                 io.out().flush();
                 return 0;
             } catch (IOException e) {
