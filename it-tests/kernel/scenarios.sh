@@ -115,16 +115,23 @@ verity() {
     fi
 }
 
+# tampered_copy SRC STORE COPY: COPY is STORE (hardlinked: the objects keep their fs-verity) with
+# the object of SRC/zz-tamper-content holding other content, and the one of zz-tamper-noverity
+# the right content without fs-verity
+tampered_copy() {
+    rm -rf "$3"; cp -al "$2" "$3"
+    obj() { d=$($CFS composefs-info measure-file "$1/$2"); echo "$3/$(echo "$d" | cut -c1-2)/$(echo "$d" | cut -c3-)"; }
+    changed=$(obj "$1" zz-tamper-content "$3")
+    unsealed=$(obj "$1" zz-tamper-noverity "$3")
+    rm -f "$changed" "$unsealed"
+    { cat "$1/zz-tamper-content"; echo tampered; } > "$changed"
+    cat "$1/zz-tamper-noverity" > "$unsealed"
+}
+
 tamper() { # an object with other content, and one with the right content but no fs-verity: EIO under verity
     if [ $VERITY != yes ]; then result verity-tamper SKIP "no fs-verity enforcement on this kernel/store"; return; fi
     t=$DATA/store-tampered
-    rm -rf "$t"; cp -al "$store" "$t"   # hardlinks: the objects keep their fs-verity
-    obj() { d=$($CFS composefs-info measure-file "$src/$1"); echo "$t/$(echo "$d" | cut -c1-2)/$(echo "$d" | cut -c3-)"; }
-    changed=$(obj zz-tamper-content)
-    unsealed=$(obj zz-tamper-noverity)
-    rm -f "$changed" "$unsealed"
-    { cat "$src/zz-tamper-content"; echo tampered; } > "$changed"
-    cat "$src/zz-tamper-noverity" > "$unsealed"
+    tampered_copy "$src" "$store" "$t"
     if ! helper "$img" "$mnt" -o basedir="$t",verity; then
         result verity-tamper FAIL "mount refused: $(first_line "$WORK/out")"; return
     fi
@@ -253,13 +260,7 @@ d_verity() {
 d_tamper() {
     if [ $DVERITY != yes ]; then result driver-tamper SKIP "no fs-verity enforcement through the driver here"; return; fi
     t=$DATA/store-root-tampered
-    rm -rf "$t"; cp -al "$dstore" "$t"
-    obj() { d=$($CFS composefs-info measure-file "$droot/$1"); echo "$t/$(echo "$d" | cut -c1-2)/$(echo "$d" | cut -c3-)"; }
-    changed=$(obj zz-tamper-content)
-    unsealed=$(obj zz-tamper-noverity)
-    rm -f "$changed" "$unsealed"
-    { cat "$droot/zz-tamper-content"; echo tampered; } > "$changed"
-    cat "$droot/zz-tamper-noverity" > "$unsealed"
+    tampered_copy "$droot" "$dstore" "$t"
     if ! helper -v "$dimg" "$mnt" -o basedir="$t",verity || ! via_driver; then
         result driver-tamper FAIL "not mounted through the driver: $(first_line "$WORK/out") $(why_not)"; return
     fi
