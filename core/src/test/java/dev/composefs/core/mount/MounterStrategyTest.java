@@ -29,9 +29,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Strategy selection through an injected kernel probe and a recording syscall layer: where the
- * kernel registers {@code composefs}, the verified image goes to the driver as a descriptor in a
- * sealed memfd with exactly the expected fsconfig calls; any refusal falls back to overlayfs and
- * says why; where no driver is registered (this host) the overlay path is taken.
+ * kernel registers {@code composefs}, the verified image goes to the driver as a descriptor cached
+ * in the store (passed as /proc/self/fd/N) with exactly the expected fsconfig calls; what the
+ * driver cannot show, and any refusal, falls back to overlayfs and says why; where no driver is
+ * registered (this host) the overlay path is taken, within the mount API's length limits.
  */
 class MounterStrategyTest {
     private static final String HEX1 = "1e" + "0123456789abcdef".repeat(3) + "0123456789abcd";
