@@ -6,6 +6,7 @@ import dev.composefs.bindings.fcntl_h;
 import dev.composefs.bindings.linux_fsverity_h;
 import dev.composefs.bindings.linux_keyctl_h;
 import dev.composefs.bindings.unistd_h;
+import dev.composefs.core.sign.ImageSignature;
 import dev.composefs.core.sign.KeyMaterial;
 import dev.composefs.core.util.InputFiles;
 import java.io.IOException;
@@ -65,7 +66,7 @@ final class EnableVerityCommand implements Callable<Integer> {
                     io.out().write(linux_fsverity_h.readSignature(fd, file.toString()));
                     io.out().flush();
                 } else {
-                    byte[] sig = signature == null ? null : Signing.readSignature(signature);
+                    byte[] sig = signature == null ? null : ImageSignature.read(signature);
                     linux_fsverity_h.enableVerity(fd, file.toString(), sig);
                 }
             } finally {

@@ -41,7 +41,7 @@ final class VerifyCommand implements Callable<Integer> {
     public Integer call() {
         try {
             var trusted = KeyMaterial.trusted(trust);
-            byte[] sig = Signing.readSignature(signature);
+            byte[] sig = ImageSignature.read(signature);
             var signer = ImageSignature.verify(sig, Signing.digest(image, ImageSignature.algorithm(sig)), trusted,
                     checkTime);
             io.out().write(("signed by " + signer.subject() + "\n").getBytes(StandardCharsets.UTF_8));

@@ -170,7 +170,11 @@ public final class FsVerity {
     }
 
     public static byte[] of(byte[] data) {
-        FsVerity v = new FsVerity();
+        return of(data, Alg.SHA256);
+    }
+
+    public static byte[] of(byte[] data, Alg alg) {
+        FsVerity v = new FsVerity(alg);
         v.update(data);
         return v.digest();
     }

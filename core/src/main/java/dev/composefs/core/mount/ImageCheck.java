@@ -105,15 +105,13 @@ final class ImageCheck {
             throws MountException {
         String what = "signature=" + o.signature();
         try {
-            byte[] sig = InputFiles.read(o.signature(), 16128, "signature");
+            byte[] sig = ImageSignature.read(o.signature());
             List<X509Certificate> trusted = KeyMaterial.trusted(o.trustOrDefault());
             FsVerity.Alg alg = ImageSignature.algorithm(sig);
             byte[] digest = sha256;
             if (alg != FsVerity.Alg.SHA256) {
                 unistd_h.lseek(fd, 0, unistd_h.SEEK_SET, image.toString());
-                FsVerity v = new FsVerity(alg);
-                v.update(InputFiles.read(fd, image, InputFiles.MAX_IMAGE_SIZE, "image"));
-                digest = v.digest();
+                digest = FsVerity.of(InputFiles.read(fd, image, InputFiles.MAX_IMAGE_SIZE, "image"), alg);
             }
             ImageSignature.Signer signer = ImageSignature.verify(sig, digest, trusted, false);
             st.note(what + ": signed by " + signer.subject() + " (trusted by " + o.trustOrDefault() + ")");

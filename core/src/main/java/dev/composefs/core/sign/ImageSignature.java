@@ -1,7 +1,9 @@
 package dev.composefs.core.sign;
 
 import dev.composefs.core.fsverity.FsVerity;
+import dev.composefs.core.util.InputFiles;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
 import java.util.Collection;
@@ -35,6 +37,18 @@ import org.bouncycastle.operator.jcajce.JcaDigestCalculatorProviderBuilder;
  */
 public final class ImageSignature {
     private ImageSignature() {}
+
+    /** The largest signature the kernel takes (FS_IOC_ENABLE_VERITY), and so the most read from a file. */
+    public static final int MAX_SIZE = 16128;
+
+    /** A signature file, bounded by {@link #MAX_SIZE}; every failure is a SignatureException naming the file. */
+    public static byte[] read(Path file) throws SignatureException {
+        try {
+            return InputFiles.read(file, MAX_SIZE, "signature");
+        } catch (IOException e) {
+            throw e instanceof SignatureException s ? s : new SignatureException(e.getMessage(), e);
+        }
+    }
 
     /** The signature of an image whose fs-verity digest (with alg) is digest. */
     public static byte[] sign(PrivateKey key, X509Certificate cert, FsVerity.Alg alg, byte[] digest)
