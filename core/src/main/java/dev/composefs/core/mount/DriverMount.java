@@ -186,18 +186,12 @@ final class DriverMount {
 
     /** verity/digest= demand 2 and refuse what cannot pass; tryverity gets 1 only where every check would pass. */
     private int verityCheck(Directory tree, MountOptions o) throws MountException {
-        boolean required = o.requireVerity();
-        if (!required && !o.tryVerity()) {
+        if (!o.requireVerity() && !o.tryVerity()) {
             return 0;
         }
-        String problem = VerityPolicy.problem(kernel, tree, o, false);
-        if (problem == null) {
-            return required ? 2 : 1;
+        if (!VerityPolicy.enforce(st, kernel, tree, o, false)) {
+            return 0;
         }
-        if (required) {
-            throw MountException.failed("verity requested but " + problem + "; nothing was mounted", null);
-        }
-        st.note("tryverity: verity_check=0 because " + problem);
-        return 0;
+        return o.requireVerity() ? 2 : 1;
     }
 }

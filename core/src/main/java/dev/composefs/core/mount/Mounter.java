@@ -111,7 +111,10 @@ public final class Mounter {
             if (tree == null) {
                 tree = ImageCheck.readTree(image, imageFd);
             }
-            verity = verityUsable(st, tree, o, verity);
+            verity = VerityPolicy.enforce(st, kernel, tree, o, true);
+            if (verity) {
+                st.note("fs-verity enforced: overlay verity=require");
+            }
         }
         ErofsLayer erofsLayer = new ErofsLayer(st, kernel);
         int erofs = erofsLayer.mount(image, imageFd, userns);
@@ -125,23 +128,5 @@ public final class Mounter {
         } finally {
             erofsLayer.unstage(staging);
         }
-    }
-
-    /**
-     * verity (and digest=): refused unless the kernel can enforce it, every backed file carries a
-     * digest and the stores hold fs-verity objects. tryverity: used only when all of that holds.
-     */
-    private boolean verityUsable(MountState st, Directory tree, MountOptions o, boolean required)
-            throws MountException {
-        String problem = VerityPolicy.problem(kernel, tree, o, true);
-        if (problem == null) {
-            st.note("fs-verity enforced: overlay verity=require");
-            return true;
-        }
-        if (required) {
-            throw MountException.failed("verity requested but " + problem + "; nothing was mounted", null);
-        }
-        st.note("tryverity: not enforcing fs-verity because " + problem);
-        return false;
     }
 }

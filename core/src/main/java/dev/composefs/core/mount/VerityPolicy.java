@@ -21,6 +21,25 @@ import java.util.List;
 final class VerityPolicy {
     private VerityPolicy() {}
 
+    /**
+     * Whether to enforce fs-verity, asked only when verity, digest= or tryverity is set. verity and
+     * digest= refuse the mount when it cannot be enforced; tryverity notes why it is not.
+     * overlay: whether the overlay's verity= option enforces it (else the driver's verity_check=).
+     */
+    static boolean enforce(MountState st, KernelProbe kernel, Directory tree, MountOptions o, boolean overlay)
+            throws MountException {
+        String problem = problem(kernel, tree, o, overlay);
+        if (problem == null) {
+            return true;
+        }
+        if (o.requireVerity()) {
+            throw MountException.failed("verity requested but " + problem + "; nothing was mounted", null);
+        }
+        st.note((overlay ? "tryverity: not enforcing fs-verity because " : "tryverity: verity_check=0 because ")
+                + problem);
+        return false;
+    }
+
     /** What stops enforcement, or null; overlay: whether the overlay's verity= option is what enforces it. */
     static String problem(KernelProbe kernel, Directory tree, MountOptions o, boolean overlay) {
         if (overlay && !kernel.overlayVerity()) {
