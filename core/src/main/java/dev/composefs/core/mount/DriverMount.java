@@ -90,9 +90,8 @@ final class DriverMount {
      */
     private Cached cache(ObjectStore store, DriverImage image) throws IOException {
         for (int attempt = 0; ; attempt++) {
-            Path path = store.root().resolve(ObjectStore.DESCRIPTORS).resolve(image.name());
-            boolean reused = Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS);
-            path = store.putDescriptor(image.descriptor(), image.digest());
+            Path path = store.descriptorPath(image.digest());
+            boolean reused = !store.putDescriptor(image.descriptor(), image.digest());
             int fd = st.keep(InputFiles.open(path, InputFiles.Kind.REGULAR, "descriptor"));
             byte[] measured = FdDigester.measured(fd, path.toString());
             if (measured != null && Arrays.equals(measured, image.digest())) {

@@ -149,14 +149,18 @@ public final class ObjectStore implements AutoCloseable {
     }
 
     /**
-     * Caches a kernel-driver descriptor as {@code descriptors/<hex digest>} (written and sealed
-     * like an object); returns its path under the store. An existing one is left as it is: the
-     * caller checks it before use.
+     * Caches a kernel-driver descriptor as {@link #descriptorPath} (written and sealed like an
+     * object); true if this call wrote it. An existing one is left as it is: the caller checks it
+     * before use.
      */
-    public Path putDescriptor(byte[] descriptor, byte[] digest) throws IOException {
+    public boolean putDescriptor(byte[] descriptor, byte[] digest) throws IOException {
         String name = FsVerity.hex(digest);
-        publish(DESCRIPTORS, name, digest, "descriptor " + name, null, out -> writeAll(out, descriptor, name));
-        return root.resolve(DESCRIPTORS).resolve(name);
+        return publish(DESCRIPTORS, name, digest, "descriptor " + name, null, out -> writeAll(out, descriptor, name));
+    }
+
+    /** Where the descriptor of the image with this fs-verity digest is cached: {@code descriptors/<hex digest>}. */
+    public Path descriptorPath(byte[] digest) {
+        return root.resolve(DESCRIPTORS).resolve(FsVerity.hex(digest));
     }
 
     /** Removes a cached descriptor (one found damaged, before it is written again). */
