@@ -12,6 +12,7 @@ import dev.composefs.core.mount.MountCalls;
 import dev.composefs.core.mount.MountException;
 import dev.composefs.core.mount.MountOptions;
 import dev.composefs.core.mount.Mounter;
+import dev.composefs.core.util.Staging;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -280,8 +281,7 @@ class MountHardeningTest {
     void aKilledMountsStagingMountIsRemovedByTheNextMount() throws Exception {
         Process gone = new ProcessBuilder("/bin/true").start();
         gone.waitFor();
-        Path parent = Files.isWritable(Path.of("/run")) ? Path.of("/run") : Path.of(System.getProperty("java.io.tmpdir"));
-        Path leftover = Files.createDirectories(parent.resolve(".composefs-" + gone.pid() + "-leftover"));
+        Path leftover = Files.createDirectories(Staging.parent().resolve(".composefs-" + gone.pid() + "-leftover"));
         SourceTree.sh("mount", "-t", "tmpfs", "leftover", leftover.toString());
         Path m = mountpoint("after-leftover");
         List<String> log = new ArrayList<>();

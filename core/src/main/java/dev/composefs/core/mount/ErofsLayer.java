@@ -13,6 +13,7 @@ import dev.composefs.bindings.linux_loop_h;
 import dev.composefs.bindings.sys_mount_h;
 import dev.composefs.bindings.sys_stat_h;
 import dev.composefs.bindings.unistd_h;
+import dev.composefs.core.util.Staging;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -139,8 +140,7 @@ final class ErofsLayer {
      * and the leftovers of processes that are gone are removed here first.
      */
     Path stage(int erofs) throws MountException {
-        Path parent = Files.isDirectory(Path.of("/run")) && Files.isWritable(Path.of("/run")) ? Path.of("/run")
-                : Path.of(System.getProperty("java.io.tmpdir"));
+        Path parent = Staging.parent();
         removeLeftovers(parent);
         Path dir = null;
         try {

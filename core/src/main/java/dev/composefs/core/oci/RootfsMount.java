@@ -7,6 +7,7 @@ import dev.composefs.core.mount.MountCalls;
 import dev.composefs.core.mount.MountException;
 import dev.composefs.core.mount.MountOptions;
 import dev.composefs.core.mount.Mounter;
+import dev.composefs.core.util.Staging;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,8 +45,7 @@ public final class RootfsMount {
         }
         Path stage;
         try {
-            stage = Files.createTempDirectory(Files.isWritable(Path.of("/run")) ? Path.of("/run")
-                    : Path.of(System.getProperty("java.io.tmpdir")), ".composefs-root-");
+            stage = Files.createTempDirectory(Staging.parent(), ".composefs-root-");
         } catch (IOException e) {
             throw MountException.failed("cannot make a staging directory: " + e.getMessage(), e);
         }
