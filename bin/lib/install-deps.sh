@@ -1,7 +1,8 @@
 #!/bin/bash
 # Installs the Debian packages the build and tests use, only those missing: gcc and the kernel
 # and libc headers (binding probe), fsverity-utils (reference digests), attr (getfattr: xattrs
-# read independently of our bindings), maven, openssl, runc and crun.
+# read independently of our bindings), maven, openssl, runc and crun; umoci, skopeo,
+# docker-registry and mmdebstrap for the OCI image tests.
 set -euo pipefail
 need=()
 command -v gcc >/dev/null || need+=(gcc)
@@ -14,6 +15,10 @@ command -v openssl >/dev/null || need+=(openssl)      # signature tests: keys, c
 command -v runc >/dev/null || need+=(runc)            # runtime hook tests
 command -v crun >/dev/null || need+=(crun)
 command -v nsenter >/dev/null || need+=(util-linux)   # the hook enters a container's mount namespace
+command -v umoci >/dev/null || need+=(umoci)          # OCI tests: build test images, the reference unpack
+command -v skopeo >/dev/null || need+=(skopeo)        # ... copy them to archives, layouts and the registry
+command -v docker-registry >/dev/null || need+=(docker-registry)  # ... the registry (started by the tests)
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap) # a real Debian root file system as an image layer
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "composefs: missing packages ${need[*]}; install them (as root: apt-get install ${need[*]})" >&2
@@ -22,6 +27,15 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "composefs: installing ${need[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2
+    # Packages must not start services (docker-registry's would listen on :5000 where systemd
+    # runs): a policy-rc.d refusing every start, only for this install and only if none exists.
+    policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' > "$policy"
+        chmod 755 "$policy"
+    fi
+    trap '[ -z "$policy" ] || rm -f "$policy"' EXIT
     apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
 REPO=$(dirname "$(dirname "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")")")

@@ -21,6 +21,7 @@ public final class fcntl_h {
     public static final int AT_FDCWD = -100;
     public static final int AT_SYMLINK_NOFOLLOW = 0x100;
     public static final int AT_REMOVEDIR = 0x200;
+    public static final int AT_SYMLINK_FOLLOW = 0x400;
     public static final int AT_EMPTY_PATH = 0x1000;
     public static final int AT_RECURSIVE = 0x8000;
 
@@ -36,6 +37,8 @@ public final class fcntl_h {
     public static final int O_NOFOLLOW = 0400000;
     public static final int O_CLOEXEC = 02000000;
     public static final int O_PATH = 010000000;
+    /** An unnamed file in the given directory, linked in with linkat(2) once complete (or never). */
+    public static final int O_TMPFILE = 020200000;
 
     public static final long RESOLVE_NO_XDEV = 0x01;
     public static final long RESOLVE_NO_MAGICLINKS = 0x02;

@@ -64,6 +64,11 @@ public final class unistd_h {
                 FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT));
     }
 
+    private static final class linkat {
+        static final MethodHandle HANDLE = Native.downcall("linkat",
+                FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_POINTER, C_INT));
+    }
+
     private static final class copy_file_range {
         static final MethodHandle HANDLE = Native.downcall("copy_file_range",
                 FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_INT, C_POINTER, C_LONG, C_INT));
@@ -136,6 +141,13 @@ public final class unistd_h {
 
     public static void unlinkat(int dirfd, String path, int flags) throws SyscallException {
         Native.call("unlinkat", path, (st, a) -> (int) unlinkat.HANDLE.invokeExact(st, dirfd, a.allocateFrom(path), flags));
+    }
+
+    /** linkat(2): a further name for oldpath (with AT_SYMLINK_FOLLOW, /proc/self/fd/N names an O_TMPFILE file). */
+    public static void linkat(int olddirfd, String oldpath, int newdirfd, String newpath, int flags)
+            throws SyscallException {
+        Native.call("linkat", oldpath + " -> " + newpath, (st, a) -> (int) linkat.HANDLE.invokeExact(st, olddirfd,
+                a.allocateFrom(oldpath), newdirfd, a.allocateFrom(newpath), flags));
     }
 
     /** copy_file_range(2) from the current offsets; returns bytes copied, 0 at end of input. */

@@ -100,7 +100,7 @@ public final class Main {
             prog = rest[0];
             rest = Arrays.copyOfRange(rest, 1, rest.length);
         }
-        if (prog.equals("composefs") && rest.length > 0 && List.of("store", "sign", "verify", "enable-verity", "mount-unit", "fstab-line", "oci-hook")
+        if (prog.equals("composefs") && rest.length > 0 && List.of("store", "sign", "verify", "enable-verity", "mount-unit", "fstab-line", "oci-hook", "oci")
                 .contains(rest[0])) {
             prog = "composefs " + rest[0];
             rest = Arrays.copyOfRange(rest, 1, rest.length);
@@ -122,6 +122,7 @@ public final class Main {
             case "composefs mount-unit" -> new MountUnitCommand.Unit(io);
             case "composefs fstab-line" -> new MountUnitCommand.Fstab(io);
             case "composefs oci-hook" -> new OciHookCommand(io);
+            case "composefs oci" -> new OciCommand(io);
             case "composefs-info" -> new ComposefsInfo(io);
             default -> new Umbrella();
         };
@@ -153,7 +154,8 @@ public final class Main {
                     + "(run as 'composefs PROGRAM ARGS...' or through the bin/ launchers), and "
                     + "'composefs store fsck|gc' for object store upkeep, 'composefs sign', 'composefs verify' and "
                     + "'composefs enable-verity' for image signatures, 'composefs mount-unit' and 'composefs "
-                    + "fstab-line' for systemd, 'composefs oci-hook' for runc, crun, podman and CRI-O.")
+                    + "fstab-line' for systemd, 'composefs oci-hook' for runc, crun, podman and CRI-O, 'composefs oci import|pull' for "
+                    + "container images from OCI layouts, docker archives and registries.")
     static final class Umbrella implements java.util.concurrent.Callable<Integer> {
         @Override
         public Integer call() {

@@ -4,6 +4,7 @@ import dev.composefs.bindings.unistd_h;
 import dev.composefs.core.descriptor.DescriptorWriter;
 import dev.composefs.core.dumpfile.DumpReader;
 import dev.composefs.core.erofs.ErofsWriter;
+import dev.composefs.core.fsverity.DigestingOutputStream;
 import dev.composefs.core.fsverity.FsVerity;
 import dev.composefs.core.repository.ObjectStore;
 import dev.composefs.core.scan.DirectoryScanner;
@@ -230,33 +231,6 @@ final class MkComposefs {
         }
     }
 
-    /** Passes bytes on and feeds them to an fs-verity digest. */
-    private static final class Digesting extends OutputStream {
-        private final OutputStream out;
-        private final FsVerity verity;
-
-        Digesting(OutputStream out, FsVerity verity) {
-            this.out = out;
-            this.verity = verity;
-        }
-
-        @Override
-        public void write(int b) throws IOException {
-            write(new byte[] {(byte) b}, 0, 1);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            verity.update(b, off, len);
-            out.write(b, off, len);
-        }
-
-        @Override
-        public void flush() throws IOException {
-            out.flush();
-        }
-    }
-
     /** SOURCE as messages name it. */
     private String sourceName() {
         return source.equals("-") ? "stdin" : source;
@@ -325,9 +299,9 @@ final class MkComposefs {
         FsVerity verity = printDigest || printDigestOnly || key != null ? new FsVerity() : null;
         try {
             if (printDigestOnly) {
-                content.writeTo(new Digesting(OutputStream.nullOutputStream(), verity));
+                content.writeTo(new DigestingOutputStream(OutputStream.nullOutputStream(), verity));
             } else {
-                AtomicFile.write(image, out -> content.writeTo(verity == null ? out : new Digesting(out, verity)), io.out());
+                AtomicFile.write(image, out -> content.writeTo(verity == null ? out : new DigestingOutputStream(out, verity)), io.out());
             }
         } catch (TreeException e) {
             throw new Failure(1, sourceName() + ": " + e.getMessage());

@@ -22,6 +22,7 @@ import dev.composefs.bindings.unistd_h;
 import dev.composefs.core.fsverity.FdDigester;
 import dev.composefs.core.fsverity.FsVerity;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -191,16 +192,43 @@ public final class ObjectStore implements AutoCloseable {
         if (isObject(dir, name, path)) {
             return false;
         }
-        String tmp = TEMP_PREFIX + name.substring(0, 8) + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong());
+        String tmp = tempName(name);
         int out = -1;
-        boolean published = false;
         try {
             out = fcntl_h.openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        } catch (SyscallException e) {
+            throw new IOException(where(path) + ": cannot store " + source + ": " + e.getMessage(), e);
+        }
+        try {
             filler.fill(out);
             sys_stat_h.fchmod(out, 0644, where(subdir + "/" + tmp)); // readable by all, whatever the umask
             unistd_h.fsync(out, where(subdir + "/" + tmp));
             unistd_h.close(out);
             out = -1;
+        } catch (SyscallException e) {
+            unistd_h.closeQuietly(out);
+            discard(dir, tmp);
+            throw new IOException(where(path) + ": cannot store " + source + ": " + e.getMessage(), e);
+        } catch (IOException | RuntimeException e) {
+            unistd_h.closeQuietly(out);
+            discard(dir, tmp);
+            throw e;
+        }
+        return install(dir, tmp, subdir, name, digest, source, dg);
+    }
+
+    private static String tempName(String name) {
+        return TEMP_PREFIX + name.substring(0, 8) + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong());
+    }
+
+    /**
+     * Seals the complete, fsynced temporary file dir/tmp and renames it to name unless that
+     * exists; true if it was installed. The temporary name is gone afterwards either way.
+     */
+    private boolean install(int dir, String tmp, String subdir, String name, byte[] digest, String source,
+            FdDigester dg) throws IOException {
+        boolean published = false;
+        try {
             seal(dir, tmp, digest, source, dg);
             try {
                 stdio_h.renameat2(dir, tmp, dir, name, stdio_h.RENAME_NOREPLACE);
@@ -213,16 +241,86 @@ public final class ObjectStore implements AutoCloseable {
             published = true;
             return true;
         } catch (SyscallException e) {
-            throw new IOException(where(path) + ": cannot store " + source + ": " + e.getMessage(), e);
+            throw new IOException(where(subdir + "/" + name) + ": cannot store " + source + ": " + e.getMessage(), e);
         } finally {
-            unistd_h.closeQuietly(out);
             if (!published) {
-                try {
-                    unistd_h.unlinkat(dir, tmp, 0);
-                } catch (SyscallException ignored) {
-                    // not created, or already gone: nothing half-written remains either way
+                discard(dir, tmp);
+            }
+        }
+    }
+
+    private static void discard(int dir, String tmp) {
+        try {
+            unistd_h.unlinkat(dir, tmp, 0);
+        } catch (SyscallException ignored) {
+            // already gone: nothing half-written remains either way
+        }
+    }
+
+    /** What storing a streamed file did: its fs-verity digest, and whether this call added the object. */
+    public record Stored(byte[] digest, boolean added) {}
+
+    /** Streamed files up to this size are hashed in memory first, so a shared one is never written. */
+    private static final int IN_MEMORY_MAX = 1 << 20;
+
+    /**
+     * Stores exactly size bytes read from in (a file inside an archive, say), whose digest is not
+     * known before they are read. Larger files are written to an unnamed O_TMPFILE file while
+     * being hashed and linked in under a temporary name only when complete, so an interrupted
+     * run leaves nothing behind; an object that already exists is kept and the copy dropped.
+     */
+    public Stored put(InputStream in, long size, String source) throws IOException {
+        if (size <= IN_MEMORY_MAX) {
+            byte[] bytes = in.readNBytes((int) size);
+            if (bytes.length != size) {
+                throw new IOException(source + ": ended after " + bytes.length + " of " + size + " bytes");
+            }
+            byte[] digest = FsVerity.of(bytes);
+            return new Stored(digest, put(bytes, digest, source));
+        }
+        int tmp;
+        try {
+            tmp = fcntl_h.openat(rootFd, ".", fcntl_h.O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+        } catch (SyscallException e) {
+            throw new IOException(root + ": cannot create an unnamed temporary file (O_TMPFILE) for " + source
+                    + ": " + e.getMessage(), e);
+        }
+        try {
+            FsVerity verity = new FsVerity();
+            long done = 0;
+            try (Arena arena = Arena.ofConfined()) {
+                byte[] heap = new byte[1 << 20];
+                MemorySegment buf = arena.allocate(heap.length);
+                while (done < size) {
+                    int n = in.read(heap, 0, (int) Math.min(heap.length, size - done));
+                    if (n < 0) {
+                        throw new IOException(source + ": ended after " + done + " of " + size + " bytes");
+                    }
+                    verity.update(heap, 0, n);
+                    MemorySegment.copy(heap, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, n);
+                    unistd_h.writeFully(tmp, buf, n, source);
+                    done += n;
                 }
             }
+            byte[] digest = verity.digest();
+            String path = objectPath(digest);
+            String subdir = path.substring(0, 2);
+            String name = path.substring(3);
+            int dir = dirFd(subdir, true);
+            if (isObject(dir, name, path)) {
+                return new Stored(digest, false);
+            }
+            sys_stat_h.fchmod(tmp, 0644, source);
+            unistd_h.fsync(tmp, source);
+            String tmpName = tempName(name);
+            unistd_h.linkat(fcntl_h.AT_FDCWD, "/proc/self/fd/" + tmp, dir, tmpName, fcntl_h.AT_SYMLINK_FOLLOW);
+            unistd_h.close(tmp); // fs-verity needs every writable fd gone
+            tmp = -1;
+            return new Stored(digest, install(dir, tmpName, subdir, name, digest, source, null));
+        } catch (SyscallException e) {
+            throw new IOException(root + ": cannot store " + source + ": " + e.getMessage(), e);
+        } finally {
+            unistd_h.closeQuietly(tmp);
         }
     }
 

@@ -1,0 +1,122 @@
+package dev.composefs.core.oci;
+
+import dev.composefs.core.tree.Node;
+import dev.composefs.core.tree.Meta;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * A mutable tree for applying layers: one per layer while its tar is read (with the layer's
+ * whiteouts and opaque markers kept beside its entries), and one for the merged image, into
+ * which each layer is merged in order. Whiteouts act only on what lower layers put there,
+ * wherever they stand in their own tar, as the OCI image spec says.
+ */
+final class LayerTree {
+    private LayerTree() {}
+
+    sealed interface Entry permits Dir, Leaf, Link {}
+
+    /** A directory; meta is null for one the layer only implies (a parent of its entries). */
+    static final class Dir implements Entry {
+        Meta meta;
+        final TreeMap<String, Entry> children = new TreeMap<>();
+        boolean opaque;
+        final TreeSet<String> whiteouts = new TreeSet<>();
+
+        Dir(Meta meta) {
+            this.meta = meta;
+        }
+    }
+
+    /** Any non-directory inode; two Leafs holding the same node are two names of one inode. */
+    record Leaf(Node node) implements Entry {}
+
+    /** A tar hardlink, resolved against the merged tree when its layer is merged. */
+    record Link(List<String> target, String path) implements Entry {}
+
+    /** Path components of a member name: "./a//b/" is [a, b]; ".." anywhere is refused. */
+    static List<String> components(String name, String what) throws IOException {
+        List<String> out = new ArrayList<>();
+        for (String c : name.split("/")) {
+            if (c.isEmpty() || c.equals(".")) {
+                continue;
+            }
+            if (c.equals("..")) {
+                throw new IOException(what + ": member " + printable(name) + " leads outside the image ('..')");
+            }
+            out.add(c);
+        }
+        return out;
+    }
+
+    /** Merges one layer into the image tree (both rooted at their root directories). */
+    static void merge(Dir image, Dir layer, String what) throws IOException {
+        List<Pending> links = new ArrayList<>();
+        merge(image, layer, new ArrayList<>(), links);
+        for (Pending p : links) {
+            Entry target = lookup(image, p.link().target());
+            if (target instanceof Dir) {
+                throw new IOException(what + ": hardlink " + printable(p.link().path()) + " points to a directory");
+            }
+            if (!(target instanceof Leaf leaf)) {
+                throw new IOException(what + ": hardlink " + printable(p.link().path()) + " -> "
+                        + printable(String.join("/", p.link().target())) + ": no such file in this or a lower layer");
+            }
+            p.dir().children.put(p.name(), leaf);
+        }
+    }
+
+    private record Pending(Dir dir, String name, Link link) {}
+
+    private static void merge(Dir base, Dir layer, List<String> path, List<Pending> links) {
+        if (layer.meta != null) {
+            base.meta = layer.meta;
+        }
+        if (layer.opaque) {
+            base.children.clear();
+        }
+        for (String w : layer.whiteouts) {
+            base.children.remove(w); // an entry of this layer by that name is put back below
+        }
+        for (var e : layer.children.entrySet()) {
+            String name = e.getKey();
+            Entry entry = e.getValue();
+            if (entry instanceof Dir d) {
+                Dir target = base.children.get(name) instanceof Dir existing ? existing : new Dir(null);
+                if (target.meta == null && d.meta == null) {
+                    target.meta = implied();
+                }
+                base.children.put(name, target);
+                merge(target, d, path, links);
+            } else if (entry instanceof Link l) {
+                base.children.remove(name);
+                links.add(new Pending(base, name, l));
+            } else {
+                base.children.put(name, entry);
+            }
+        }
+    }
+
+    private static Entry lookup(Dir root, List<String> path) {
+        Entry e = root;
+        for (String c : path) {
+            if (!(e instanceof Dir d)) {
+                return null;
+            }
+            e = d.children.get(c);
+        }
+        return e;
+    }
+
+    /** The metadata of a directory no layer describes: root's, 0755. */
+    static Meta implied() {
+        return new Meta(Meta.S_IFDIR | 0755, 0, 0, 0, 0, 1, null);
+    }
+
+    static String printable(String latin1) {
+        return dev.composefs.core.dumpfile.Escaping.printable(latin1);
+    }
+}

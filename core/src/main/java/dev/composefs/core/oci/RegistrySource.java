@@ -1,0 +1,340 @@
+package dev.composefs.core.oci;
+
+import com.fasterxml.jackson.jr.ob.JSON;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * An image in a registry, through the OCI distribution API: manifests and blobs by GET, with
+ * anonymous, basic or bearer-token authentication (the token fetched from the realm the
+ * registry's 401 names, with the credentials if any). Redirects are followed by hand so that
+ * credentials never go to another host (blob storage behind a redirect gets none).
+ */
+final class RegistrySource implements ImageSource {
+    private static final Pattern PARAM = Pattern.compile("(\\w+)=\"([^\"]*)\"");
+    private static final int MAX_REDIRECTS = 5;
+
+    /** A user name and password for the registry, or null for anonymous access. */
+    record Credentials(String user, String password) {
+        String basic() {
+            return "Basic " + Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    /**
+     * Credentials for a registry: from USER[:PASSWORD] if given, else from the auth file given,
+     * else from the files skopeo and docker read ($REGISTRY_AUTH_FILE,
+     * $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json, ~/.docker/config.json);
+     * null for anonymous access.
+     */
+    static Credentials credentials(String registry, String creds, java.nio.file.Path authFile) throws IOException {
+        if (creds != null) {
+            int colon = creds.indexOf(':');
+            if (colon <= 0) {
+                throw new IOException("--creds: expected USER:PASSWORD");
+            }
+            return new Credentials(creds.substring(0, colon), creds.substring(colon + 1));
+        }
+        List<java.nio.file.Path> files = new java.util.ArrayList<>();
+        if (authFile != null) {
+            files.add(authFile);
+        } else {
+            String env = System.getenv("REGISTRY_AUTH_FILE");
+            String runtime = System.getenv("XDG_RUNTIME_DIR");
+            String home = System.getProperty("user.home");
+            if (env != null) {
+                files.add(java.nio.file.Path.of(env));
+            }
+            if (runtime != null) {
+                files.add(java.nio.file.Path.of(runtime, "containers", "auth.json"));
+            }
+            files.add(java.nio.file.Path.of(home, ".config", "containers", "auth.json"));
+            files.add(java.nio.file.Path.of(home, ".docker", "config.json"));
+        }
+        for (java.nio.file.Path f : files) {
+            if (!java.nio.file.Files.isRegularFile(f)) {
+                if (authFile != null) {
+                    throw new IOException(f + ": no such auth file");
+                }
+                continue;
+            }
+            Map<String, Object> json = Manifests.parse(java.nio.file.Files.readAllBytes(f), f.toString());
+            if (json.get("auths") instanceof Map<?, ?> auths) {
+                for (String key : List.of(registry, "https://" + registry, "http://" + registry,
+                        registry.equals(ImageReference.DOCKER_HUB) ? "https://index.docker.io/v1/" : registry)) {
+                    if (auths.get(key) instanceof Map<?, ?> entry && entry.get("auth") instanceof String auth) {
+                        String decoded;
+                        try {
+                            decoded = new String(Base64.getDecoder().decode(auth), StandardCharsets.UTF_8);
+                        } catch (IllegalArgumentException e) {
+                            throw new IOException(f + ": the auth entry for " + key + " is not base64");
+                        }
+                        int colon = decoded.indexOf(':');
+                        if (colon <= 0) {
+                            throw new IOException(f + ": the auth entry for " + key + " is not USER:PASSWORD");
+                        }
+                        return new Credentials(decoded.substring(0, colon), decoded.substring(colon + 1));
+                    }
+                }
+            }
+        }
+        return null;
+    }
+
+    private final ImageReference ref;
+    private final Credentials credentials;
+    private final String base;
+    private final HttpClient http;
+    private volatile String authorization; // the header that last worked, shared by the layer threads
+
+    RegistrySource(ImageReference ref, Credentials credentials, boolean insecure) {
+        this.ref = ref;
+        this.credentials = credentials;
+        this.base = (insecure ? "http://" : "https://") + ref.endpoint();
+        this.http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1) // one connection per layer: parallel and predictable
+                .connectTimeout(Duration.ofSeconds(30))
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .build();
+    }
+
+    @Override
+    public ResolvedImage resolve(Platform platform) throws IOException {
+        String name = ref.toString();
+        HttpResponse<InputStream> r = get("/v2/" + ref.repository() + "/manifests/" + ref.reference(), MediaTypes.ACCEPT,
+                "manifest " + ref.reference());
+        byte[] bytes = body(r, Manifests.DOCUMENT_MAX, "manifest " + ref.reference());
+        String type = r.headers().firstValue("Content-Type").map(t -> t.split(";")[0].trim()).orElse(null);
+        Descriptor top = ref.digest() != null ? new Descriptor(type, ref.digest(), bytes.length) : null;
+        return Manifests.resolve(name, top, bytes, type, new Manifests.Fetcher() {
+            @Override
+            public byte[] manifest(Descriptor d) throws IOException {
+                return body(get("/v2/" + ref.repository() + "/manifests/" + d.digest(), MediaTypes.ACCEPT,
+                        "manifest " + d.digest()), Manifests.DOCUMENT_MAX, "manifest " + d.digest());
+            }
+
+            @Override
+            public byte[] blob(Descriptor d) throws IOException {
+                return body(get(blobPath(d), null, "blob " + d.digest()), Manifests.DOCUMENT_MAX, "blob " + d.digest());
+            }
+
+            @Override
+            public LayerBlob.Opener layer(Descriptor d) {
+                return () -> {
+                    String what = "layer " + d.digest();
+                    return new Interrupted(get(blobPath(d), null, what).body(), what, d.size());
+                };
+            }
+        }, platform);
+    }
+
+    private String blobPath(Descriptor d) {
+        return "/v2/" + ref.repository() + "/blobs/" + d.digest();
+    }
+
+    /** A GET that authenticates when asked to and follows redirects; any status but 200 is an error naming what. */
+    private HttpResponse<InputStream> get(String path, String accept, String what) throws IOException {
+        URI uri = URI.create(base + path);
+        boolean sameHost = true;
+        boolean authenticated = false;
+        for (int hop = 0; hop <= MAX_REDIRECTS; ) {
+            HttpRequest.Builder b = HttpRequest.newBuilder(uri).GET();
+            if (accept != null) {
+                b.header("Accept", accept);
+            }
+            String auth = authorization;
+            if (sameHost && auth != null) {
+                b.header("Authorization", auth);
+            }
+            HttpResponse<InputStream> r = send(b.build(), what);
+            int status = r.statusCode();
+            if (status == 200) {
+                return r;
+            }
+            if (status == 401 && sameHost && !authenticated) {
+                String challenge = r.headers().firstValue("WWW-Authenticate").orElse("");
+                drain(r);
+                authenticate(challenge, what);
+                authenticated = true;
+                continue;
+            }
+            if (status >= 300 && status < 400 && r.headers().firstValue("Location").isPresent()) {
+                drain(r);
+                uri = uri.resolve(r.headers().firstValue("Location").get());
+                sameHost = sameHost && uri.getAuthority() != null && uri.getAuthority().equals(URI.create(base).getAuthority());
+                hop++;
+                continue;
+            }
+            String detail = errorDetail(r);
+            throw new IOException(ref.registry() + ": " + what + " of " + ref.repository() + ": " + switch (status) {
+                case 401 -> "authentication required or refused" + (credentials == null ? " (give --creds or --authfile)" : "");
+                case 403 -> "access denied";
+                case 404 -> "not found";
+                default -> "HTTP " + status;
+            } + detail);
+        }
+        throw new IOException(ref.registry() + ": " + what + ": more than " + MAX_REDIRECTS + " redirects");
+    }
+
+    private HttpResponse<InputStream> send(HttpRequest req, String what) throws IOException {
+        try {
+            return http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(ref.registry() + ": " + what + ": interrupted");
+        } catch (IOException e) {
+            String msg = e instanceof java.net.ConnectException ? "cannot connect to " + req.uri().getAuthority()
+                    + " (" + (e.getMessage() != null ? e.getMessage() : "connection refused") + ")"
+                    : e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+            throw new IOException(ref.registry() + ": " + what + ": " + msg
+                    + (base.startsWith("https:") && msg.toLowerCase().contains("ssl") ? " (a plain-http registry needs --insecure)" : ""), e);
+        }
+    }
+
+    /** Answers a 401 challenge: Basic with the credentials, or Bearer with a token from the named realm. */
+    private void authenticate(String challenge, String what) throws IOException {
+        String scheme = challenge.split(" ", 2)[0];
+        Map<String, String> params = new LinkedHashMap<>();
+        Matcher m = PARAM.matcher(challenge);
+        while (m.find()) {
+            params.put(m.group(1).toLowerCase(), m.group(2));
+        }
+        if (scheme.equalsIgnoreCase("Basic")) {
+            if (credentials == null) {
+                throw new IOException(ref.registry() + ": " + what + ": the registry asks for a user name and password "
+                        + "(give --creds or --authfile)");
+            }
+            authorization = credentials.basic();
+            return;
+        }
+        if (!scheme.equalsIgnoreCase("Bearer") || params.get("realm") == null) {
+            throw new IOException(ref.registry() + ": " + what + ": unsupported authentication challenge '" + challenge + "'");
+        }
+        StringBuilder q = new StringBuilder();
+        if (params.containsKey("service")) {
+            q.append("service=").append(URLEncoder.encode(params.get("service"), StandardCharsets.UTF_8));
+        }
+        String scope = params.getOrDefault("scope", "repository:" + ref.repository() + ":pull");
+        q.append(q.isEmpty() ? "" : "&").append("scope=").append(URLEncoder.encode(scope, StandardCharsets.UTF_8));
+        URI realm = URI.create(params.get("realm"));
+        URI tokenUri = URI.create(realm + (realm.getQuery() == null ? "?" : "&") + q);
+        HttpRequest.Builder b = HttpRequest.newBuilder(tokenUri).GET();
+        if (credentials != null) {
+            b.header("Authorization", credentials.basic());
+        }
+        HttpResponse<InputStream> r = send(b.build(), "token for " + what);
+        if (r.statusCode() != 200) {
+            String detail = errorDetail(r);
+            throw new IOException(ref.registry() + ": token service " + realm.getHost() + " refused (HTTP "
+                    + r.statusCode() + ")" + (credentials == null ? " (give --creds or --authfile)" : "") + detail);
+        }
+        Map<String, Object> json = Manifests.parse(body(r, 1 << 20, "token"), "token from " + realm.getHost());
+        Object token = json.get("token") instanceof String t ? t : json.get("access_token");
+        if (!(token instanceof String t) || t.isEmpty()) {
+            throw new IOException(ref.registry() + ": token service " + realm.getHost() + " sent no token");
+        }
+        authorization = "Bearer " + t;
+    }
+
+    private byte[] body(HttpResponse<InputStream> r, int max, String what) throws IOException {
+        try (InputStream in = r.body()) {
+            byte[] b = in.readNBytes(max + 1);
+            if (b.length > max) {
+                throw new IOException(ref.registry() + ": " + what + ": larger than " + max + " bytes");
+            }
+            return b;
+        } catch (IOException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith(ref.registry())) {
+                throw e;
+            }
+            throw new IOException(ref.registry() + ": " + what + ": connection lost: " + e.getMessage(), e);
+        }
+    }
+
+    /** The registry's own error message ({"errors":[{"message":...}]}), if it sent one. */
+    private String errorDetail(HttpResponse<InputStream> r) {
+        try (InputStream in = r.body()) {
+            byte[] b = in.readNBytes(1 << 16);
+            Object errors = JSON.std.mapFrom(b).get("errors");
+            if (errors instanceof List<?> l && !l.isEmpty() && l.get(0) instanceof Map<?, ?> e && e.get("message") != null) {
+                return ": " + e.get("message");
+            }
+        } catch (IOException | RuntimeException e) {
+            // no JSON error body: the status says it
+        }
+        return "";
+    }
+
+    private static void drain(HttpResponse<InputStream> r) {
+        try (InputStream in = r.body()) {
+            in.readNBytes(1 << 16);
+        } catch (IOException ignored) {
+            // the connection is not reused then
+        }
+    }
+
+    /** A blob body whose read errors and early end say that the connection was lost, and how far it got. */
+    private final class Interrupted extends InputStream {
+        private final InputStream in;
+        private final String what;
+        private final long size;
+        private long count;
+
+        Interrupted(InputStream in, String what, long size) {
+            this.in = in;
+            this.what = what;
+            this.size = size;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] b = new byte[1];
+            return read(b, 0, 1) < 0 ? -1 : b[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n;
+            try {
+                n = in.read(b, off, len);
+            } catch (IOException e) {
+                throw lost(e.getMessage(), e);
+            }
+            if (n < 0 && count < size) {
+                throw lost("closed early", null);
+            }
+            if (n > 0) {
+                count += n;
+            }
+            return n;
+        }
+
+        private IOException lost(String why, IOException cause) {
+            return new IOException(ref.registry() + ": " + what + ": connection lost after " + count + " of " + size
+                    + " bytes (" + why + "); no image was written: run the pull again (objects stored so far are reused)", cause);
+        }
+
+        @Override
+        public void close() throws IOException {
+            in.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        http.close();
+    }
+}

@@ -1,0 +1,192 @@
+package dev.composefs.cli;
+
+import dev.composefs.bindings.unistd_h;
+import dev.composefs.core.erofs.ErofsWriter;
+import dev.composefs.core.fsverity.DigestingOutputStream;
+import dev.composefs.core.fsverity.FsVerity;
+import dev.composefs.core.oci.ImageSource;
+import dev.composefs.core.oci.OciImport;
+import dev.composefs.core.oci.Platform;
+import dev.composefs.core.oci.ResolvedImage;
+import dev.composefs.core.repository.ObjectStore;
+import dev.composefs.core.tree.TreeException;
+import dev.composefs.core.util.AtomicFile;
+import dev.composefs.core.util.Progress;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+/** composefs oci import|pull: container images into the object store and a composefs image. */
+@Command(name = "composefs oci", mixinStandardHelpOptions = true, versionProvider = Version.class,
+        subcommands = {OciCommand.Import.class, OciCommand.Pull.class},
+        description = {"Container images as composefs images: every file over 64 bytes goes into the object store "
+                + "by fs-verity digest (stored once, whatever image it came in), the image's merged tree becomes "
+                + "an EROFS image like mkcomposefs writes."})
+final class OciCommand implements Callable<Integer> {
+    final Main.Io io;
+
+    OciCommand(Main.Io io) {
+        this.io = io;
+    }
+
+    @Override
+    public Integer call() {
+        io.err().println("composefs oci: expected 'import' or 'pull' (see composefs oci --help)");
+        return 1;
+    }
+
+    /** What both subcommands take: the store, mkcomposefs' tree and format options, the output. */
+    static final class Build {
+        @Option(names = "--store", required = true, paramLabel = "STORE", description = "object store (created if missing)")
+        Path store;
+
+        @Option(names = "--use-epoch", description = "all mtimes 0")
+        boolean useEpoch;
+
+        @Option(names = "--skip-xattrs", description = "no xattrs")
+        boolean skipXattrs;
+
+        @Option(names = "--user-xattrs", description = "only user.* xattrs")
+        boolean userXattrs;
+
+        @Option(names = "--min-version", paramLabel = "N", description = "lowest image format version (default 0)")
+        Integer minVersion;
+
+        @Option(names = "--max-version", paramLabel = "N", description = "highest image format version (default 1)")
+        Integer maxVersion;
+
+        @Option(names = "--print-digest", description = "print the image's fs-verity digest")
+        boolean printDigest;
+
+        @Option(names = "--threads", paramLabel = "N", description = "layers read at once (default: 4)")
+        int threads = 4;
+
+        @Option(names = "--platform", paramLabel = "OS/ARCH[/VARIANT]",
+                description = "the image to take from a multi-platform index (default: this machine's)")
+        String platform;
+    }
+
+    @Command(name = "import", mixinStandardHelpOptions = true, versionProvider = Version.class,
+            description = "Import SOURCE, an OCI image layout (oci:DIR[:TAG]) or a docker save archive "
+                    + "(docker-archive:FILE[:REPO:TAG]), into STORE and write IMAGE.")
+    static final class Import implements Callable<Integer> {
+        @ParentCommand
+        OciCommand parent;
+
+        @Mixin
+        Build build;
+
+        @Parameters(index = "0", paramLabel = "SOURCE")
+        String source;
+
+        @Parameters(index = "1", paramLabel = "IMAGE")
+        String image;
+
+        @Override
+        public Integer call() {
+            return parent.run("composefs oci import", build, image, () -> ImageSource.local(source));
+        }
+    }
+
+    @Command(name = "pull", mixinStandardHelpOptions = true, versionProvider = Version.class,
+            description = "Pull REF (REGISTRY/REPO[:TAG|@DIGEST]) from a registry into STORE and write IMAGE. "
+                    + "An index is resolved for this platform; every blob is checked against its digest.")
+    static final class Pull implements Callable<Integer> {
+        @ParentCommand
+        OciCommand parent;
+
+        @Mixin
+        Build build;
+
+        @Option(names = "--insecure", description = "plain http (a registry on localhost, say), no TLS")
+        boolean insecure;
+
+        @Option(names = "--creds", paramLabel = "USER:PASSWORD", description = "registry credentials")
+        String creds;
+
+        @Option(names = "--authfile", paramLabel = "FILE",
+                description = "containers auth.json (default: the files skopeo and docker read)")
+        Path authfile;
+
+        @Parameters(index = "0", paramLabel = "REF")
+        String ref;
+
+        @Parameters(index = "1", paramLabel = "IMAGE")
+        String image;
+
+        @Override
+        public Integer call() {
+            return parent.run("composefs oci pull", build, image, () -> ImageSource.registry(ref, creds, authfile, insecure));
+        }
+    }
+
+    private interface Opener {
+        ImageSource open() throws IOException;
+    }
+
+    int run(String prog, Build b, String image, Opener opener) {
+        try {
+            int min = b.minVersion != null ? b.minVersion : 0;
+            int max = b.maxVersion != null ? b.maxVersion : (b.minVersion != null ? 0 : 1);
+            ErofsWriter.Options format;
+            OciImport.Options options;
+            Platform platform;
+            try {
+                format = new ErofsWriter.Options(min, max);
+                options = new OciImport.Options(b.useEpoch, b.skipXattrs, b.userXattrs, b.threads);
+                platform = platform(b.platform);
+            } catch (IllegalArgumentException e) {
+                io.err().println(prog + ": " + e.getMessage());
+                return 1;
+            }
+            Progress progress = new Progress(io.err(), unistd_h.isatty(2));
+            OciImport.Result result;
+            try (ImageSource source = opener.open();
+                    ObjectStore store = ObjectStore.open(b.store, true, ObjectStore.Lock.SHARED,
+                            w -> io.err().println(prog + ": warning: " + w))) {
+                ResolvedImage resolved = source.resolve(platform);
+                result = OciImport.run(resolved, store, options, progress);
+            }
+            FsVerity verity = new FsVerity();
+            try {
+                AtomicFile.write(image, out -> ErofsWriter.write(result.root(), format,
+                        new DigestingOutputStream(out, verity)), io.out());
+            } catch (TreeException e) {
+                io.err().println(prog + ": " + e.getMessage());
+                return 1;
+            } catch (IOException e) {
+                io.err().println(prog + ": " + image + ": cannot write image: " + e.getMessage());
+                return 1;
+            }
+            io.err().println(prog + ": " + image + ": " + result.layers() + " layers, " + result.files() + " files; "
+                    + result.objectsAdded() + " new objects (" + Progress.bytes(result.bytesAdded()) + "), "
+                    + result.objectsShared() + " already in the store (" + Progress.bytes(result.bytesShared())
+                    + " shared)");
+            if (b.printDigest) {
+                io.out().write((FsVerity.hex(verity.digest()) + "\n").getBytes(StandardCharsets.US_ASCII));
+                io.out().flush();
+            }
+            return 0;
+        } catch (IOException e) {
+            io.err().println(prog + ": " + e.getMessage());
+            return 1;
+        }
+    }
+
+    private static Platform platform(String s) {
+        if (s == null) {
+            return Platform.current();
+        }
+        String[] p = s.split("/");
+        if (p.length < 2 || p.length > 3 || p[0].isEmpty() || p[1].isEmpty()) {
+            throw new IllegalArgumentException("--platform=" + s + ": expected OS/ARCH[/VARIANT]");
+        }
+        return new Platform(p[0], p[1], p.length == 3 ? p[2] : null);
+    }
+}
