@@ -141,7 +141,7 @@ stale_cache() {
 
 # Sets JIT_FLAGS for program $1 with arguments $2...: short runs (a dump, an image, a mount)
 # are over before C2 would pay off, so C1 only and the serial GC. Runs that hash file content
-# (directory ingest, store fsck, measure-file) need C2, which alone compiles SHA-256 to the
+# (directory ingest, store fsck, measure-file, OCI import and pull) need C2, which alone compiles SHA-256 to the
 # CPU's SHA instructions, and get parallel GC threads.
 jit_flags() {
     local prog=$1 a short="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn64m" hashing="-XX:+UseParallelGC -Xmn64m"
@@ -157,7 +157,7 @@ jit_flags() {
                 fi
             done ;;
         composefs-info) [ "${1:-}" = measure-file ] && JIT_FLAGS=$hashing ;;
-        composefs) [ "${1:-}" = store ] && JIT_FLAGS=$hashing ;;
+        composefs) case ${1:-} in store | oci) JIT_FLAGS=$hashing ;; esac ;;
     esac
 }
 

@@ -7,14 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.jr.ob.JSON;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -58,65 +55,14 @@ class OciHookTest {
         digest = r.out().strip();
     }
 
-    /** A bundle whose rootfs is empty (target /) or a plain busybox root (other targets). */
-    @SuppressWarnings("unchecked")
     private static Path bundle(String name, Map<String, String> annotations, boolean plainRoot, boolean userns,
             String script) throws Exception {
-        Path b = Files.createDirectories(tmp.resolve("bundles").resolve(name));
-        // a user-namespaced container's root (host uid 100000) must reach the bundle
-        for (Path p = b; p.startsWith(tmp); p = p.getParent()) {
-            Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-        }
-        Path rootfs = Files.createDirectories(b.resolve("rootfs"));
-        if (userns) {
-            for (String d : List.of("proc", "dev", "sys")) { // the container's root may not create them
-                Files.createDirectories(rootfs.resolve(d));
-            }
-        }
-        if (plainRoot) {
-            Files.createDirectories(rootfs.resolve("bin"));
-            Files.copy(Path.of("/bin/busybox"), rootfs.resolve("bin/busybox"));
-            Files.createSymbolicLink(rootfs.resolve("bin/sh"), Path.of("busybox"));
-        }
-        Cli.Result spec = Cli.run(List.of("/usr/bin/env", "runc", "spec", "--bundle", b.toString()), null, Map.of());
-        assertEquals(0, spec.exit(), spec.stderr());
-        Map<String, Object> c = JSON.std.mapFrom(Files.readString(b.resolve("config.json")));
-        Map<String, Object> process = (Map<String, Object>) c.get("process");
-        process.put("terminal", false);
-        process.put("args", List.of("/bin/sh", "-c", script));
-        ((Map<String, Object>) c.get("root")).put("readonly", false); // runc would remount the root read-only
-        c.put("hooks", Map.of("createRuntime", List.of(Map.of("path", Cli.repo().resolve("bin/composefs").toString(),
-                "args", List.of("composefs", "oci-hook")))));
-        c.put("annotations", new LinkedHashMap<>(annotations));
-        if (userns) {
-            Map<String, Object> linux = (Map<String, Object>) c.get("linux");
-            List<Object> ns = new ArrayList<>((List<Object>) linux.get("namespaces"));
-            ns.add(Map.of("type", "user"));
-            linux.put("namespaces", ns);
-            linux.put("uidMappings", List.of(Map.of("containerID", 0, "hostID", 100000, "size", 65536)));
-            linux.put("gidMappings", List.of(Map.of("containerID", 0, "hostID", 100000, "size", 65536)));
-        }
-        Files.writeString(b.resolve("config.json"), JSON.std.asString(c));
-        return b;
+        return Runc.bundle(tmp.resolve("bundles").resolve(name), tmp, annotations, plainRoot, userns,
+                List.of("/bin/sh", "-c", script));
     }
 
-    private record Run(int exit, String out, String err) {}
-
-    /**
-     * runc, or crun: crun 1.8 refuses this host's hybrid cgroup layout while its cgroup v2
-     * hierarchy has controllers, so it runs in a mount namespace of its own without that hierarchy.
-     */
-    private static Run run(String runtime, Path bundle, String id) throws Exception {
-        List<String> cmd = runtime.equals("runc")
-                ? List.of("runc", "run", "--bundle", bundle.toString(), id)
-                : List.of("unshare", "-m", "sh", "-c", "umount /sys/fs/cgroup/unified 2>/dev/null; exec crun run --bundle \""
-                        + bundle + "\" " + id);
-        Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                .start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), runtime + " did not finish");
-        return new Run(p.exitValue(), out, err);
+    private static Runc.Run run(String runtime, Path bundle, String id) throws Exception {
+        return Runc.run(runtime, bundle, id);
     }
 
     private static Map<String, String> annotations(String... more) {
@@ -150,7 +96,7 @@ class OciHookTest {
             // this host's store has no fs-verity: digest= with tryverity checks the image, not the objects
             Path b = bundle("root-" + rt, annotations("org.composefs.digest", digest, "org.composefs.options",
                     "tryverity"), false, false, "cat /marker; ls /");
-            Run r = run(rt, b, "cfs-root-" + rt);
+            Runc.Run r = run(rt, b, "cfs-root-" + rt);
             assertEquals(0, r.exit(), rt + ": " + r.err());
             assertTrue(r.out().startsWith("marker from a composefs image\n"), rt + ": " + r.out());
             assertFalse(MountGuard.mounts().stream().anyMatch(m -> m.contains(b.toString())), "nothing on the host");
@@ -167,7 +113,7 @@ class OciHookTest {
         for (String rt : List.of("runc", "crun")) {
             Path b = bundle("opt-" + rt, annotations("org.composefs.target", "/opt/app"), true, false,
                     "cat /opt/app/marker; ls /opt/app/bin");
-            Run r = run(rt, b, "cfs-opt-" + rt);
+            Runc.Run r = run(rt, b, "cfs-opt-" + rt);
             assertEquals(0, r.exit(), rt + ": " + r.err());
             assertEquals("marker from a composefs image\nbusybox\nsh\n", r.out(), rt);
             rootfsUntouched(b, true);
@@ -180,7 +126,7 @@ class OciHookTest {
         for (String rt : List.of("runc", "crun")) {
             Path b = bundle("bad-" + rt, annotations("org.composefs.digest", "0".repeat(64), "org.composefs.options",
                     "tryverity"), false, false, "cat /marker");
-            Run r = run(rt, b, "cfs-bad-" + rt);
+            Runc.Run r = run(rt, b, "cfs-bad-" + rt);
             assertNotEquals(0, r.exit(), rt);
             assertFalse(r.out().contains("marker"), rt + ": the process never ran");
             assertTrue(r.err().contains("wrong fs-verity digest"), rt + ": the hook's message reaches the user: " + r.err());
@@ -191,7 +137,7 @@ class OciHookTest {
     @Test
     void aUserNamespacedContainerOwnsTheImagesRootFiles() throws Exception {
         Path b = bundle("userns", annotations(), false, true, "stat -c '%u:%g' /marker /bin/busybox");
-        Run r = run("runc", b, "cfs-userns");
+        Runc.Run r = run("runc", b, "cfs-userns");
         assertEquals(0, r.exit(), r.err());
         assertEquals("0:0\n0:0\n", r.out(), "idmapped with the container's user namespace");
     }
@@ -203,7 +149,7 @@ class OciHookTest {
         Path work = Files.createDirectories(rw.resolve("work"));
         Path b = bundle("upper", annotations("org.composefs.options", "upperdir=" + upper + ",workdir=" + work), false,
                 false, "echo written > /new-file && cat /marker");
-        Run r = run("runc", b, "cfs-upper");
+        Runc.Run r = run("runc", b, "cfs-upper");
         assertEquals(0, r.exit(), r.err());
         assertEquals("written\n", Files.readString(upper.resolve("new-file")));
         assertFalse(Files.exists(tmp.resolve("tree/new-file")));
@@ -212,7 +158,7 @@ class OciHookTest {
     @Test
     void noAnnotationNothingDoneAndTheHooksJson() throws Exception {
         Path b = bundle("none", Map.of(), true, false, "echo plain");
-        Run r = run("runc", b, "cfs-none");
+        Runc.Run r = run("runc", b, "cfs-none");
         assertEquals(0, r.exit(), r.err());
         assertEquals("plain\n", r.out());
         // poststop (and any stage after creation) is harmless: nothing to undo, the namespace took the mounts

@@ -91,16 +91,25 @@ class OciImportTest {
     static synchronized String reference(Path layout, String tag) throws Exception {
         String key = layout + ":" + tag;
         if (!REFERENCE.containsKey(key)) {
-            Path bundle = tmp.resolve("umoci-" + REFERENCE.size());
-            Cli.Result u = Cli.run("/usr/bin/umoci", "unpack", "--image", layout + ":" + tag, bundle.toString());
-            assertEquals(0, u.exit(), u.stderr());
-            Path image = tmp.resolve("reference-" + REFERENCE.size() + ".cfs");
-            Cli.Result m = Cli.run("mkcomposefs", "--hardlinks", "--digest-store=" + tmp.resolve("reference-store"),
-                    bundle.resolve("rootfs").toString(), image.toString());
-            assertEquals(0, m.exit(), m.stderr());
-            REFERENCE.put(key, dump(image));
+            REFERENCE.put(key, dumpOfTree(unpack(tmp.resolve("umoci-" + REFERENCE.size()), layout, tag), tmp));
         }
         return REFERENCE.get(key);
+    }
+
+    /** umoci unpack of layout:tag into bundle; its rootfs. */
+    static Path unpack(Path bundle, Path layout, String tag) throws Exception {
+        Cli.Result u = Cli.run("/usr/bin/umoci", "unpack", "--image", layout + ":" + tag, bundle.toString());
+        assertEquals(0, u.exit(), u.stderr());
+        return bundle.resolve("rootfs");
+    }
+
+    /** The dump of mkcomposefs --hardlinks of a directory (image and store under work), root aside. */
+    static String dumpOfTree(Path rootfs, Path work) throws Exception {
+        Path image = Files.createTempFile(work, "reference", ".cfs");
+        Cli.Result m = Cli.run("mkcomposefs", "--hardlinks", "--digest-store=" + work.resolve("reference-store"),
+                rootfs.toString(), image.toString());
+        assertEquals(0, m.exit(), m.stderr());
+        return dump(image);
     }
 
     static String imported(Cli.Result r) {
@@ -300,13 +309,11 @@ class OciImportTest {
         Path store = tmp.resolve("store-mount");
         Path image = tmp.resolve("mount.cfs");
         assertEquals(0, oci("pull", "--insecure", "--store=" + store, registry.host() + "/test/app:1", image.toString()).exit());
-        Path bundle = tmp.resolve("umoci-mount");
-        assertEquals(0, Cli.run("/usr/bin/umoci", "unpack", "--image", layout + ":app", bundle.toString()).exit());
+        Path rootfs = unpack(tmp.resolve("umoci-mount"), layout, "app");
         Path mnt = guard.mountpoint(tmp, "oci");
         Cli.Result m = Cli.run("mount.composefs", "-o", "basedir=" + store, image.toString(), mnt.toString());
         assertEquals(0, m.exit(), m.stderr());
         try {
-            Path rootfs = bundle.resolve("rootfs");
             List<Path> files;
             try (Stream<Path> s = Files.walk(rootfs)) {
                 files = s.filter(p -> Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)).toList();

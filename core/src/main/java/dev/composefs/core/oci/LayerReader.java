@@ -41,16 +41,27 @@ final class LayerReader {
         }
     }
 
+    /**
+     * Where files are hashed and stored off the thread that decompresses and reads the tar, so
+     * the two overlap; buffered bytes are bounded by the permits (KiB) of {@code memory}.
+     */
+    record Hashers(java.util.concurrent.ExecutorService pool, java.util.concurrent.Semaphore memory) {
+        /** Files up to this size go to a hasher; larger ones are streamed by the reading thread. */
+        static final int HANDOFF_MAX = 1 << 20;
+    }
+
     private final OciImport.Options options;
     private final ObjectStore store;
     private final Counters counters;
     private final String what;
+    private final Hashers hashers;
 
-    LayerReader(OciImport.Options options, ObjectStore store, Counters counters, String what) {
+    LayerReader(OciImport.Options options, ObjectStore store, Counters counters, String what, Hashers hashers) {
         this.options = options;
         this.store = store;
         this.counters = counters;
         this.what = what;
+        this.hashers = hashers;
     }
 
     Dir read(TarReader tar) throws IOException {
@@ -85,7 +96,7 @@ final class LayerReader {
             }
             Entry entry = switch (e.type()) {
                 case TarEntry.HARDLINK -> new Link(LayerTree.components(e.linkName(), what), e.name());
-                case TarEntry.REGULAR -> new Leaf(file(e, tar.content()));
+                case TarEntry.REGULAR -> file(e, tar.content());
                 case TarEntry.SYMLINK -> new Leaf(symlink(e));
                 case TarEntry.CHAR -> new Leaf(new Device(meta(e, Meta.S_IFCHR), sys_stat_h.makedev(e.devMajor(), e.devMinor())));
                 case TarEntry.BLOCK -> new Leaf(new Device(meta(e, Meta.S_IFBLK), sys_stat_h.makedev(e.devMajor(), e.devMinor())));
@@ -94,7 +105,33 @@ final class LayerReader {
             };
             parent.children.put(name, entry);
         }
+        settle(root);
         return root;
+    }
+
+    /** Waits for the files handed to hashers and puts them in place. */
+    private void settle(Dir d) throws IOException {
+        for (var e : d.children.entrySet()) {
+            if (e.getValue() instanceof Dir sub) {
+                settle(sub);
+            } else if (e.getValue() instanceof LayerTree.Pending p) {
+                e.setValue(new Leaf(await(p.node())));
+            }
+        }
+    }
+
+    private static Node await(java.util.concurrent.Future<Node> f) throws IOException {
+        try {
+            return f.get();
+        } catch (java.util.concurrent.ExecutionException x) {
+            if (x.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException(x.getCause());
+        } catch (InterruptedException x) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
     }
 
     private Dir parent(Dir root, List<String> path, String member) throws IOException {
@@ -125,23 +162,54 @@ final class LayerReader {
         }
     }
 
-    private Node file(TarEntry e, InputStream content) throws IOException {
+    private Entry file(TarEntry e, InputStream content) throws IOException {
         Meta meta = meta(e, Meta.S_IFREG);
         long size = e.size();
         counters.files().incrementAndGet();
         if (size == 0) {
-            return new RegularFile(meta, 0, null, null, null);
+            return new Leaf(new RegularFile(meta, 0, null, null, null));
         }
         String source = what + ": " + LayerTree.printable(e.name());
         if (size <= ScanOptions.UPSTREAM_INLINE_LIMIT) {
-            byte[] bytes = content.readNBytes((int) size);
-            if (bytes.length != size) {
-                throw new IOException(source + ": archive ends inside the file");
-            }
+            byte[] bytes = readAll(content, size, source);
             byte[] digest = FsVerity.of(bytes);
-            return new RegularFile(meta, size, bytes, ObjectStore.objectPath(digest), digest);
+            return new Leaf(new RegularFile(meta, size, bytes, ObjectStore.objectPath(digest), digest));
         }
-        ObjectStore.Stored stored = store.put(content, size, source);
+        if (size > Hashers.HANDOFF_MAX) {
+            return new Leaf(stored(meta, size, store.put(content, size, source)));
+        }
+        byte[] bytes = readAll(content, size, source);
+        int permits = (int) ((size + 1023) / 1024);
+        try {
+            hashers.memory().acquire(permits);
+        } catch (InterruptedException x) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+        try {
+            return new LayerTree.Pending(hashers.pool().submit(() -> {
+                try {
+                    byte[] digest = FsVerity.of(bytes);
+                    return stored(meta, size, new ObjectStore.Stored(digest, store.put(bytes, digest, source)));
+                } finally {
+                    hashers.memory().release(permits);
+                }
+            }));
+        } catch (java.util.concurrent.RejectedExecutionException x) {
+            hashers.memory().release(permits);
+            throw new IOException(what + ": import stopped");
+        }
+    }
+
+    private static byte[] readAll(InputStream content, long size, String source) throws IOException {
+        byte[] bytes = content.readNBytes((int) size);
+        if (bytes.length != size) {
+            throw new IOException(source + ": archive ends inside the file");
+        }
+        return bytes;
+    }
+
+    private Node stored(Meta meta, long size, ObjectStore.Stored stored) {
         if (stored.added()) {
             counters.added().incrementAndGet();
             counters.addedBytes().addAndGet(size);

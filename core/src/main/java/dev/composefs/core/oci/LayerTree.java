@@ -17,7 +17,7 @@ import java.util.TreeSet;
 final class LayerTree {
     private LayerTree() {}
 
-    sealed interface Entry permits Dir, Leaf, Link {}
+    sealed interface Entry permits Dir, Leaf, Link, Pending {}
 
     /** A directory; meta is null for one the layer only implies (a parent of its entries). */
     static final class Dir implements Entry {
@@ -33,6 +33,9 @@ final class LayerTree {
 
     /** Any non-directory inode; two Leafs holding the same node are two names of one inode. */
     record Leaf(Node node) implements Entry {}
+
+    /** A file whose digest and object are being made on another thread; a Leaf once the layer is read. */
+    record Pending(java.util.concurrent.Future<Node> node) implements Entry {}
 
     /** A tar hardlink, resolved against the merged tree when its layer is merged. */
     record Link(List<String> target, String path) implements Entry {}
@@ -54,9 +57,9 @@ final class LayerTree {
 
     /** Merges one layer into the image tree (both rooted at their root directories). */
     static void merge(Dir image, Dir layer, String what) throws IOException {
-        List<Pending> links = new ArrayList<>();
+        List<LinkToResolve> links = new ArrayList<>();
         merge(image, layer, new ArrayList<>(), links);
-        for (Pending p : links) {
+        for (LinkToResolve p : links) {
             Entry target = lookup(image, p.link().target());
             if (target instanceof Dir) {
                 throw new IOException(what + ": hardlink " + printable(p.link().path()) + " points to a directory");
@@ -69,9 +72,9 @@ final class LayerTree {
         }
     }
 
-    private record Pending(Dir dir, String name, Link link) {}
+    private record LinkToResolve(Dir dir, String name, Link link) {}
 
-    private static void merge(Dir base, Dir layer, List<String> path, List<Pending> links) {
+    private static void merge(Dir base, Dir layer, List<String> path, List<LinkToResolve> links) {
         if (layer.meta != null) {
             base.meta = layer.meta;
         }
@@ -93,7 +96,7 @@ final class LayerTree {
                 merge(target, d, path, links);
             } else if (entry instanceof Link l) {
                 base.children.remove(name);
-                links.add(new Pending(base, name, l));
+                links.add(new LinkToResolve(base, name, l));
             } else {
                 base.children.put(name, entry);
             }

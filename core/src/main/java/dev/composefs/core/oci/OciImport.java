@@ -74,11 +74,19 @@ public final class OciImport {
                     t.setDaemon(true);
                     return t;
                 });
+        // hashing and storing: CPU-bound hashing and fsync-bound writes, so more threads than cores
+        ExecutorService hashPool = Executors.newFixedThreadPool(Math.max(4, 2 * Runtime.getRuntime().availableProcessors()),
+                r -> {
+                    Thread t = new Thread(r, "oci-hash");
+                    t.setDaemon(true);
+                    return t;
+                });
+        LayerReader.Hashers hashers = new LayerReader.Hashers(hashPool, new java.util.concurrent.Semaphore(64 << 10));
         List<Future<Dir>> futures = new ArrayList<>();
         try {
             for (LayerBlob layer : layers) {
                 futures.add(pool.submit(() -> {
-                    Dir d = readLayer(layer, store, options, counters, n -> {
+                    Dir d = readLayer(layer, store, options, counters, hashers, n -> {
                         read.addAndGet(n);
                         if (progress.enabled()) {
                             show.run();
@@ -98,8 +106,10 @@ public final class OciImport {
                     counters.addedBytes().get(), counters.shared().get(), counters.sharedBytes().get());
         } finally {
             pool.shutdownNow();
+            hashPool.shutdownNow();
             try {
                 pool.awaitTermination(10, TimeUnit.SECONDS);
+                hashPool.awaitTermination(10, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -127,7 +137,7 @@ public final class OciImport {
 
     /** One layer: blob digest and size, decompression, diff_id, tar, into the store. */
     static Dir readLayer(LayerBlob layer, ObjectStore store, Options options, LayerReader.Counters counters,
-            java.util.function.LongConsumer progress) throws IOException {
+            LayerReader.Hashers hashers, java.util.function.LongConsumer progress) throws IOException {
         String what = layer.name();
         try (InputStream raw = layer.opener().open()) {
             CheckedStream blob = new CheckedStream(raw, layer.digest(), layer.size(), what, progress);
@@ -135,7 +145,7 @@ public final class OciImport {
                     layer.diffId(), -1, what + " (uncompressed, diff_id " + layer.diffId() + ")", null);
             Dir tree;
             try {
-                tree = new LayerReader(options, store, counters, what).read(new TarReader(tarBytes, what));
+                tree = new LayerReader(options, store, counters, what, hashers).read(new TarReader(tarBytes, what));
                 tarBytes.finish();
             } catch (ZipException e) {
                 throw new IOException(what + ": corrupt gzip data: " + e.getMessage(), e);

@@ -1,0 +1,87 @@
+package dev.composefs.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.jr.ob.JSON;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * OCI bundles for Debian's runc and crun with bin/composefs registered as the createRuntime
+ * hook (args ["composefs", "oci-hook"]), made with `runc spec`, and runs of them.
+ */
+final class Runc {
+    private Runc() {}
+
+    record Run(int exit, String out, String err) {}
+
+    /**
+     * A bundle at b whose rootfs is empty (the hook mounts the image as root) or a plain busybox
+     * root (plainRoot, for other targets); every directory from b up to top is made world-readable.
+     */
+    @SuppressWarnings("unchecked")
+    static Path bundle(Path b, Path top, Map<String, String> annotations, boolean plainRoot, boolean userns,
+            List<String> args) throws Exception {
+        Files.createDirectories(b);
+        // a user-namespaced container's root (host uid 100000) must reach the bundle
+        for (Path p = b; p.startsWith(top); p = p.getParent()) {
+            Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+        Path rootfs = Files.createDirectories(b.resolve("rootfs"));
+        if (userns) {
+            for (String d : List.of("proc", "dev", "sys")) { // the container's root may not create them
+                Files.createDirectories(rootfs.resolve(d));
+            }
+        }
+        if (plainRoot) {
+            Files.createDirectories(rootfs.resolve("bin"));
+            Files.copy(Path.of("/bin/busybox"), rootfs.resolve("bin/busybox"));
+            Files.createSymbolicLink(rootfs.resolve("bin/sh"), Path.of("busybox"));
+        }
+        Cli.Result spec = Cli.run(List.of("/usr/bin/env", "runc", "spec", "--bundle", b.toString()), null, Map.of());
+        assertEquals(0, spec.exit(), spec.stderr());
+        Map<String, Object> c = JSON.std.mapFrom(Files.readString(b.resolve("config.json")));
+        Map<String, Object> process = (Map<String, Object>) c.get("process");
+        process.put("terminal", false);
+        process.put("args", args);
+        ((Map<String, Object>) c.get("root")).put("readonly", false); // runc would remount the root read-only
+        c.put("hooks", Map.of("createRuntime", List.of(Map.of("path", Cli.repo().resolve("bin/composefs").toString(),
+                "args", List.of("composefs", "oci-hook")))));
+        c.put("annotations", new LinkedHashMap<>(annotations));
+        if (userns) {
+            Map<String, Object> linux = (Map<String, Object>) c.get("linux");
+            List<Object> ns = new ArrayList<>((List<Object>) linux.get("namespaces"));
+            ns.add(Map.of("type", "user"));
+            linux.put("namespaces", ns);
+            linux.put("uidMappings", List.of(Map.of("containerID", 0, "hostID", 100000, "size", 65536)));
+            linux.put("gidMappings", List.of(Map.of("containerID", 0, "hostID", 100000, "size", 65536)));
+        }
+        Files.writeString(b.resolve("config.json"), JSON.std.asString(c));
+        return b;
+    }
+
+    /**
+     * runc, or crun: crun 1.8 refuses this host's hybrid cgroup layout while its cgroup v2
+     * hierarchy has controllers, so it runs in a mount namespace of its own without that hierarchy.
+     */
+    static Run run(String runtime, Path bundle, String id) throws Exception {
+        List<String> cmd = runtime.equals("runc")
+                ? List.of("runc", "run", "--bundle", bundle.toString(), id)
+                : List.of("unshare", "-m", "sh", "-c", "umount /sys/fs/cgroup/unified 2>/dev/null; exec crun run --bundle \""
+                        + bundle + "\" " + id);
+        Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), runtime + " did not finish");
+        return new Run(p.exitValue(), out, err);
+    }
+
+}
