@@ -187,6 +187,75 @@ class OciImportTest {
     }
 
     @Test
+    void mkcomposefsTreeOptionsGiveMkcomposefsImages() throws Exception {
+        // with --use-epoch the root entry is the same too (0755 root:root), so whole images compare
+        Path rootfs = unpack(tmp.resolve("umoci-options"), layout, "app");
+        for (List<String> options : List.of(List.of("--use-epoch"),
+                List.of("--use-epoch", "--user-xattrs", "--max-version=0"),
+                List.of("--use-epoch", "--skip-xattrs", "--min-version=1", "--max-version=1"))) {
+            List<String> mk = new ArrayList<>(List.of("mkcomposefs", "--hardlinks", "--print-digest"));
+            mk.addAll(options);
+            mk.addAll(List.of("--digest-store=" + tmp.resolve("store-options-ref"), rootfs.toString(),
+                    tmp.resolve("options-ref.cfs").toString()));
+            String expected = imported(Cli.run(mk, null, Map.of()));
+            List<String> args = new ArrayList<>(List.of("import", "--print-digest", "--store=" + tmp.resolve("store-options")));
+            args.addAll(options);
+            args.addAll(List.of("oci:" + layout + ":app", tmp.resolve("options.cfs").toString()));
+            assertEquals(expected, imported(oci(args.toArray(String[]::new))), options.toString());
+        }
+    }
+
+    @Test
+    void aMultiPlatformIndexIsResolvedForThePlatform() throws Exception {
+        Path multi = tmp.resolve("layout-multi");
+        assertEquals(0, Cli.run("/bin/cp", "-a", layout.toString(), multi.toString()).exit());
+        // an index naming base for another platform and app for this one, added as tag "multi"
+        Map<String, Object> index = com.fasterxml.jackson.jr.ob.JSON.std.mapFrom(Files.readString(multi.resolve("index.json")));
+        List<Map<String, Object>> entries = new ArrayList<>();
+        String here = dev.composefs.core.oci.Platform.current().architecture();
+        String other = here.equals("s390x") ? "ppc64le" : "s390x";
+        for (Object o : (List<?>) index.get("manifests")) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> m = new java.util.LinkedHashMap<>((Map<String, Object>) o);
+            boolean isApp = "app".equals(((Map<?, ?>) m.remove("annotations")).get("org.opencontainers.image.ref.name"));
+            m.put("platform", Map.of("os", "linux", "architecture", isApp ? here : other));
+            entries.add(m);
+        }
+        byte[] blob = com.fasterxml.jackson.jr.ob.JSON.std.asBytes(Map.of("schemaVersion", 2,
+                "mediaType", "application/vnd.oci.image.index.v1+json", "manifests", entries));
+        Path blobFile = Files.write(tmp.resolve("index-blob"), blob);
+        String hex = Cli.run("/usr/bin/sha256sum", blobFile.toString()).out().substring(0, 64);
+        Files.copy(blobFile, multi.resolve("blobs/sha256").resolve(hex));
+        @SuppressWarnings("unchecked")
+        List<Object> top = (List<Object>) index.get("manifests");
+        top.add(Map.of("mediaType", "application/vnd.oci.image.index.v1+json", "digest", "sha256:" + hex,
+                "size", blob.length, "annotations", Map.of("org.opencontainers.image.ref.name", "multi")));
+        Files.writeString(multi.resolve("index.json"), com.fasterxml.jackson.jr.ob.JSON.std.asString(index));
+
+        Path store = tmp.resolve("store-multi");
+        String app = imported(oci("import", "--print-digest", "--store=" + store, "oci:" + layout + ":app",
+                tmp.resolve("multi-app.cfs").toString()));
+        String base = imported(oci("import", "--print-digest", "--store=" + store, "oci:" + layout + ":base",
+                tmp.resolve("multi-base.cfs").toString()));
+        assertEquals(app, imported(oci("import", "--print-digest", "--store=" + store, "oci:" + multi + ":multi",
+                tmp.resolve("multi.cfs").toString())), "this machine's platform");
+        assertEquals(base, imported(oci("import", "--print-digest", "--platform=linux/" + other, "--store=" + store,
+                "oci:" + multi + ":multi", tmp.resolve("multi.cfs").toString())));
+        Cli.Result none = oci("import", "--platform=linux/mips64le", "--store=" + store, "oci:" + multi + ":multi",
+                tmp.resolve("multi.cfs").toString());
+        assertEquals(1, none.exit());
+        assertTrue(errors(none).get(0).contains("no image for linux/mips64le (the index offers [linux/"), none.stderr());
+
+        Cli.Result s = Cli.run("/usr/bin/skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false",
+                "oci:" + multi + ":multi", "docker://" + registry.host() + "/test/multi:1");
+        assertEquals(0, s.exit(), s.stderr());
+        assertEquals(app, imported(oci("pull", "--insecure", "--print-digest", "--store=" + store,
+                registry.host() + "/test/multi:1", tmp.resolve("multi.cfs").toString())), "pulled: this platform");
+        assertEquals(base, imported(oci("pull", "--insecure", "--print-digest", "--platform=linux/" + other,
+                "--store=" + store, registry.host() + "/test/multi:1", tmp.resolve("multi.cfs").toString())));
+    }
+
+    @Test
     void aCorruptedBlobIsRefusedNamingIt() throws Exception {
         Path copy = tmp.resolve("layout-corrupt");
         assertEquals(0, Cli.run("/bin/cp", "-a", layout.toString(), copy.toString()).exit());
