@@ -43,6 +43,16 @@ public final class sys_xattr_h {
                 FunctionDescriptor.of(C_LONG, C_POINTER, C_POINTER, C_LONG));
     }
 
+    private static final class flistxattr {
+        static final MethodHandle HANDLE = Native.downcall("flistxattr",
+                FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_LONG));
+    }
+
+    private static final class fgetxattr {
+        static final MethodHandle HANDLE = Native.downcall("fgetxattr",
+                FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_POINTER, C_LONG));
+    }
+
     private static final class lsetxattr {
         static final MethodHandle HANDLE = Native.downcall("lsetxattr",
                 FunctionDescriptor.of(C_INT, C_POINTER, C_POINTER, C_POINTER, C_LONG, C_INT));
@@ -82,8 +92,23 @@ public final class sys_xattr_h {
         return get(getxattr.HANDLE, "getxattr", path, name);
     }
 
+    /** flistxattr(2) on an open (not O_PATH) fd: no path to resolve. what names it in errors. */
+    public static List<byte[]> flistxattr(int fd, String what) throws SyscallException {
+        return split(sized("flistxattr", what, (st, a, buf, size) -> (long) flistxattr.HANDLE.invokeExact(st, fd, buf, size)));
+    }
+
+    /** fgetxattr(2) with the name as raw bytes. */
+    public static byte[] fgetxattr(int fd, byte[] name, String what) throws SyscallException {
+        return sized("fgetxattr", what + " " + Native.display(name), (st, a, buf, size) ->
+                (long) fgetxattr.HANDLE.invokeExact(st, fd, Native.cstr(a, name), buf, size));
+    }
+
     private static List<byte[]> list(MethodHandle h, String call, String path) throws SyscallException {
-        byte[] raw = sized(call, path, (st, a, buf, size) -> (long) h.invokeExact(st, a.allocateFrom(path), buf, size));
+        return split(sized(call, path, (st, a, buf, size) -> (long) h.invokeExact(st, a.allocateFrom(path), buf, size)));
+    }
+
+    /** NUL-terminated names. */
+    private static List<byte[]> split(byte[] raw) {
         List<byte[]> names = new ArrayList<>();
         int start = 0;
         for (int i = 0; i < raw.length; i++) {

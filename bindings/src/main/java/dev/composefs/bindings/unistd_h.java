@@ -32,6 +32,10 @@ public final class unistd_h {
         static final MethodHandle HANDLE = Native.downcall("fsync", FunctionDescriptor.of(C_INT, C_INT));
     }
 
+    private static final class syncfs {
+        static final MethodHandle HANDLE = Native.downcall("syncfs", FunctionDescriptor.of(C_INT, C_INT));
+    }
+
     private static final class geteuid {
         static final MethodHandle HANDLE = Native.plain("geteuid", FunctionDescriptor.of(C_INT));
     }
@@ -113,6 +117,11 @@ public final class unistd_h {
 
     public static void fsync(int fd, String what) throws SyscallException {
         Native.call("fsync", what, (st, a) -> (int) fsync.HANDLE.invokeExact(st, fd));
+    }
+
+    /** syncfs(2): everything written to the filesystem that holds fd reaches the disk. */
+    public static void syncfs(int fd, String what) throws SyscallException {
+        Native.call("syncfs", what, (st, a) -> (int) syncfs.HANDLE.invokeExact(st, fd));
     }
 
     /** read(2) into buf (up to its size); 0 at end of file. */

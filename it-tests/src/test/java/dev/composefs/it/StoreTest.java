@@ -55,6 +55,57 @@ class StoreTest {
         assertTrue(Files.notExists(leftover), "a leftover temporary file is cleared");
     }
 
+    /**
+     * A cold ingest writes its objects under temporary names and publishes them together after
+     * one syncfs: killed before that, it leaves only temporary files (never an object whose
+     * data may not be on disk), which gc removes; run again, it completes.
+     */
+    @Test
+    void aKilledIngestPublishesNothingAndARerunCompletes() throws Exception {
+        Path tree = Files.createDirectories(work.resolve("many"));
+        byte[] block = new byte[20000];
+        for (int i = 0; i < 10000; i++) {
+            Path d = Files.createDirectories(tree.resolve("d" + (i % 100)));
+            block[0] = (byte) i;
+            block[1] = (byte) (i >> 8);
+            Files.write(d.resolve("f" + i), block);
+        }
+        Path store = work.resolve("store-killed");
+        Process p = new ProcessBuilder(Cli.repo().resolve("bin/mkcomposefs").toString(), "--digest-store=" + store,
+                tree.toString(), work.resolve("killed.cfs").toString()).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        long temps = 0;
+        for (int i = 0; i < 1200 && p.isAlive() && temps < 1000; i++) {
+            Thread.sleep(10);
+            if (Files.isDirectory(store)) {
+                try (Stream<Path> s = Files.walk(store)) {
+                    temps = s.filter(f -> f.getFileName().toString().startsWith(".tmp-")).count();
+                } catch (java.io.UncheckedIOException raced) {
+                    // a temporary file renamed while listed
+                }
+            }
+        }
+        assertTrue(p.isAlive(), "still ingesting when killed (" + temps + " temporary files)");
+        p.destroyForcibly(); // SIGKILL
+        p.waitFor();
+        assertFalse(Files.exists(work.resolve("killed.cfs")));
+        assertTrue(objects(store).stream().allMatch(f -> f.getFileName().toString().startsWith(".tmp-")),
+                "no object published before the flush");
+        Cli.Result r = Cli.run("mkcomposefs", "--print-digest", "--digest-store=" + store, tree.toString(),
+                work.resolve("rerun.cfs").toString());
+        assertEquals(0, r.exit(), r.stderr());
+        Cli.Result ref = Cli.run("mkcomposefs", "--print-digest", "--digest-store=" + work.resolve("store-ref"),
+                tree.toString(), work.resolve("ref.cfs").toString());
+        assertEquals(ref.out(), r.out());
+        r = Cli.run("composefs", "store", "gc", store.toString(), work.resolve("rerun.cfs").toString());
+        assertEquals(0, r.exit(), r.stderr());
+        List<Path> left = objects(store);
+        assertEquals(10000, left.size(), "every object, and no temporary file");
+        assertTrue(left.stream().noneMatch(f -> f.getFileName().toString().startsWith(".tmp-")));
+        Cli.Result fsck = Cli.run("composefs", "store", "fsck", store.toString());
+        assertEquals(0, fsck.exit(), fsck.out());
+    }
+
     @Test
     void gcRemovesWhatNoImageReferences() throws Exception {
         Path store = work.resolve("store");

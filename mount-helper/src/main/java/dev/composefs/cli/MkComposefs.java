@@ -220,8 +220,13 @@ final class MkComposefs {
             if (digestStore != null) {
                 store = ObjectStore.open(digestStore, true, ObjectStore.Lock.SHARED,
                         w -> io.err().println("mkcomposefs: warning: " + w));
+                store.beginBatch(); // one syncfs for all new objects, before the image names them
             }
-            return DirectoryScanner.scan(Path.of(source), options, store, progress).root();
+            Directory root = DirectoryScanner.scan(Path.of(source), options, store, progress).root();
+            if (store != null) {
+                store.commit();
+            }
+            return root;
         } catch (IOException e) {
             throw new Failure(1, e.getMessage());
         } finally {

@@ -151,6 +151,8 @@ final class OciCommand implements Callable<Integer> {
                     ObjectStore store = ObjectStore.open(b.store, true, ObjectStore.Lock.SHARED,
                             w -> io.err().println(prog + ": warning: " + w))) {
                 ResolvedImage resolved = source.resolve(platform);
+                // no batch (see ObjectStore.beginBatch): every object is published as it completes,
+                // so an interrupted pull keeps what it fetched for the next run, and no temporary name
                 result = OciImport.run(resolved, store, options, progress);
             }
             FsVerity verity = new FsVerity();

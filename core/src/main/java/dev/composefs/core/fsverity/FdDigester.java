@@ -21,25 +21,53 @@ public final class FdDigester implements AutoCloseable {
     private final MemorySegment native_ = arena.allocate(BUFFER);
     private final byte[] heap = new byte[BUFFER];
     private final FsVerity verity = new FsVerity();
+    private byte[] keep = new byte[0]; // the content kept for the caller, reused from file to file
+    private int held = -1;
 
     /** What was read: the digest, the byte count, and the content itself if it was at most keepUpTo bytes. */
     public record Result(byte[] digest, long size, byte[] content) {}
 
-    /** Reads fd from its current offset to the end. */
+    /** Reads fd from its current offset to the end; content (a copy) if at most keepUpTo bytes. */
     public Result digest(int fd, int keepUpTo, String what) throws IOException {
+        return digest(fd, keepUpTo, keepUpTo, what);
+    }
+
+    /**
+     * Reads fd to the end, keeping up to holdUpTo bytes in this digester (see {@link #held}) and
+     * returning a copy as content only if there are at most copyUpTo.
+     */
+    public Result digest(int fd, int copyUpTo, int holdUpTo, String what) throws IOException {
+        int keepUpTo = Math.max(copyUpTo, holdUpTo);
         FsVerity v = verity;
         v.reset();
-        byte[] kept = new byte[keepUpTo];
+        if (keep.length < Math.min(keepUpTo, BUFFER)) {
+            keep = new byte[Math.min(keepUpTo, BUFFER)];
+        }
         long total = 0;
         for (long n; (n = unistd_h.read(fd, native_, what)) > 0; ) {
             MemorySegment.copy(native_, ValueLayout.JAVA_BYTE, 0, heap, 0, (int) n);
             if (total < keepUpTo) {
-                System.arraycopy(heap, 0, kept, (int) total, (int) Math.min(n, keepUpTo - total));
+                int k = (int) Math.min(n, keepUpTo - total);
+                if (total + k > keep.length) {
+                    keep = Arrays.copyOf(keep, (int) Math.min(keepUpTo, Math.max(total + k, 2L * keep.length)));
+                }
+                System.arraycopy(heap, 0, keep, (int) total, k);
             }
             v.update(heap, 0, (int) n);
             total += n;
         }
-        return new Result(v.digest(), total, total <= keepUpTo ? Arrays.copyOf(kept, (int) total) : null);
+        held = total <= keepUpTo ? (int) total : -1;
+        return new Result(v.digest(), total, total <= copyUpTo ? Arrays.copyOf(keep, (int) total) : null);
+    }
+
+    /** The bytes the last digest held (its whole file), or null if the file was larger than asked. */
+    public byte[] heldBytes() {
+        return held < 0 ? null : keep;
+    }
+
+    /** How many of {@link #heldBytes} are the file's. */
+    public int heldLength() {
+        return held;
     }
 
     /**

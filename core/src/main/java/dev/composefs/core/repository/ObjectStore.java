@@ -58,6 +58,7 @@ public final class ObjectStore implements AutoCloseable {
     private final AtomicBoolean tryReflink = new AtomicBoolean(true);
     private final AtomicBoolean tryCopyRange = new AtomicBoolean(true);
     private volatile Sealing sealing = Sealing.UNKNOWN;
+    private volatile ConcurrentHashMap<String, Pending> batch; // see beginBatch
 
     private ObjectStore(Path root, int rootFd, Consumer<String> warn) {
         this.root = root;
@@ -109,6 +110,11 @@ public final class ObjectStore implements AutoCloseable {
         return sealing;
     }
 
+    /** Whether objects may still be reflinked from their source (false once the filesystem refused). */
+    public boolean reflinks() {
+        return tryReflink.get();
+    }
+
     /** The store-relative path of the object with this digest: {@code XX/<62 hex>}. */
     public static String objectPath(byte[] digest) {
         String hex = HexFormat.of().formatHex(digest);
@@ -145,8 +151,14 @@ public final class ObjectStore implements AutoCloseable {
 
     /** Stores bytes whose digest the caller computed from these very bytes; true if this call added them. */
     public boolean put(byte[] content, byte[] digest, String source) throws IOException {
+        return put(content, content.length, digest, source);
+    }
+
+    /** Stores the first length bytes of content, whose digest the caller computed from them. */
+    public boolean put(byte[] content, int length, byte[] digest, String source) throws IOException {
         String path = objectPath(digest);
-        return publish(path.substring(0, 2), path.substring(3), digest, source, null, out -> writeAll(out, content, source));
+        return publish(path.substring(0, 2), path.substring(3), digest, source, null,
+                out -> writeAll(out, content, length, source));
     }
 
     /**
@@ -174,16 +186,69 @@ public final class ObjectStore implements AutoCloseable {
     }
 
     private static void writeAll(int fd, byte[] bytes, String what) throws SyscallException {
+        writeAll(fd, bytes, bytes.length, what);
+    }
+
+    private static void writeAll(int fd, byte[] bytes, int length, String what) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(Math.max(1, bytes.length));
-            MemorySegment.copy(bytes, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, bytes.length);
-            unistd_h.writeFully(fd, buf, bytes.length, what);
+            MemorySegment buf = arena.allocate(Math.max(1, length));
+            MemorySegment.copy(bytes, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, length);
+            unistd_h.writeFully(fd, buf, length, what);
+        }
+    }
+
+    /** An object written and sealed under a temporary name, waiting for {@link #commit}. */
+    private record Pending(int dir, String tmp, String subdir, String name) {}
+
+    /**
+     * Starts a batch: until {@link #commit}, objects are written and sealed under temporary names
+     * without an fsync each, then made durable by one syncfs and only then renamed into place.
+     * The same guarantee (no name before its data is on disk) for one flush instead of one per
+     * object, which is what a cold ingest of many small files spends its time on. A batch that
+     * is never committed leaves nothing but temporary files, which {@link #close} removes.
+     */
+    public synchronized void beginBatch() {
+        if (batch == null) {
+            batch = new ConcurrentHashMap<>();
+        }
+    }
+
+    /** Publishes the batch: syncfs, then every object renamed into place. */
+    public void commit() throws IOException {
+        ConcurrentHashMap<String, Pending> b;
+        synchronized (this) {
+            b = batch;
+            batch = null;
+        }
+        if (b == null || b.isEmpty()) {
+            return;
+        }
+        try {
+            unistd_h.syncfs(rootFd, root.toString());
+        } catch (SyscallException e) {
+            b.values().forEach(p -> discard(p.dir(), p.tmp()));
+            throw new IOException(root + ": cannot flush the new objects: " + e.getMessage(), e);
+        }
+        IOException first = null;
+        for (Pending p : b.values()) {
+            try {
+                stdio_h.renameat2(p.dir(), p.tmp(), p.dir(), p.name(), stdio_h.RENAME_NOREPLACE);
+            } catch (SyscallException e) {
+                discard(p.dir(), p.tmp()); // EEXIST: another writer published it first
+                if (!e.is(Errno.EEXIST) && first == null) {
+                    first = new IOException(where(p.subdir() + "/" + p.name()) + ": cannot store: " + e.getMessage(), e);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 
     /**
      * Writes subdirectory/name unless it exists: a temporary name beside it, filled, fsynced,
-     * sealed (see {@link #seal}), renamed into place; true if this call added it.
+     * sealed (see {@link #seal}), renamed into place; true if this call added it. In a batch the
+     * fsync and the rename wait for {@link #commit}.
      */
     private boolean publish(String subdir, String name, byte[] digest, String source, FdDigester dg, Filler filler)
             throws IOException {
@@ -192,27 +257,52 @@ public final class ObjectStore implements AutoCloseable {
         if (isObject(dir, name, path)) {
             return false;
         }
+        ConcurrentHashMap<String, Pending> b = batch;
         String tmp = tempName(name);
+        if (b != null && b.putIfAbsent(path, new Pending(dir, tmp, subdir, name)) != null) {
+            return false; // this batch already writes it
+        }
         int out = -1;
         try {
             out = fcntl_h.openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         } catch (SyscallException e) {
+            if (b != null) {
+                b.remove(path);
+            }
             throw new IOException(where(path) + ": cannot store " + source + ": " + e.getMessage(), e);
         }
         try {
             filler.fill(out);
             sys_stat_h.fchmod(out, 0644, where(subdir + "/" + tmp)); // readable by all, whatever the umask
-            unistd_h.fsync(out, where(subdir + "/" + tmp));
+            if (b == null) {
+                unistd_h.fsync(out, where(subdir + "/" + tmp));
+            }
             unistd_h.close(out);
             out = -1;
         } catch (SyscallException e) {
             unistd_h.closeQuietly(out);
             discard(dir, tmp);
+            if (b != null) {
+                b.remove(path);
+            }
             throw new IOException(where(path) + ": cannot store " + source + ": " + e.getMessage(), e);
         } catch (IOException | RuntimeException e) {
             unistd_h.closeQuietly(out);
             discard(dir, tmp);
+            if (b != null) {
+                b.remove(path);
+            }
             throw e;
+        }
+        if (b != null) {
+            try {
+                seal(dir, tmp, digest, source, dg);
+            } catch (IOException | RuntimeException e) {
+                discard(dir, tmp);
+                b.remove(path);
+                throw e;
+            }
+            return true;
         }
         return install(dir, tmp, subdir, name, digest, source, dg);
     }
@@ -307,16 +397,32 @@ public final class ObjectStore implements AutoCloseable {
             String subdir = path.substring(0, 2);
             String name = path.substring(3);
             int dir = dirFd(subdir, true);
-            if (isObject(dir, name, path)) {
+            ConcurrentHashMap<String, Pending> b = batch;
+            if (isObject(dir, name, path) || b != null && b.containsKey(path)) {
                 return new Stored(digest, false);
             }
             sys_stat_h.fchmod(tmp, 0644, source);
-            unistd_h.fsync(tmp, source);
+            if (b == null) {
+                unistd_h.fsync(tmp, source);
+            }
             String tmpName = tempName(name);
             unistd_h.linkat(fcntl_h.AT_FDCWD, "/proc/self/fd/" + tmp, dir, tmpName, fcntl_h.AT_SYMLINK_FOLLOW);
             unistd_h.close(tmp); // fs-verity needs every writable fd gone
             tmp = -1;
-            return new Stored(digest, install(dir, tmpName, subdir, name, digest, source, null));
+            if (b == null) {
+                return new Stored(digest, install(dir, tmpName, subdir, name, digest, source, null));
+            }
+            try {
+                seal(dir, tmpName, digest, source, null);
+            } catch (IOException | RuntimeException e) {
+                discard(dir, tmpName);
+                throw e;
+            }
+            if (b.putIfAbsent(path, new Pending(dir, tmpName, subdir, name)) != null) {
+                discard(dir, tmpName); // another thread of this batch wrote it meanwhile
+                return new Stored(digest, false);
+            }
+            return new Stored(digest, true);
         } catch (SyscallException e) {
             throw new IOException(root + ": cannot store " + source + ": " + e.getMessage(), e);
         } finally {
@@ -511,6 +617,11 @@ public final class ObjectStore implements AutoCloseable {
 
     @Override
     public void close() {
+        ConcurrentHashMap<String, Pending> b = batch;
+        if (b != null) { // never committed: nothing of it is published
+            b.values().forEach(p -> discard(p.dir(), p.tmp()));
+            batch = null;
+        }
         dirs.values().forEach(unistd_h::closeQuietly);
         dirs.clear();
         unistd_h.closeQuietly(rootFd); // also releases the flock

@@ -105,6 +105,9 @@ public final class DirectoryScanner {
      */
     private static final int PATH_CHUNK = 3072;
 
+    /** Files up to this size are copied into the store from the bytes the digest pass read. */
+    private static final int IN_MEMORY_COPY = 1 << 20;
+
     private record InodeKey(int devMajor, int devMinor, long ino) {}
 
     private final Path source;
@@ -152,9 +155,10 @@ public final class DirectoryScanner {
             long total = toDigest.stream().mapToLong(f -> f.st.size()).sum();
             // Workers read every entry's xattrs and every backed file's content: most of the syscalls.
             Parallel.forEach(all, options.threads(), FdDigester::new, (dg, f) -> {
-                f.xattrs = xattrs(rootFd, f);
                 if (f.st.type() == sys_stat_h.S_IFREG && f.st.size() > 0 && f.sameInodeAs == null) {
-                    digest(dg, rootFd, f, total);
+                    digest(dg, rootFd, f, total); // reads the xattrs through the fd it opens anyway
+                } else {
+                    f.xattrs = xattrs(rootFd, f);
                 }
             });
         } finally {
@@ -226,22 +230,33 @@ public final class DirectoryScanner {
             throw failure(f, e);
         }
         try {
+            f.xattrs = xattrsOf(fd, f, what);
             long size = f.st.size();
             int inline = options.inlineLimit();
             byte[] measured = f.st.isVerity() && size > inline ? FdDigester.measured(fd, what) : null;
+            // Where the store cannot share extents, a small file's bytes are kept from the digest
+            // pass and written from memory: one read and one hash, and what is stored is exactly
+            // what was hashed (no read-back of the copy).
+            boolean fromMemory = store != null && measured == null && size <= IN_MEMORY_COPY && !store.reflinks();
+            byte[] held = null;
             if (measured != null) {
                 f.digest = measured;
             } else {
-                FdDigester.Result r = dg.digest(fd, inline, what);
+                FdDigester.Result r = dg.digest(fd, inline, fromMemory ? IN_MEMORY_COPY : 0, what);
                 if (r.size() != size) {
                     throw new IOException(what + ": changed during the scan (" + size + " bytes, then " + r.size() + ")");
                 }
                 f.digest = r.digest();
                 f.content = r.content();
+                held = fromMemory ? dg.heldBytes() : null;
             }
             // Inline files live in the image itself; like upstream, only backed files go to the store.
-            if (store != null && size > inline && store.put(fd, f.digest, size, what, dg)) {
-                stored.incrementAndGet();
+            if (store != null && size > inline) {
+                boolean added = held != null ? store.put(held, dg.heldLength(), f.digest, what)
+                        : store.put(fd, f.digest, size, what, dg);
+                if (added) {
+                    stored.incrementAndGet();
+                }
             }
             long done = bytesDone.addAndGet(size);
             digested.incrementAndGet();
@@ -285,9 +300,8 @@ public final class DirectoryScanner {
     }
 
     private Xattrs xattrs(int rootFd, Found f) throws IOException {
-        Xattrs x = new Xattrs();
         if (options.skipXattrs()) {
-            return x;
+            return new Xattrs();
         }
         // Like upstream: an O_PATH fd reaches any inode type (a symlink too), /proc/self/fd names it.
         int fd;
@@ -298,19 +312,41 @@ public final class DirectoryScanner {
         }
         try {
             String proc = "/proc/self/fd/" + fd;
-            for (byte[] key : sys_xattr_h.listxattr(proc)) {
-                if (options.userXattrs() && !Arrays.equals(key, 0, Math.min(key.length, USER_PREFIX.length),
-                        USER_PREFIX, 0, USER_PREFIX.length)) {
-                    continue;
-                }
-                x.put(new String(key, StandardCharsets.ISO_8859_1), sys_xattr_h.getxattr(proc, key));
-            }
-            return x;
+            return filtered(sys_xattr_h.listxattr(proc), key -> sys_xattr_h.getxattr(proc, key));
         } catch (SyscallException e) {
             throw failure(f, e);
         } finally {
             unistd_h.closeQuietly(fd);
         }
+    }
+
+    /** The xattrs of a file open for reading: flistxattr on its fd, no path to resolve. */
+    private Xattrs xattrsOf(int fd, Found f, String what) throws IOException {
+        if (options.skipXattrs()) {
+            return new Xattrs();
+        }
+        try {
+            return filtered(sys_xattr_h.flistxattr(fd, what), key -> sys_xattr_h.fgetxattr(fd, key, what));
+        } catch (SyscallException e) {
+            throw failure(f, e);
+        }
+    }
+
+    private interface XattrGetter {
+        byte[] get(byte[] key) throws SyscallException;
+    }
+
+    /** The xattrs of these keys that the options keep (--user-xattrs: only user.*). */
+    private Xattrs filtered(List<byte[]> keys, XattrGetter getter) throws SyscallException {
+        Xattrs x = new Xattrs();
+        for (byte[] key : keys) {
+            if (options.userXattrs() && !Arrays.equals(key, 0, Math.min(key.length, USER_PREFIX.length),
+                    USER_PREFIX, 0, USER_PREFIX.length)) {
+                continue;
+            }
+            x.put(new String(key, StandardCharsets.ISO_8859_1), getter.get(key));
+        }
+        return x;
     }
 
     /**
