@@ -41,6 +41,8 @@ public final class FsVerity {
     private final Alg alg;
     private final int digestSize;
     private final MessageDigest sha;
+    /** SHA-256 through libcrypto where it loads (see openssl_sha_h), else the JDK's. */
+    private final boolean nativeSha;
     private final byte[] block = new byte[BLOCK_SIZE];
     private int blockFill;
     private long size;
@@ -53,8 +55,14 @@ public final class FsVerity {
     }
 
     public FsVerity(Alg alg) {
+        this(alg, true);
+    }
+
+    /** With useLibcrypto false, the JDK's SHA-256 even where libcrypto loads (tests compare both). */
+    FsVerity(Alg alg, boolean useLibcrypto) {
         this.alg = alg;
         this.digestSize = alg.size;
+        nativeSha = useLibcrypto && alg == Alg.SHA256 && dev.composefs.bindings.openssl_sha_h.available();
         try {
             sha = MessageDigest.getInstance(alg.jdkName);
         } catch (NoSuchAlgorithmException e) {
@@ -66,8 +74,7 @@ public final class FsVerity {
         size += len;
         while (len > 0) {
             if (blockFill == 0 && len >= BLOCK_SIZE) {
-                sha.update(data, off, BLOCK_SIZE); // whole block straight from the caller's buffer
-                addHash(0);
+                hashBlock(data, off, 0); // whole block straight from the caller's buffer
                 off += BLOCK_SIZE;
                 len -= BLOCK_SIZE;
                 continue;
@@ -78,8 +85,7 @@ public final class FsVerity {
             off += n;
             len -= n;
             if (blockFill == BLOCK_SIZE) {
-                sha.update(block);
-                addHash(0);
+                hashBlock(block, 0, 0);
                 blockFill = 0;
             }
         }
@@ -109,8 +115,11 @@ public final class FsVerity {
         }
     }
 
-    /** Finishes the hash pending in sha straight into the next slot of level: no garbage per block. */
-    private void addHash(int level) {
+    /**
+     * Hashes one block (src[off, off+4096)) into the next slot of level, and a level block that
+     * fills up into the level above: no garbage per block.
+     */
+    private void hashBlock(byte[] src, int off, int level) {
         if (levels.size() == level) {
             levels.add(new byte[BLOCK_SIZE]);
             fills.add(new int[1]);
@@ -118,17 +127,21 @@ public final class FsVerity {
         }
         byte[] buf = levels.get(level);
         int[] fill = fills.get(level);
-        try {
-            sha.digest(buf, fill[0], digestSize);
-        } catch (java.security.DigestException e) {
-            throw new IllegalStateException(alg.jdkName + " digest does not fit " + digestSize + " bytes", e);
+        if (nativeSha) {
+            dev.composefs.bindings.openssl_sha_h.sha256(src, off, BLOCK_SIZE, buf, fill[0]);
+        } else {
+            sha.update(src, off, BLOCK_SIZE);
+            try {
+                sha.digest(buf, fill[0], digestSize);
+            } catch (java.security.DigestException e) {
+                throw new IllegalStateException(alg.jdkName + " digest does not fit " + digestSize + " bytes", e);
+            }
         }
         fill[0] += digestSize;
         counts.get(level)[0]++;
         if (fill[0] == BLOCK_SIZE) {
-            sha.update(buf);
             fill[0] = 0;
-            addHash(level + 1);
+            hashBlock(buf, 0, level + 1);
         }
     }
 
@@ -138,8 +151,7 @@ public final class FsVerity {
         if (size > 0) {
             if (blockFill > 0) {
                 java.util.Arrays.fill(block, blockFill, BLOCK_SIZE, (byte) 0);
-                sha.update(block);
-                addHash(0);
+                hashBlock(block, 0, 0);
                 blockFill = 0;
             }
             for (int level = 0;; level++) {
@@ -151,9 +163,8 @@ public final class FsVerity {
                 if (fill[0] > 0) {
                     byte[] buf = levels.get(level);
                     java.util.Arrays.fill(buf, fill[0], BLOCK_SIZE, (byte) 0);
-                    sha.update(buf);
                     fill[0] = 0;
-                    addHash(level + 1);
+                    hashBlock(buf, 0, level + 1);
                 }
             }
         }
@@ -165,6 +176,11 @@ public final class FsVerity {
         d.put(3, (byte) 0); // salt size
         d.putLong(8, size);
         d.put(16, root);
+        if (nativeSha) {
+            byte[] out = new byte[DIGEST_SIZE];
+            dev.composefs.bindings.openssl_sha_h.sha256(d.array(), 0, 256, out, 0);
+            return out;
+        }
         sha.update(d.array());
         return sha.digest();
     }

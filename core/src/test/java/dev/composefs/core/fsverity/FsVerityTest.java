@@ -1,6 +1,7 @@
 package dev.composefs.core.fsverity;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
@@ -31,6 +32,17 @@ class FsVerityTest {
         Files.write(f, data);
         assertEquals(reference(f), FsVerity.hex(FsVerity.of(f)));
         assertEquals(reference(f), FsVerity.hex(FsVerity.of(data)), "byte[] and file agree");
+        FsVerity jdk = new FsVerity(FsVerity.Alg.SHA256, false);
+        jdk.update(data);
+        assertEquals(reference(f), FsVerity.hex(jdk.digest()), "the JDK's SHA-256, as where libcrypto is missing");
+    }
+
+    @org.junit.jupiter.api.Test
+    void libcryptoIsUsedWhereItIsInstalled() {
+        boolean installed = java.nio.file.Files.exists(Path.of("/usr/lib/x86_64-linux-gnu/libcrypto.so.3"))
+                || java.nio.file.Files.exists(Path.of("/usr/lib/aarch64-linux-gnu/libcrypto.so.3"));
+        org.junit.jupiter.api.Assumptions.assumeTrue(installed, "no libcrypto.so.3 here (Debian's libssl3)");
+        assertTrue(dev.composefs.bindings.openssl_sha_h.available(), "SHA256() links from libcrypto");
     }
 
     @ParameterizedTest(name = "sparse {0} bytes")
