@@ -2,7 +2,6 @@ package dev.composefs.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.github.dockerjava.api.model.Capability;
 import com.github.dockerjava.api.model.Device;
@@ -24,9 +23,7 @@ import org.testcontainers.utility.DockerImageName;
 class ContainerTest {
     @Test
     void mountScenariosInAContainer() throws Exception {
-        assumeTrue("root".equals(System.getProperty("user.name")), "starting a Docker engine needs root");
-        Cli.Result up = Cli.run(List.of(Cli.repo().resolve("it-tests/container/docker-up.sh").toString()), null, Map.of());
-        assumeTrue(up.exit() == 0, "no Docker engine can run here: " + up.stderr().strip());
+        DockerEngine.assumeUp();
         Cli.Result image = Cli.run(List.of(Cli.repo().resolve("it-tests/container/build-image.sh").toString()), null, Map.of());
         assertEquals(0, image.exit(), image.stderr());
 

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.github.dockerjava.api.model.Bind;
 import com.github.dockerjava.api.model.Capability;
@@ -44,9 +43,7 @@ class SystemdTest {
 
     @Test
     void unitsAndFstabUnderARealSystemd() throws Exception {
-        assumeTrue("root".equals(System.getProperty("user.name")), "starting a Docker engine needs root");
-        Cli.Result up = Cli.run(List.of(Cli.repo().resolve("it-tests/container/docker-up.sh").toString()), null, Map.of());
-        assumeTrue(up.exit() == 0, "no Docker engine can run here: " + up.stderr().strip());
+        DockerEngine.assumeUp();
         Cli.Result image = Cli.run(List.of(Cli.repo().resolve("it-tests/container/systemd-image.sh").toString()), null,
                 Map.of());
         assertEquals(0, image.exit(), image.stderr());
