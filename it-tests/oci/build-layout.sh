@@ -82,6 +82,17 @@ ln "$work/hl/usr/bin/big" "$work/hl/usr/bin/big-link3"
 (cd "$work/hl" && tar --numeric-owner --owner=0 --group=0 --format=pax -cf "$work/hl.tar" usr/bin/big usr/bin/big-link3)
 tar --delete -f "$work/hl.tar" usr/bin/big
 tar -Af "$work/layer3.tar" "$work/hl.tar"
+# a hardlink to a file of this layer that the layer then replaces (tar -r appends the new x):
+# extracted in order, y keeps the first x
+mkdir -p "$work/rl/relink"
+echo "the first version of x, long enough to be an object in the store, 1" > "$work/rl/relink/x"
+ln "$work/rl/relink/x" "$work/rl/relink/y"
+(cd "$work/rl" && tar --numeric-owner --owner=0 --group=0 --format=pax --no-recursion -cf "$work/rl.tar" \
+    relink relink/x relink/y)
+rm "$work/rl/relink/x"
+echo "the second version of x, long enough to be an object in the store, 2" > "$work/rl/relink/x"
+(cd "$work/rl" && tar --numeric-owner --owner=0 --group=0 --format=pax -rf "$work/rl.tar" relink/x)
+tar -Af "$work/layer3.tar" "$work/rl.tar"
 umoci raw add-layer --image "$L:base" "$work/layer3.tar"
 
 # app: base plus one layer, so the two images share every blob of base

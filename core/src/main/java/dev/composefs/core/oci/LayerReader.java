@@ -95,7 +95,7 @@ final class LayerReader {
                 continue;
             }
             Entry entry = switch (e.type()) {
-                case TarEntry.HARDLINK -> new Link(LayerTree.components(e.linkName(), what), e.name());
+                case TarEntry.HARDLINK -> link(root, new Link(LayerTree.components(e.linkName(), what), e.name()));
                 case TarEntry.REGULAR -> file(e, tar.content());
                 case TarEntry.SYMLINK -> new Leaf(symlink(e));
                 case TarEntry.CHAR -> new Leaf(new Device(meta(e, Meta.S_IFCHR), sys_stat_h.makedev(e.devMajor(), e.devMinor())));
@@ -132,6 +132,19 @@ final class LayerReader {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted");
         }
+    }
+
+    /**
+     * A hardlink to a file this layer has put there so far is that file's entry itself (the
+     * same inode, whatever the layer later puts under the name); one to a lower layer's file
+     * stays a Link until the merge.
+     */
+    private Entry link(Dir root, Link link) throws IOException {
+        LayerTree.Entry inLayer = LayerTree.lookup(root, link.target());
+        if (inLayer instanceof Link lower) {
+            return lower; // a further name for a lower layer's file
+        }
+        return inLayer == null ? link : LayerTree.target(root, link, what);
     }
 
     private Dir parent(Dir root, List<String> path, String member) throws IOException {

@@ -55,26 +55,41 @@ final class LayerTree {
         return out;
     }
 
-    /** Merges one layer into the image tree (both rooted at their root directories). */
+    /**
+     * Merges one layer into the image tree (both rooted at their root directories). Hardlinks
+     * to lower layers' files are resolved first, against the image as it was below this layer:
+     * like a tar extracted in order, a link keeps the inode it was made to, whatever the layer
+     * does to that name afterwards.
+     */
     static void merge(Dir image, Dir layer, String what) throws IOException {
-        List<LinkToResolve> links = new ArrayList<>();
-        merge(image, layer, new ArrayList<>(), links);
-        for (LinkToResolve p : links) {
-            Entry target = lookup(image, p.link().target());
-            if (target instanceof Dir) {
-                throw new IOException(what + ": hardlink " + printable(p.link().path()) + " points to a directory");
+        resolveLinks(image, layer, what);
+        merge(image, layer);
+    }
+
+    private static void resolveLinks(Dir image, Dir d, String what) throws IOException {
+        for (var e : d.children.entrySet()) {
+            if (e.getValue() instanceof Dir sub) {
+                resolveLinks(image, sub, what);
+            } else if (e.getValue() instanceof Link link) {
+                e.setValue(target(image, link, what));
             }
-            if (!(target instanceof Leaf leaf)) {
-                throw new IOException(what + ": hardlink " + printable(p.link().path()) + " -> "
-                        + printable(String.join("/", p.link().target())) + ": no such file in this or a lower layer");
-            }
-            p.dir().children.put(p.name(), leaf);
         }
     }
 
-    private record LinkToResolve(Dir dir, String name, Link link) {}
+    /** What a hardlink names in tree: a file's Leaf (or one being hashed); otherwise an error. */
+    static Entry target(Dir tree, Link link, String what) throws IOException {
+        Entry target = lookup(tree, link.target());
+        if (target instanceof Dir) {
+            throw new IOException(what + ": hardlink " + printable(link.path()) + " points to a directory");
+        }
+        if (!(target instanceof Leaf || target instanceof Pending)) {
+            throw new IOException(what + ": hardlink " + printable(link.path()) + " -> "
+                    + printable(String.join("/", link.target())) + ": no such file in this or a lower layer");
+        }
+        return target;
+    }
 
-    private static void merge(Dir base, Dir layer, List<String> path, List<LinkToResolve> links) {
+    private static void merge(Dir base, Dir layer) {
         if (layer.meta != null) {
             base.meta = layer.meta;
         }
@@ -93,17 +108,15 @@ final class LayerTree {
                     target.meta = implied();
                 }
                 base.children.put(name, target);
-                merge(target, d, path, links);
-            } else if (entry instanceof Link l) {
-                base.children.remove(name);
-                links.add(new LinkToResolve(base, name, l));
+                merge(target, d);
             } else {
                 base.children.put(name, entry);
             }
         }
     }
 
-    private static Entry lookup(Dir root, List<String> path) {
+    /** The entry at path below root, or null. */
+    static Entry lookup(Dir root, List<String> path) {
         Entry e = root;
         for (String c : path) {
             if (!(e instanceof Dir d)) {

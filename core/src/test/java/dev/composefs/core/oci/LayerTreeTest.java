@@ -81,6 +81,16 @@ class LayerTreeTest {
     }
 
     @Test
+    void aLinkToALowerFileKeepsItWhenItsLayerReplacesTheName() throws IOException {
+        Leaf old = file(1);
+        Dir image = dir("a", old);
+        Leaf replacement = file(2);
+        LayerTree.merge(image, dir("a", replacement, "b", new Link(List.of("a"), "b")), "test");
+        assertSame(old, image.children.get("b"), "the inode the link was made to");
+        assertSame(replacement, image.children.get("a"));
+    }
+
+    @Test
     void aHardlinkToNothingOrToADirectoryIsRefused() {
         IOException e = assertThrows(IOException.class, () -> LayerTree.merge(dir(),
                 dir("l", new Link(List.of("missing"), "l")), "layer sha256:x"));
