@@ -44,6 +44,9 @@ long=$(printf 'd%.0s' {1..120})
 mkdir -p "$R/$long/$long"
 echo deep > "$R/$long/$long/$(printf 'f%.0s' {1..200})"
 touch -h -d '2001-02-03 04:05:06.123456789' "$R/etc/sym" "$R/etc/small"
+ln -s usr/lib "$R/lib"                  # merged-/usr style: layer 3 puts members below these
+ln -s ../lib/../lib/./ "$R/etc/liblink"      # lib/.. is usr: the kernel resolves lib first
+echo "removed by a whiteout below a symlink" > "$R/usr/lib/doomed"
 umoci repack --image "$L:base" "$work/b1" >/dev/null
 
 # layer 2 (umoci's own diff): a removed file, a replaced directory, changed content and mode
@@ -61,7 +64,10 @@ umoci repack --image "$L:base" "$work/b2" >/dev/null
 # name (they act on lower layers only), an opaque directory whose marker comes last, a hardlink
 # to a lower layer's file, a directory replacing a file.
 T=$work/t3
-mkdir -p "$T/opq" "$T/etc" "$T/del" "$T/usr/bin"
+mkdir -p "$T/opq" "$T/etc" "$T/del" "$T/usr/bin" "$T/lib" "$T/etc/liblink"
+echo "written below the lower layer's lib -> usr/lib" > "$T/lib/from-layer3"
+echo "written below a chain of symlinks with .. in it" > "$T/etc/liblink/via-chain"
+touch "$T/lib/.wh.doomed"
 echo "layer three" > "$T/opq/new"
 touch "$T/opq/.wh..wh..opq"
 echo "recreated after its whiteout" > "$T/etc/fifo"
@@ -73,7 +79,7 @@ mkdir -p "$T/etc/sym"
 echo "a directory where a symlink was" > "$T/etc/sym/inside"
 (cd "$T" && tar --numeric-owner --owner=0 --group=0 --xattrs --format=pax --no-recursion -cf "$work/layer3.tar" \
     opq opq/new opq/.wh..wh..opq etc etc/.wh.fifo etc/fifo del del/keep del/.wh.keep etc/.wh.dangling \
-    etc/sym etc/sym/inside)
+    etc/sym etc/sym/inside lib/from-layer3 lib/.wh.doomed etc/liblink/via-chain)
 # a hardlink to a file of a lower layer: GNU tar cannot write one without the file, so append
 # its header by hand with tar's --transform trick: archive a same-named link pair, keep the link.
 mkdir -p "$work/hl/usr/bin"

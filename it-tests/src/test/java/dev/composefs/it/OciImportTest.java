@@ -133,6 +133,9 @@ class OciImportTest {
                 "an opaque directory hides the lower layers' entries, not its own layer's");
         assertFalse(d.contains("/etc/dangling"), "a plain whiteout removes the lower entry");
         assertTrue(d.contains("/usr/bin/big-link3 300000 @104711 4 "), "a hardlink to a lower layer's file");
+        assertTrue(d.contains("/usr/lib/from-layer3 ") && d.contains("/usr/lib/via-chain ") && !d.contains("/usr/lib/doomed")
+                && d.contains("/lib 7 120777 "),
+                "members and whiteouts below a lower layer's symlinks land where they point");
         assertTrue(d.matches("(?s).*\n/relink/x 69 100644 1 .*\n/relink/y 68 100644 1 .*"),
                 "a link keeps the inode it was made to when its layer replaces the name later");
         assertTrue(d.contains("trusted.bin=\\x80\\xff\\x00\\xfe"), "binary xattr values byte for byte");

@@ -2,6 +2,7 @@ package dev.composefs.core.oci;
 
 import dev.composefs.core.tree.Node;
 import dev.composefs.core.tree.Meta;
+import dev.composefs.core.tree.Symlink;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -63,7 +64,7 @@ final class LayerTree {
      */
     static void merge(Dir image, Dir layer, String what) throws IOException {
         resolveLinks(image, layer, what);
-        merge(image, layer);
+        merge(image, image, List.of(), layer);
     }
 
     private static void resolveLinks(Dir image, Dir d, String what) throws IOException {
@@ -89,7 +90,13 @@ final class LayerTree {
         return target;
     }
 
-    private static void merge(Dir base, Dir layer) {
+    /**
+     * Merges layer into base, the directory at path in image. A directory the layer only implies
+     * (a parent of its members, no entry of its own) where a lower layer has a symlink to a
+     * directory is that directory, as umoci and containerd extract it (bin/x over bin -> usr/bin
+     * is usr/bin/x), the symlink resolved inside the image and missing directories made.
+     */
+    private static void merge(Dir image, Dir base, List<String> path, Dir layer) {
         if (layer.meta != null) {
             base.meta = layer.meta;
         }
@@ -103,16 +110,80 @@ final class LayerTree {
             String name = e.getKey();
             Entry entry = e.getValue();
             if (entry instanceof Dir d) {
-                Dir target = base.children.get(name) instanceof Dir existing ? existing : new Dir(null);
+                List<String> sub = new ArrayList<>(path);
+                sub.add(name);
+                Entry existing = base.children.get(name);
+                if (d.meta == null && existing instanceof Leaf l && l.node() instanceof Symlink link) {
+                    List<String> resolved = resolve(image, path, link.target(), 0);
+                    Dir dir = resolved == null ? null : directories(image, resolved);
+                    if (dir != null) {
+                        merge(image, dir, resolved, d);
+                        continue;
+                    }
+                }
+                Dir target = existing instanceof Dir dir ? dir : new Dir(null);
                 if (target.meta == null && d.meta == null) {
                     target.meta = implied();
                 }
                 base.children.put(name, target);
-                merge(target, d);
+                merge(image, target, sub, d);
             } else {
                 base.children.put(name, entry);
             }
         }
+    }
+
+    /**
+     * Where a symlink in directory dir pointing to target leads, as a path from the image root
+     * (".." stops at the root, as in a chroot), following further symlinks up to 40; null for a
+     * loop or too many.
+     */
+    static List<String> resolve(Dir image, List<String> dir, String target, int hops) {
+        if (hops > 40) {
+            return null;
+        }
+        List<String> at = target.startsWith("/") ? new ArrayList<>() : new ArrayList<>(dir);
+        for (String c : target.split("/")) {
+            if (c.isEmpty() || c.equals(".")) {
+                continue;
+            }
+            if (c.equals("..")) {
+                if (!at.isEmpty()) {
+                    at.remove(at.size() - 1);
+                }
+                continue;
+            }
+            at.add(c);
+            if (lookup(image, at) instanceof Leaf l && l.node() instanceof Symlink link) {
+                at.remove(at.size() - 1);
+                at = resolve(image, at, link.target(), hops + 1);
+                if (at == null) {
+                    return null;
+                }
+            }
+        }
+        return at;
+    }
+
+    /**
+     * The directory at path, made (with implied metadata) where missing, as extracting into a
+     * symlink's target makes it; null if a component is not a directory.
+     */
+    private static Dir directories(Dir root, List<String> path) {
+        Dir d = root;
+        for (String c : path) {
+            Entry e = d.children.get(c);
+            if (e == null) {
+                Dir made = new Dir(implied());
+                d.children.put(c, made);
+                d = made;
+            } else if (e instanceof Dir sub) {
+                d = sub;
+            } else {
+                return null;
+            }
+        }
+        return d;
     }
 
     /** The entry at path below root, or null. */

@@ -90,6 +90,36 @@ class LayerTreeTest {
         assertSame(replacement, image.children.get("a"));
     }
 
+    private static Leaf symlink(String target) {
+        return new Leaf(new dev.composefs.core.tree.Symlink(new Meta(Meta.S_IFLNK | 0777, 0, 0, 0, 0, 1, null), target));
+    }
+
+    @Test
+    void membersBelowALowerSymlinkLandWhereItPointsInsideTheImage() throws IOException {
+        Dir lib = dir("old", file(1));
+        Dir image = dir("usr", dir("lib", lib), "lib", symlink("/../usr/./lib"), "up", symlink("../../.."),
+                "loop", symlink("loop"));
+        Dir layerLib = new Dir(null);
+        layerLib.children.put("new", file(2));
+        layerLib.whiteouts.add("old");
+        LayerTree.merge(image, dir("lib", layerLib), "test");
+        assertEquals(Set.of("new"), lib.children.keySet(), "through the symlink, '..' stopping at the root");
+        assertEquals(List.of(), LayerTree.resolve(image, List.of(), "../../..", 0), "never above the root");
+        assertEquals(null, LayerTree.resolve(image, List.of(), "loop", 0), "a loop resolves to nothing");
+        Dir below = new Dir(null);
+        below.children.put("x", file(3));
+        LayerTree.merge(image, dir("loop", below), "test");
+        assertInstanceOf(Dir.class, image.children.get("loop"), "a symlink that leads nowhere is replaced");
+        // a dangling one: its target's missing directories are made (their mtimes are the
+        // extraction time in umoci's rootfs, so only this test compares it)
+        image.children.put("dangling", symlink("usr/share/new"));
+        Dir more = new Dir(null);
+        more.children.put("y", file(4));
+        LayerTree.merge(image, dir("dangling", more), "test");
+        assertInstanceOf(Leaf.class, image.children.get("dangling"));
+        assertEquals(Set.of("y"), ((Dir) LayerTree.lookup(image, List.of("usr", "share", "new"))).children.keySet());
+    }
+
     @Test
     void aHardlinkToNothingOrToADirectoryIsRefused() {
         IOException e = assertThrows(IOException.class, () -> LayerTree.merge(dir(),
