@@ -347,6 +347,55 @@ class OciImportTest {
         assertObjectsMatchTheirNames(store);
     }
 
+    /**
+     * A registry front that answers manifests itself (relayed from the registry) and redirects
+     * every blob to the registry (307 to another host:port), as registries backed by object
+     * storage do: the blobs are fetched from where the redirect points.
+     */
+    @Test
+    void blobsBehindARedirectAreFetchedFromWhereItPoints() throws Exception {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        java.util.concurrent.atomic.AtomicInteger redirects = new java.util.concurrent.atomic.AtomicInteger();
+        com.sun.net.httpserver.HttpServer front = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+        front.createContext("/v2/", ex -> {
+            String path = ex.getRequestURI().getRawPath();
+            String upstream = "http://" + registry.host() + path;
+            if (path.contains("/blobs/")) {
+                redirects.incrementAndGet();
+                ex.getResponseHeaders().add("Location", upstream);
+                ex.sendResponseHeaders(307, -1);
+                ex.close();
+                return;
+            }
+            try {
+                var req = java.net.http.HttpRequest.newBuilder(java.net.URI.create(upstream));
+                String accept = ex.getRequestHeaders().getFirst("Accept");
+                if (accept != null) {
+                    req.header("Accept", accept);
+                }
+                var resp = http.send(req.build(), java.net.http.HttpResponse.BodyHandlers.ofByteArray());
+                resp.headers().firstValue("Content-Type").ifPresent(t -> ex.getResponseHeaders().add("Content-Type", t));
+                ex.sendResponseHeaders(resp.statusCode(), resp.body().length == 0 ? -1 : resp.body().length);
+                ex.getResponseBody().write(resp.body());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            ex.close();
+        });
+        front.start();
+        try {
+            String direct = imported(oci("import", "--print-digest", "--store=" + tmp.resolve("store-redirect"),
+                    "oci:" + layout + ":app", tmp.resolve("redirect-ref.cfs").toString()));
+            String host = "127.0.0.1:" + front.getAddress().getPort();
+            assertEquals(direct, imported(oci("pull", "--insecure", "--print-digest", "--store=" + tmp.resolve("store-redirect-2"),
+                    host + "/test/app:1", tmp.resolve("redirect.cfs").toString())));
+            assertTrue(redirects.get() >= 5, "config and layers came through redirects: " + redirects.get());
+        } finally {
+            front.stop(0);
+        }
+    }
+
     @Test
     void twoImagesSharingLayersStoreEachFileOnce() throws Exception {
         Path store = tmp.resolve("store-shared");
