@@ -46,6 +46,28 @@ class LauncherTest {
         assertTrue(info.stderr().contains("unknown command 'frobnicate'"), info.stderr());
     }
 
+    /** `composefs` is one picocli command: its subcommands in its help, bash completion for all of them. */
+    @Test
+    void theUmbrellaListsItsSubcommandsAndCompletesThem() throws Exception {
+        Cli.Result r = Cli.run("composefs");
+        assertEquals(1, r.exit());
+        for (String sub : List.of("store", "sign", "verify", "enable-verity", "mount-unit", "fstab-line", "oci-hook", "oci")) {
+            assertTrue(r.stderr().contains("\n  " + sub + " "), sub + " in: " + r.stderr());
+        }
+        r = Cli.run("composefs", "oci", "pull");
+        assertEquals(1, r.exit());
+        assertTrue(r.stderr().startsWith("composefs oci pull: Missing required"), r.stderr());
+        Cli.Result completion = Cli.run("composefs", "generate-completion");
+        assertEquals(0, completion.exit(), completion.stderr());
+        Path script = Files.write(tmp.resolve("composefs-completion.bash"), completion.stdout());
+        // bash itself: the script loads, and completing "composefs oci " offers import and pull
+        Cli.Result bash = Cli.run("/bin/bash", "-c", "source " + script + " && COMP_WORDS=(composefs oci '') && COMP_CWORD=2"
+                + " && COMP_LINE='composefs oci ' && COMP_POINT=${#COMP_LINE} && _complete_composefs composefs '' oci"
+                + " && printf '%s\\n' \"${COMPREPLY[@]}\"");
+        assertEquals(0, bash.exit(), bash.stderr());
+        assertTrue(bash.out().lines().toList().containsAll(List.of("import", "pull")), bash.out());
+    }
+
     @Test
     void printDigestMatchesFsverityUtils() throws Exception {
         Path dump = Files.writeString(tmp.resolve("d.dump"), DUMP);

@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** composefs enable-verity: fs-verity on a file, with a kernel-checked built-in signature if given. */
-@Command(name = "composefs enable-verity", mixinStandardHelpOptions = true, versionProvider = Version.class,
+@Command(name = "enable-verity", mixinStandardHelpOptions = true, versionProvider = Version.class,
         description = {"Enable fs-verity on FILE (sha256, 4096-byte blocks), with --signature the file's "
                 + "built-in signature (as composefs sign / fsverity sign write it), which the kernel checks against "
                 + "its .fs-verity keyring; needs CONFIG_FS_VERITY_BUILTIN_SIGNATURES.",

@@ -100,11 +100,6 @@ public final class Main {
             prog = rest[0];
             rest = Arrays.copyOfRange(rest, 1, rest.length);
         }
-        if (prog.equals("composefs") && rest.length > 0 && List.of("store", "sign", "verify", "enable-verity", "mount-unit", "fstab-line", "oci-hook", "oci")
-                .contains(rest[0])) {
-            prog = "composefs " + rest[0];
-            rest = Arrays.copyOfRange(rest, 1, rest.length);
-        }
         if (prog.equals("mount.composefs")) {
             return new MountComposefs(io).run(rest); // no picocli on the mount path: see MountComposefs
         }
@@ -114,33 +109,40 @@ public final class Main {
         if (prog.equals("mkcomposefs")) {
             return new MkComposefs(io).run(rest); // nor on the image-building path: see MkComposefs
         }
-        Object command = switch (prog) {
-            case "composefs store" -> new StoreCommand(io);
-            case "composefs sign" -> new SignCommand(io);
-            case "composefs verify" -> new VerifyCommand(io);
-            case "composefs enable-verity" -> new EnableVerityCommand(io);
-            case "composefs mount-unit" -> new MountUnitCommand.Unit(io);
-            case "composefs fstab-line" -> new MountUnitCommand.Fstab(io);
-            case "composefs oci-hook" -> new OciHookCommand(io);
-            case "composefs oci" -> new OciCommand(io);
-            case "composefs-info" -> new ComposefsInfo(io);
-            default -> new Umbrella();
-        };
-        CommandLine cl = new CommandLine(command);
+        CommandLine cl = prog.equals("composefs-info") ? new CommandLine(new ComposefsInfo(io)) : umbrella(io);
         cl.setOut(new java.io.PrintWriter(io.out(), true));
         cl.setErr(new java.io.PrintWriter(io.err(), true));
         // Usage errors exit 1, as upstream's tools and mount(8) helpers do (picocli's default is 2).
         cl.setParameterExceptionHandler((ex, a) -> {
-            io.err().println(cl.getCommandName() + ": " + ex.getMessage());
-            io.err().println("Try '" + cl.getCommandName() + " --help' for more information.");
+            String name = ex.getCommandLine().getCommandSpec().qualifiedName();
+            io.err().println(name + ": " + ex.getMessage());
+            io.err().println("Try '" + name + " --help' for more information.");
             return 1;
         });
         cl.setExecutionExceptionHandler((ex, c, parsed) -> {
             // One line, never a stack trace: the commands turn expected failures into messages themselves.
-            io.err().println(c.getCommandName() + ": internal error: " + ex);
+            io.err().println(c.getCommandSpec().qualifiedName() + ": internal error: " + ex);
             return 1;
         });
         return cl.execute(rest);
+    }
+
+    /**
+     * `composefs` and its subcommands, each made with this invocation's streams; picocli
+     * generates their help and, through generate-completion, a bash completion script.
+     */
+    private static CommandLine umbrella(Io io) {
+        CommandLine cl = new CommandLine(new Umbrella());
+        cl.addSubcommand("store", new StoreCommand(io));
+        cl.addSubcommand("sign", new SignCommand(io));
+        cl.addSubcommand("verify", new VerifyCommand(io));
+        cl.addSubcommand("enable-verity", new EnableVerityCommand(io));
+        cl.addSubcommand("mount-unit", new MountUnitCommand.Unit(io));
+        cl.addSubcommand("fstab-line", new MountUnitCommand.Fstab(io));
+        cl.addSubcommand("oci-hook", new OciHookCommand(io));
+        cl.addSubcommand("oci", new OciCommand(io));
+        cl.addSubcommand("generate-completion", new picocli.AutoComplete.GenerateCompletion());
+        return cl;
     }
 
     private static boolean isProgram(String s) {
@@ -157,9 +159,12 @@ public final class Main {
                     + "fstab-line' for systemd, 'composefs oci-hook' for runc, crun, podman and CRI-O, 'composefs oci import|pull' for "
                     + "container images from OCI layouts, docker archives and registries.")
     static final class Umbrella implements java.util.concurrent.Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
         @Override
         public Integer call() {
-            new CommandLine(this).usage(System.out);
+            spec.commandLine().usage(spec.commandLine().getErr());
             return 1;
         }
     }

@@ -31,7 +31,7 @@ final class MountUnitCommand {
         Path where;
     }
 
-    @Command(name = "composefs mount-unit", mixinStandardHelpOptions = true, versionProvider = Version.class,
+    @Command(name = "mount-unit", mixinStandardHelpOptions = true, versionProvider = Version.class,
             description = {"Print (or with --install, write) a systemd .mount unit that mounts IMAGE at WHERE "
                     + "through mount.composefs: named after WHERE as systemd requires, RequiresMountsFor= for every "
                     + "store in basedir= and for the image, so a store on its own mount is mounted first."})
@@ -77,7 +77,7 @@ final class MountUnitCommand {
         }
     }
 
-    @Command(name = "composefs fstab-line", mixinStandardHelpOptions = true, versionProvider = Version.class,
+    @Command(name = "fstab-line", mixinStandardHelpOptions = true, versionProvider = Version.class,
             description = {"Print the /etc/fstab line that mounts IMAGE at WHERE through mount.composefs, with "
                     + "x-systemd.requires-mounts-for= for every store in basedir=."})
     static final class Fstab implements Callable<Integer> {

@@ -23,7 +23,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 /** composefs oci import|pull: container images into the object store and a composefs image. */
-@Command(name = "composefs oci", mixinStandardHelpOptions = true, versionProvider = Version.class,
+@Command(name = "oci", mixinStandardHelpOptions = true, versionProvider = Version.class,
         subcommands = {OciCommand.Import.class, OciCommand.Pull.class},
         description = {"Container images as composefs images: every file over 64 bytes goes into the object store "
                 + "by fs-verity digest (stored once, whatever image it came in), the image's merged tree becomes "

@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
  * runtime pivots into the root. Nothing appears in the host's mount table, and everything goes
  * with the container's mount namespace.
  */
-@Command(name = "composefs oci-hook", mixinStandardHelpOptions = true, versionProvider = Version.class,
+@Command(name = "oci-hook", mixinStandardHelpOptions = true, versionProvider = Version.class,
         description = {"OCI runtime hook (stage createRuntime): reads the container state on standard input and "
                 + "mounts the image named by the annotations org.composefs.image, org.composefs.basedir (':'-separated "
                 + "stores), org.composefs.digest, org.composefs.signature, org.composefs.trust, org.composefs.target "

@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** composefs sign: the fs-verity built-in signature of an image, as fsverity sign writes it. */
-@Command(name = "composefs sign", mixinStandardHelpOptions = true, versionProvider = Version.class,
+@Command(name = "sign", mixinStandardHelpOptions = true, versionProvider = Version.class,
         description = {"Sign IMAGE: write the DER PKCS#7 signature of its fs-verity digest to SIGNATURE "
                 + "(byte for byte what 'fsverity sign' writes for an RSA key).",
             "Keys and certificates in PEM or DER; an encrypted key is refused (nothing prompts). ECDSA keys "

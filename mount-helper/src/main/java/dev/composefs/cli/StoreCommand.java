@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** composefs store fsck|gc: object store upkeep (composefs-rs has the same; upstream's C tools do not). */
-@Command(name = "composefs store", mixinStandardHelpOptions = true, versionProvider = Version.class,
+@Command(name = "store", mixinStandardHelpOptions = true, versionProvider = Version.class,
         description = {"Object store upkeep.",
             "fsck STORE: check every object's fs-verity digest against its name; mismatches are reported, "
                 + "never deleted (exit 1 if any). Leftover temporary files are removed.",

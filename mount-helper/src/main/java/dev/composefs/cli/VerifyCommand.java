@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** composefs verify: whether a trusted certificate's key signed this image. */
-@Command(name = "composefs verify", mixinStandardHelpOptions = true, versionProvider = Version.class,
+@Command(name = "verify", mixinStandardHelpOptions = true, versionProvider = Version.class,
         description = {"Check SIGNATURE (an fs-verity PKCS#7 signature, as composefs sign or fsverity sign write "
                 + "it) over IMAGE against trusted certificates. Exit 0 and the signer's subject when a trusted "
                 + "certificate's key signed IMAGE's fs-verity digest; exit 1 with the reason otherwise."})
