@@ -68,6 +68,30 @@ class LauncherTest {
         assertTrue(bash.out().lines().toList().containsAll(List.of("import", "pull")), bash.out());
     }
 
+    /** Man pages for every subcommand, from the picocli model, that groff renders without a warning. */
+    @Test
+    void manPagesForEveryCommandRenderCleanly() throws Exception {
+        Path dir = tmp.resolve("man");
+        Cli.Result r = Cli.run("composefs", "generate-man-pages", dir.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        for (String page : List.of("composefs", "composefs-store", "composefs-sign", "composefs-verify",
+                "composefs-enable-verity", "composefs-mount-unit", "composefs-fstab-line", "composefs-oci-hook",
+                "composefs-oci", "composefs-oci-import", "composefs-oci-pull", "composefs-info")) {
+            Path f = dir.resolve(page + ".1");
+            assertTrue(Files.isRegularFile(f), page);
+            Cli.Result g = Cli.run(List.of("/usr/bin/groff", "-man", "-Tutf8", "-ww", f.toString()), null,
+                    Map.of("LC_ALL", "C.UTF-8"));
+            assertEquals(0, g.exit(), page + ": " + g.stderr());
+            assertEquals("", g.stderr(), page + ": groff warns");
+            String shown = g.out().replaceAll(".\b", ""); // no overstrike bold
+            assertTrue(shown.contains("NAME") && shown.contains("SYNOPSIS"), page + ": " + shown);
+        }
+        Cli.Result pull = Cli.run(List.of("/usr/bin/groff", "-man", "-Tascii", dir.resolve("composefs-oci-pull.1").toString()),
+                null, Map.of());
+        String text = pull.out().replaceAll(".\b", ""); // no overstrike bold
+        assertTrue(text.contains("--store STORE") && text.contains("--insecure") && text.contains("composefs-oci(1)"), text);
+    }
+
     @Test
     void printDigestMatchesFsverityUtils() throws Exception {
         Path dump = Files.writeString(tmp.resolve("d.dump"), DUMP);

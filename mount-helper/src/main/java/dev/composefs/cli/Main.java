@@ -142,6 +142,7 @@ public final class Main {
         cl.addSubcommand("oci-hook", new OciHookCommand(io));
         cl.addSubcommand("oci", new OciCommand(io));
         cl.addSubcommand("generate-completion", new picocli.AutoComplete.GenerateCompletion());
+        cl.addSubcommand("generate-man-pages", new ManPages(io, List.of(new CommandLine(new ComposefsInfo(io)))));
         return cl;
     }
 
