@@ -61,6 +61,8 @@ final class ArchiveSource implements ImageSource {
         Map<String, Member> out = new HashMap<>();
         Map<String, String> links = new HashMap<>();
         long[] pos = {0};
+        // counts the position of each member's content; skip() seeks in the file, so the layers
+        // themselves are not read by this pass
         InputStream raw = new FilterInputStream(new BufferedInputStream(Channels.newInputStream(ch.position(0)), 1 << 16)) {
             @Override
             public int read(byte[] b, int off, int len) throws IOException {

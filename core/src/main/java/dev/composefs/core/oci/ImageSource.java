@@ -21,7 +21,7 @@ public interface ImageSource extends AutoCloseable {
     static ImageSource registry(String reference, String creds, java.nio.file.Path authFile, boolean insecure)
             throws IOException {
         ImageReference ref = ImageReference.parse(reference);
-        return new RegistrySource(ref, RegistrySource.credentials(ref.registry(), creds, authFile), insecure);
+        return new RegistrySource(ref, RegistryCredentials.lookup(ref.registry(), creds, authFile), insecure);
     }
 
     static ImageSource local(String spec) throws IOException {

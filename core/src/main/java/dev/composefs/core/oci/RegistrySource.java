@@ -10,7 +10,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,80 +26,13 @@ final class RegistrySource implements ImageSource {
     private static final Pattern PARAM = Pattern.compile("(\\w+)=\"([^\"]*)\"");
     private static final int MAX_REDIRECTS = 5;
 
-    /** A user name and password for the registry, or null for anonymous access. */
-    record Credentials(String user, String password) {
-        String basic() {
-            return "Basic " + Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
-        }
-    }
-
-    /**
-     * Credentials for a registry: from USER[:PASSWORD] if given, else from the auth file given,
-     * else from the files skopeo and docker read ($REGISTRY_AUTH_FILE,
-     * $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json, ~/.docker/config.json);
-     * null for anonymous access.
-     */
-    static Credentials credentials(String registry, String creds, java.nio.file.Path authFile) throws IOException {
-        if (creds != null) {
-            int colon = creds.indexOf(':');
-            if (colon <= 0) {
-                throw new IOException("--creds: expected USER:PASSWORD");
-            }
-            return new Credentials(creds.substring(0, colon), creds.substring(colon + 1));
-        }
-        List<java.nio.file.Path> files = new java.util.ArrayList<>();
-        if (authFile != null) {
-            files.add(authFile);
-        } else {
-            String env = System.getenv("REGISTRY_AUTH_FILE");
-            String runtime = System.getenv("XDG_RUNTIME_DIR");
-            String home = System.getProperty("user.home");
-            if (env != null) {
-                files.add(java.nio.file.Path.of(env));
-            }
-            if (runtime != null) {
-                files.add(java.nio.file.Path.of(runtime, "containers", "auth.json"));
-            }
-            files.add(java.nio.file.Path.of(home, ".config", "containers", "auth.json"));
-            files.add(java.nio.file.Path.of(home, ".docker", "config.json"));
-        }
-        for (java.nio.file.Path f : files) {
-            if (!java.nio.file.Files.isRegularFile(f)) {
-                if (authFile != null) {
-                    throw new IOException(f + ": no such auth file");
-                }
-                continue;
-            }
-            Map<String, Object> json = Manifests.parse(java.nio.file.Files.readAllBytes(f), f.toString());
-            if (json.get("auths") instanceof Map<?, ?> auths) {
-                for (String key : List.of(registry, "https://" + registry, "http://" + registry,
-                        registry.equals(ImageReference.DOCKER_HUB) ? "https://index.docker.io/v1/" : registry)) {
-                    if (auths.get(key) instanceof Map<?, ?> entry && entry.get("auth") instanceof String auth) {
-                        String decoded;
-                        try {
-                            decoded = new String(Base64.getDecoder().decode(auth), StandardCharsets.UTF_8);
-                        } catch (IllegalArgumentException e) {
-                            throw new IOException(f + ": the auth entry for " + key + " is not base64");
-                        }
-                        int colon = decoded.indexOf(':');
-                        if (colon <= 0) {
-                            throw new IOException(f + ": the auth entry for " + key + " is not USER:PASSWORD");
-                        }
-                        return new Credentials(decoded.substring(0, colon), decoded.substring(colon + 1));
-                    }
-                }
-            }
-        }
-        return null;
-    }
-
     private final ImageReference ref;
-    private final Credentials credentials;
+    private final RegistryCredentials credentials;
     private final String base;
     private final HttpClient http;
     private volatile String authorization; // the header that last worked, shared by the layer threads
 
-    RegistrySource(ImageReference ref, Credentials credentials, boolean insecure) {
+    RegistrySource(ImageReference ref, RegistryCredentials credentials, boolean insecure) {
         this.ref = ref;
         this.credentials = credentials;
         this.base = (insecure ? "http://" : "https://") + ref.endpoint();
