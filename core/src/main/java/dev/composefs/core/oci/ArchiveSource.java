@@ -2,6 +2,7 @@ package dev.composefs.core.oci;
 
 import dev.composefs.core.tar.TarEntry;
 import dev.composefs.core.tar.TarReader;
+import dev.composefs.core.util.ChunkedInputStream;
 import java.io.BufferedInputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -218,15 +219,9 @@ final class ArchiveSource implements ImageSource {
     }
 
     private InputStream open(Member m) {
-        return new InputStream() {
+        return new ChunkedInputStream() {
             private long pos = m.offset();
             private final long end = m.offset() + m.size();
-
-            @Override
-            public int read() throws IOException {
-                byte[] b = new byte[1];
-                return read(b, 0, 1) < 0 ? -1 : b[0] & 0xff;
-            }
 
             @Override
             public int read(byte[] b, int off, int len) throws IOException {

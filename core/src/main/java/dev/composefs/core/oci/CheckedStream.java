@@ -1,6 +1,6 @@
 package dev.composefs.core.oci;
 
-import java.io.FilterInputStream;
+import dev.composefs.core.util.ChunkedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.security.MessageDigest;
@@ -11,7 +11,8 @@ import java.util.HexFormat;
  * and size) once it has been read to the end. Reading more than the expected size fails at
  * once: a hostile source cannot stream without end.
  */
-final class CheckedStream extends FilterInputStream {
+final class CheckedStream extends ChunkedInputStream {
+    private final InputStream in;
     private final Digest expected;
     private final long expectedSize;
     private final String what;
@@ -21,18 +22,12 @@ final class CheckedStream extends FilterInputStream {
 
     /** expected may be null (only counted); expectedSize -1 when unknown. */
     CheckedStream(InputStream in, Digest expected, long expectedSize, String what, java.util.function.LongConsumer progress) {
-        super(in);
+        this.in = in;
         this.expected = expected;
         this.expectedSize = expectedSize;
         this.what = what;
         this.md = expected == null ? null : expected.newMessageDigest();
         this.progress = progress;
-    }
-
-    @Override
-    public int read() throws IOException {
-        byte[] b = new byte[1];
-        return read(b, 0, 1) < 0 ? -1 : b[0] & 0xff;
     }
 
     @Override
@@ -58,6 +53,11 @@ final class CheckedStream extends FilterInputStream {
         byte[] buf = new byte[(int) Math.min(n, 1 << 16)];
         int r = read(buf, 0, buf.length);
         return Math.max(r, 0);
+    }
+
+    @Override
+    public void close() throws IOException {
+        in.close();
     }
 
     /** Reads the rest, then checks size and digest. */

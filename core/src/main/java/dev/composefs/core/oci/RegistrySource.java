@@ -1,6 +1,7 @@
 package dev.composefs.core.oci;
 
 import com.fasterxml.jackson.jr.ob.JSON;
+import dev.composefs.core.util.ChunkedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -219,7 +220,7 @@ final class RegistrySource implements ImageSource {
     }
 
     /** A blob body whose read errors and early end say that the connection was lost, and how far it got. */
-    private final class Interrupted extends InputStream {
+    private final class Interrupted extends ChunkedInputStream {
         private final InputStream in;
         private final String what;
         private final long size;
@@ -229,12 +230,6 @@ final class RegistrySource implements ImageSource {
             this.in = in;
             this.what = what;
             this.size = size;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] b = new byte[1];
-            return read(b, 0, 1) < 0 ? -1 : b[0] & 0xff;
         }
 
         @Override

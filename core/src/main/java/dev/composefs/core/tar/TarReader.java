@@ -2,6 +2,7 @@ package dev.composefs.core.tar;
 
 import java.io.EOFException;
 import java.io.IOException;
+import dev.composefs.core.util.ChunkedInputStream;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
@@ -81,13 +82,7 @@ public final class TarReader {
 
     /** The current entry's content; reading past it gives end of stream. */
     public InputStream content() {
-        return new InputStream() {
-            @Override
-            public int read() throws IOException {
-                byte[] b = new byte[1];
-                return read(b, 0, 1) < 0 ? -1 : b[0] & 0xff;
-            }
-
+        return new ChunkedInputStream() {
             @Override
             public int read(byte[] b, int off, int len) throws IOException {
                 if (remaining == 0) {
