@@ -165,9 +165,9 @@ final class ArchiveSource implements ImageSource {
             if (m == null) {
                 throw new IOException(file + ": layer " + layer + " is not in the archive");
             }
-            out.add(new LayerBlob(null, null, m.size(), diffIds.get(i), () -> open(m)));
+            out.add(new LayerBlob(null, m.size(), diffIds.get(i), () -> open(m)));
         }
-        return new ResolvedImage(name, null, config, out);
+        return new ResolvedImage(name, config, out);
     }
 
     @SuppressWarnings("unchecked")

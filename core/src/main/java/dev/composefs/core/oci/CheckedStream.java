@@ -77,8 +77,4 @@ final class CheckedStream extends ChunkedInputStream {
             }
         }
     }
-
-    long count() {
-        return count;
-    }
 }

@@ -57,12 +57,12 @@ final class Manifests {
             if (type != null && !MediaTypes.MANIFESTS.contains(type)) {
                 throw new IOException(where + ": media type " + type + " is not a container image manifest");
             }
-            return image(name, digest, doc, fetcher, where);
+            return image(name, doc, fetcher, where);
         }
     }
 
-    private static ResolvedImage image(String name, Digest digest, Map<String, Object> doc, Fetcher fetcher,
-            String where) throws IOException {
+    private static ResolvedImage image(String name, Map<String, Object> doc, Fetcher fetcher, String where)
+            throws IOException {
         Descriptor configDesc = Descriptor.of(doc.get("config"), where + " config");
         if (configDesc.size() > DOCUMENT_MAX) {
             throw new IOException(where + ": config of " + configDesc.size() + " bytes (at most " + DOCUMENT_MAX + ")");
@@ -84,9 +84,9 @@ final class Manifests {
                 throw new IOException(where + ": layer " + d.digest() + " has media type " + d.mediaType()
                         + ", not a filesystem layer");
             }
-            out.add(new LayerBlob(d.mediaType(), d.digest(), d.size(), diffIds.get(i), fetcher.layer(d)));
+            out.add(new LayerBlob(d.digest(), d.size(), diffIds.get(i), fetcher.layer(d)));
         }
-        return new ResolvedImage(name, digest, config, out);
+        return new ResolvedImage(name, config, out);
     }
 
     /** The uncompressed layer digests an image config lists (rootfs.diff_ids). */
