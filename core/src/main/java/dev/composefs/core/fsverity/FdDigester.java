@@ -22,7 +22,7 @@ public final class FdDigester implements AutoCloseable {
     private final byte[] heap = new byte[BUFFER];
     private final FsVerity verity = new FsVerity();
     private byte[] keep = new byte[0]; // the content kept for the caller, reused from file to file
-    private int held = -1;
+    private boolean held;
 
     /** What was read: the digest, the byte count, and the content itself if it was at most keepUpTo bytes. */
     public record Result(byte[] digest, long size, byte[] content) {}
@@ -33,8 +33,8 @@ public final class FdDigester implements AutoCloseable {
     }
 
     /**
-     * Reads fd to the end, keeping up to holdUpTo bytes in this digester (see {@link #held}) and
-     * returning a copy as content only if there are at most copyUpTo.
+     * Reads fd to the end, keeping up to holdUpTo bytes in this digester (see {@link #heldBytes})
+     * and returning a copy as content only if there are at most copyUpTo.
      */
     public Result digest(int fd, int copyUpTo, int holdUpTo, String what) throws IOException {
         int keepUpTo = Math.max(copyUpTo, holdUpTo);
@@ -56,18 +56,16 @@ public final class FdDigester implements AutoCloseable {
             v.update(heap, 0, (int) n);
             total += n;
         }
-        held = total <= keepUpTo ? (int) total : -1;
+        held = total <= keepUpTo;
         return new Result(v.digest(), total, total <= copyUpTo ? Arrays.copyOf(keep, (int) total) : null);
     }
 
-    /** The bytes the last digest held (its whole file), or null if the file was larger than asked. */
+    /**
+     * The bytes the last digest held, its whole file in the first Result.size() bytes (valid
+     * until the next digest), or null if the file was larger than asked.
+     */
     public byte[] heldBytes() {
-        return held < 0 ? null : keep;
-    }
-
-    /** How many of {@link #heldBytes} are the file's. */
-    public int heldLength() {
-        return held;
+        return held ? keep : null;
     }
 
     /**

@@ -263,15 +263,9 @@ public final class ObjectStore implements AutoCloseable {
             return false; // this batch already writes it
         }
         int out = -1;
+        boolean handedOn = false; // to install() or to the batch: no longer ours to remove
         try {
             out = fcntl_h.openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        } catch (SyscallException e) {
-            if (b != null) {
-                b.remove(path);
-            }
-            throw new IOException(where(path) + ": cannot store " + source + ": " + e.getMessage(), e);
-        }
-        try {
             filler.fill(out);
             sys_stat_h.fchmod(out, 0644, where(subdir + "/" + tmp)); // readable by all, whatever the umask
             if (b == null) {
@@ -279,32 +273,24 @@ public final class ObjectStore implements AutoCloseable {
             }
             unistd_h.close(out);
             out = -1;
-        } catch (SyscallException e) {
-            unistd_h.closeQuietly(out);
-            discard(dir, tmp);
-            if (b != null) {
-                b.remove(path);
+            if (b == null) {
+                handedOn = true;
+                return install(dir, tmp, subdir, name, digest, source, dg);
             }
-            throw new IOException(where(path) + ": cannot store " + source + ": " + e.getMessage(), e);
-        } catch (IOException | RuntimeException e) {
-            unistd_h.closeQuietly(out);
-            discard(dir, tmp);
-            if (b != null) {
-                b.remove(path);
-            }
-            throw e;
-        }
-        if (b != null) {
-            try {
-                seal(dir, tmp, digest, source, dg);
-            } catch (IOException | RuntimeException e) {
-                discard(dir, tmp);
-                b.remove(path);
-                throw e;
-            }
+            seal(dir, tmp, digest, source, dg);
+            handedOn = true;
             return true;
+        } catch (SyscallException e) {
+            throw new IOException(where(path) + ": cannot store " + source + ": " + e.getMessage(), e);
+        } finally {
+            unistd_h.closeQuietly(out);
+            if (!handedOn) {
+                discard(dir, tmp);
+                if (b != null) {
+                    b.remove(path);
+                }
+            }
         }
-        return install(dir, tmp, subdir, name, digest, source, dg);
     }
 
     private static String tempName(String name) {
@@ -350,24 +336,15 @@ public final class ObjectStore implements AutoCloseable {
     /** What storing a streamed file did: its fs-verity digest, and whether this call added the object. */
     public record Stored(byte[] digest, boolean added) {}
 
-    /** Streamed files up to this size are hashed in memory first, so a shared one is never written. */
-    private static final int IN_MEMORY_MAX = 1 << 20;
-
     /**
-     * Stores exactly size bytes read from in (a file inside an archive, say), whose digest is not
-     * known before they are read. Larger files are written to an unnamed O_TMPFILE file while
-     * being hashed and linked in under a temporary name only when complete, so an interrupted
-     * run leaves nothing behind; an object that already exists is kept and the copy dropped.
+     * Stores exactly size bytes read from in (a large file inside an archive, say), whose digest
+     * is not known before they are read: written to an unnamed O_TMPFILE file while being hashed,
+     * linked in under a temporary name only when complete and renamed into place at once (never
+     * batched), so an interrupted run leaves nothing behind. An object that already exists is
+     * kept and the copy dropped. Small files are better hashed in memory by the caller and
+     * stored with {@link #put(byte[], byte[], String)}, which writes nothing for a shared one.
      */
     public Stored put(InputStream in, long size, String source) throws IOException {
-        if (size <= IN_MEMORY_MAX) {
-            byte[] bytes = in.readNBytes((int) size);
-            if (bytes.length != size) {
-                throw new IOException(source + ": ended after " + bytes.length + " of " + size + " bytes");
-            }
-            byte[] digest = FsVerity.of(bytes);
-            return new Stored(digest, put(bytes, digest, source));
-        }
         int tmp;
         try {
             tmp = fcntl_h.openat(rootFd, ".", fcntl_h.O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
@@ -397,32 +374,16 @@ public final class ObjectStore implements AutoCloseable {
             String subdir = path.substring(0, 2);
             String name = path.substring(3);
             int dir = dirFd(subdir, true);
-            ConcurrentHashMap<String, Pending> b = batch;
-            if (isObject(dir, name, path) || b != null && b.containsKey(path)) {
+            if (isObject(dir, name, path)) {
                 return new Stored(digest, false);
             }
             sys_stat_h.fchmod(tmp, 0644, source);
-            if (b == null) {
-                unistd_h.fsync(tmp, source);
-            }
+            unistd_h.fsync(tmp, source);
             String tmpName = tempName(name);
             unistd_h.linkat(fcntl_h.AT_FDCWD, "/proc/self/fd/" + tmp, dir, tmpName, fcntl_h.AT_SYMLINK_FOLLOW);
             unistd_h.close(tmp); // fs-verity needs every writable fd gone
             tmp = -1;
-            if (b == null) {
-                return new Stored(digest, install(dir, tmpName, subdir, name, digest, source, null));
-            }
-            try {
-                seal(dir, tmpName, digest, source, null);
-            } catch (IOException | RuntimeException e) {
-                discard(dir, tmpName);
-                throw e;
-            }
-            if (b.putIfAbsent(path, new Pending(dir, tmpName, subdir, name)) != null) {
-                discard(dir, tmpName); // another thread of this batch wrote it meanwhile
-                return new Stored(digest, false);
-            }
-            return new Stored(digest, true);
+            return new Stored(digest, install(dir, tmpName, subdir, name, digest, source, null));
         } catch (SyscallException e) {
             throw new IOException(root + ": cannot store " + source + ": " + e.getMessage(), e);
         } finally {

@@ -252,7 +252,7 @@ public final class DirectoryScanner {
             }
             // Inline files live in the image itself; like upstream, only backed files go to the store.
             if (store != null && size > inline) {
-                boolean added = held != null ? store.put(held, dg.heldLength(), f.digest, what)
+                boolean added = held != null ? store.put(held, (int) size, f.digest, what)
                         : store.put(fd, f.digest, size, what, dg);
                 if (added) {
                     stored.incrementAndGet();
