@@ -147,24 +147,33 @@ stale_cache() {
 # Without libcrypto they need C2, which alone compiles the JDK's SHA-256 to the CPU's SHA
 # instructions. OCI import and pull always take C2: their blob digests and zlib run in the JDK.
 jit_flags() {
-    local prog=$1 a short="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn64m" hashing="-XX:+UseParallelGC -Xmn64m"
-    local c2=$hashing
-    # a small young generation: a scan's garbage dies young, and 64 MiB of eden is 40 MiB more RSS
-    have_libcrypto && hashing="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn16m"
+    local prog=$1 a
     shift
-    JIT_FLAGS=$short
+    JIT_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn64m"
     case $prog in
         mkcomposefs)
-            JIT_FLAGS=$hashing
             for a in "$@"; do
                 if [ "$a" = --from-file ]; then
                     build_young_gen
                     JIT_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 $YOUNG_GEN"
+                    return
                 fi
-            done ;;
-        composefs-info) [ "${1:-}" = measure-file ] && JIT_FLAGS=$hashing ;;
-        composefs) case ${1:-} in store) JIT_FLAGS=$hashing ;; oci) JIT_FLAGS=$c2 ;; esac ;;
+            done
+            hashing_flags ;;
+        composefs-info) [ "${1:-}" = measure-file ] && hashing_flags ;;
+        composefs) case ${1:-} in store) hashing_flags ;; oci) JIT_FLAGS="-XX:+UseParallelGC -Xmn64m" ;; esac ;;
     esac
+}
+
+# Sets JIT_FLAGS for a run that hashes file content: C1 where libcrypto hashes, with a small
+# young generation (a scan's garbage dies young, and 64 MiB of eden is 40 MiB more RSS); C2
+# otherwise. Only such runs look for libcrypto: a mount's start-up does not.
+hashing_flags() {
+    if have_libcrypto; then
+        JIT_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn16m"
+    else
+        JIT_FLAGS="-XX:+UseParallelGC -Xmn64m"
+    fi
 }
 
 # Whether libcrypto.so.3 is where the dynamic loader finds it (a glob: no fork on the way to java).
