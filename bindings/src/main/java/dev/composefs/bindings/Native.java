@@ -2,6 +2,7 @@ package dev.composefs.bindings;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.GroupLayout;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
@@ -9,7 +10,6 @@ import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 
 /**
  * The plumbing every header class shares, in the shape jextract generates: one linker, the libc
@@ -28,8 +28,7 @@ public final class Native {
     public static final ValueLayout C_POINTER = ValueLayout.ADDRESS;
 
     static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO =
-            CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final long ERRNO = offsetOf(CAPTURE_LAYOUT, "errno");
     private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
 
     /** A downcall whose first argument is the errno capture segment. */
@@ -53,11 +52,52 @@ public final class Native {
         return LINKER.downcallHandle(addr, desc);
     }
 
+    /**
+     * The byte offset of a (nested) struct member, found by walking the members. Struct fields are
+     * read and written at such offsets rather than through layout paths: the first layout path
+     * (a varHandle or byteOffset call) initialises the JDK's LayoutPath, whose method handles cost
+     * a mount helper run about 5 ms of start-up.
+     */
+    public static long offsetOf(GroupLayout struct, String... path) {
+        long offset = 0;
+        GroupLayout group = struct;
+        for (int i = 0; i < path.length; i++) {
+            MemoryLayout found = null;
+            long at = 0;
+            for (MemoryLayout m : group.memberLayouts()) {
+                if (m.name().isPresent() && m.name().get().equals(path[i])) {
+                    found = m;
+                    break;
+                }
+                if (group instanceof StructLayout) {
+                    at += m.byteSize();
+                }
+            }
+            if (found == null || (i < path.length - 1 && !(found instanceof GroupLayout))) {
+                throw new IllegalArgumentException(struct.name().orElse("struct") + " has no member "
+                        + String.join(".", path));
+            }
+            offset += at;
+            if (i < path.length - 1) {
+                group = (GroupLayout) found;
+            }
+        }
+        return offset;
+    }
+
     /** A NUL-terminated copy of a path given as its raw bytes: Linux names are byte strings, not text. */
     static MemorySegment cstr(Arena arena, byte[] path) {
         MemorySegment s = arena.allocate(path.length + 1L); // zeroed, so the terminator is already there
         MemorySegment.copy(path, 0, s, C_CHAR, 0, path.length);
         return s;
+    }
+
+    /**
+     * A NUL-terminated UTF-8 copy of s, as Arena.allocateFrom makes it, without its write of the
+     * terminator through a layout path (see offsetOf).
+     */
+    static MemorySegment cstr(Arena arena, String s) {
+        return cstr(arena, s.getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     /** How a raw path appears in error messages. */
@@ -70,7 +110,8 @@ public final class Native {
     }
 
     static int errno(MemorySegment state) {
-        return (int) ERRNO.get(state, 0L);
+        // a ByteBuffer view, not state.get: see offsetOf
+        return state.asByteBuffer().order(java.nio.ByteOrder.nativeOrder()).getInt((int) ERRNO);
     }
 
     /** Turns an unexpected Throwable from invokeExact into an Error: signatures are fixed, so this is a bug. */

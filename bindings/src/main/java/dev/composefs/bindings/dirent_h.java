@@ -40,10 +40,10 @@ public final class dirent_h {
             MemoryLayout.sequenceLayout(256, C_CHAR).withName("d_name"),
             MemoryLayout.paddingLayout(5)).withName("dirent64");
 
-    private static final long RECLEN = dirent64.byteOffset(MemoryLayout.PathElement.groupElement("d_reclen"));
-    private static final long TYPE = dirent64.byteOffset(MemoryLayout.PathElement.groupElement("d_type"));
-    private static final long NAME = dirent64.byteOffset(MemoryLayout.PathElement.groupElement("d_name"));
-    private static final long INO = dirent64.byteOffset(MemoryLayout.PathElement.groupElement("d_ino"));
+    private static final long RECLEN = Native.offsetOf(dirent64, "d_reclen");
+    private static final long TYPE = Native.offsetOf(dirent64, "d_type");
+    private static final long NAME = Native.offsetOf(dirent64, "d_name");
+    private static final long INO = Native.offsetOf(dirent64, "d_ino");
     private static final int BUFFER = 64 * 1024;
 
     private static final class getdents64 {

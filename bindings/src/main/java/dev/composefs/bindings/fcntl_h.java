@@ -11,7 +11,6 @@ import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.nio.charset.StandardCharsets;
 
 /** fcntl.h and linux/openat2.h: openat, openat2 with struct open_how, file seals. */
@@ -62,19 +61,9 @@ public final class fcntl_h {
             C_LONG.withName("mode"),
             C_LONG.withName("resolve")).withName("open_how");
 
-    private static final VarHandle HOW_FLAGS = open_how.varHandle(MemoryLayout.PathElement.groupElement("flags"));
-    private static final VarHandle HOW_MODE = open_how.varHandle(MemoryLayout.PathElement.groupElement("mode"));
-    private static final VarHandle HOW_RESOLVE = open_how.varHandle(MemoryLayout.PathElement.groupElement("resolve"));
-
-    private static final class openat {
-        static final MethodHandle HANDLE = Native.variadic("openat",
-                FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_INT), 3);
-    }
-
-    private static final class fcntl {
-        static final MethodHandle HANDLE = Native.variadic("fcntl",
-                FunctionDescriptor.of(C_INT, C_INT, C_INT, C_INT), 2);
-    }
+    private static final long HOW_FLAGS = Native.offsetOf(open_how, "flags");
+    private static final long HOW_MODE = Native.offsetOf(open_how, "mode");
+    private static final long HOW_RESOLVE = Native.offsetOf(open_how, "resolve");
 
     public static int openat(int dirfd, String path, int flags, int mode) throws SyscallException {
         return openat(dirfd, path.getBytes(StandardCharsets.UTF_8), flags, mode);
@@ -83,7 +72,7 @@ public final class fcntl_h {
     /** openat(2) with the path as raw bytes, for names that are not valid UTF-8. */
     public static int openat(int dirfd, byte[] path, int flags, int mode) throws SyscallException {
         return (int) Native.call("openat", Native.display(path),
-                (st, a) -> (int) openat.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), flags, mode));
+                (st, a) -> unistd_h.syscall6(st, unistd_h.SYS_openat, dirfd, addr(Native.cstr(a, path)), flags, mode, 0, 0));
     }
 
     public static int openat2(int dirfd, String path, long flags, long mode, long resolve) throws SyscallException {
@@ -93,15 +82,15 @@ public final class fcntl_h {
     public static int openat2(int dirfd, byte[] path, long flags, long mode, long resolve) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment how = arena.allocate(open_how);
-            HOW_FLAGS.set(how, 0L, flags);
-            HOW_MODE.set(how, 0L, mode);
-            HOW_RESOLVE.set(how, 0L, resolve);
+            how.set(C_LONG, HOW_FLAGS, flags);
+            how.set(C_LONG, HOW_MODE, mode);
+            how.set(C_LONG, HOW_RESOLVE, resolve);
             return (int) unistd_h.syscall("openat2", Native.display(path), unistd_h.SYS_openat2, dirfd,
                     addr(Native.cstr(arena, path)), addr(how), open_how.byteSize());
         }
     }
 
     public static int fcntl(int fd, int cmd, int arg) throws SyscallException {
-        return (int) Native.call("fcntl", "fd " + fd, (st, a) -> (int) fcntl.HANDLE.invokeExact(st, fd, cmd, arg));
+        return (int) Native.call("fcntl", "fd " + fd, (st, a) -> unistd_h.syscall6(st, unistd_h.SYS_fcntl, fd, cmd, arg, 0, 0, 0));
     }
 }

@@ -9,7 +9,6 @@ import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.VarHandle;
 
 /** linux/fsverity.h: enabling fs-verity on a file and reading its digest back from the kernel. */
 public final class linux_fsverity_h {
@@ -39,19 +38,15 @@ public final class linux_fsverity_h {
             C_SHORT.withName("digest_algorithm"),
             C_SHORT.withName("digest_size")).withName("fsverity_digest");
 
-    private static final VarHandle EA_VERSION = field(fsverity_enable_arg, "version");
-    private static final VarHandle EA_HASH = field(fsverity_enable_arg, "hash_algorithm");
-    private static final VarHandle EA_BLOCK = field(fsverity_enable_arg, "block_size");
-    private static final VarHandle EA_SIG_SIZE = field(fsverity_enable_arg, "sig_size");
-    private static final VarHandle EA_SIG_PTR = field(fsverity_enable_arg, "sig_ptr");
-    private static final VarHandle FD_ALG = field(fsverity_digest, "digest_algorithm");
-    private static final VarHandle FD_SIZE = field(fsverity_digest, "digest_size");
+    private static final long EA_VERSION = Native.offsetOf(fsverity_enable_arg, "version");
+    private static final long EA_HASH = Native.offsetOf(fsverity_enable_arg, "hash_algorithm");
+    private static final long EA_BLOCK = Native.offsetOf(fsverity_enable_arg, "block_size");
+    private static final long EA_SIG_SIZE = Native.offsetOf(fsverity_enable_arg, "sig_size");
+    private static final long EA_SIG_PTR = Native.offsetOf(fsverity_enable_arg, "sig_ptr");
+    private static final long FD_ALG = Native.offsetOf(fsverity_digest, "digest_algorithm");
+    private static final long FD_SIZE = Native.offsetOf(fsverity_digest, "digest_size");
 
     private static final int MAX_DIGEST = 64;
-
-    private static VarHandle field(StructLayout s, String name) {
-        return s.varHandle(MemoryLayout.PathElement.groupElement(name));
-    }
 
     /** FS_IOC_ENABLE_VERITY with sha256, 4096-byte blocks, no salt, no signature (composefs' choice). */
     public static void enableVerity(int fd, String path) throws SyscallException {
@@ -66,14 +61,14 @@ public final class linux_fsverity_h {
     public static void enableVerity(int fd, String path, byte[] signature) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment arg = arena.allocate(fsverity_enable_arg); // zeroed: no salt
-            EA_VERSION.set(arg, 0L, 1);
-            EA_HASH.set(arg, 0L, FS_VERITY_HASH_ALG_SHA256);
-            EA_BLOCK.set(arg, 0L, 4096);
+            arg.set(C_INT, EA_VERSION, 1);
+            arg.set(C_INT, EA_HASH, FS_VERITY_HASH_ALG_SHA256);
+            arg.set(C_INT, EA_BLOCK, 4096);
             if (signature != null) {
                 MemorySegment sig = arena.allocate(Math.max(1, signature.length));
                 MemorySegment.copy(signature, 0, sig, ValueLayout.JAVA_BYTE, 0, signature.length);
-                EA_SIG_SIZE.set(arg, 0L, signature.length);
-                EA_SIG_PTR.set(arg, 0L, sig.address());
+                arg.set(C_INT, EA_SIG_SIZE, signature.length);
+                arg.set(C_LONG, EA_SIG_PTR, sig.address());
             }
             sys_ioctl_h.ioctl(fd, FS_IOC_ENABLE_VERITY, arg, "FS_IOC_ENABLE_VERITY", path);
         }
@@ -108,10 +103,10 @@ public final class linux_fsverity_h {
     public static Measurement measureVerity(int fd, String path) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment arg = arena.allocate(fsverity_digest.byteSize() + MAX_DIGEST, 8);
-            FD_SIZE.set(arg, 0L, (short) MAX_DIGEST);
+            arg.set(C_SHORT, FD_SIZE, (short) MAX_DIGEST);
             sys_ioctl_h.ioctl(fd, FS_IOC_MEASURE_VERITY, arg, "FS_IOC_MEASURE_VERITY", path);
-            int alg = Short.toUnsignedInt((short) FD_ALG.get(arg, 0L));
-            int size = Short.toUnsignedInt((short) FD_SIZE.get(arg, 0L));
+            int alg = Short.toUnsignedInt(arg.get(C_SHORT, FD_ALG));
+            int size = Short.toUnsignedInt(arg.get(C_SHORT, FD_SIZE));
             byte[] digest = arg.asSlice(fsverity_digest.byteSize(), size).toArray(ValueLayout.JAVA_BYTE);
             return new Measurement(alg, digest);
         }

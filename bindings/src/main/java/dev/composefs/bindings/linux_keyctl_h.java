@@ -14,8 +14,8 @@ public final class linux_keyctl_h {
     /** add_key(type, description, payload, keyring): the new key's serial number. */
     public static int addKey(String type, String description, byte[] payload, int keyring) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment t = arena.allocateFrom(type);
-            MemorySegment d = arena.allocateFrom(description);
+            MemorySegment t = Native.cstr(arena, type);
+            MemorySegment d = Native.cstr(arena, description);
             MemorySegment p = arena.allocate(Math.max(1, payload.length));
             MemorySegment.copy(payload, 0, p, ValueLayout.JAVA_BYTE, 0, payload.length);
             return (int) unistd_h.syscall("add_key", type + " key into keyring " + keyring, SYS_add_key,

@@ -8,7 +8,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
-import java.lang.invoke.VarHandle;
 
 /** linux/loop.h: allocating, configuring and releasing loop devices. */
 public final class linux_loop_h {
@@ -53,13 +52,10 @@ public final class linux_loop_h {
             loop_info64.withName("info"),
             MemoryLayout.sequenceLayout(8, C_LONG).withName("__reserved")).withName("loop_config");
 
-    private static final VarHandle LC_FD = loop_config.varHandle(MemoryLayout.PathElement.groupElement("fd"));
-    private static final VarHandle LC_BLOCK = loop_config.varHandle(
-            MemoryLayout.PathElement.groupElement("block_size"));
-    private static final VarHandle LC_FLAGS = loop_config.varHandle(MemoryLayout.PathElement.groupElement("info"),
-            MemoryLayout.PathElement.groupElement("lo_flags"));
-    private static final long LC_FILE_NAME = loop_config.byteOffset(MemoryLayout.PathElement.groupElement("info"),
-            MemoryLayout.PathElement.groupElement("lo_file_name"));
+    private static final long LC_FD = Native.offsetOf(loop_config, "fd");
+    private static final long LC_BLOCK = Native.offsetOf(loop_config, "block_size");
+    private static final long LC_FLAGS = Native.offsetOf(loop_config, "info", "lo_flags");
+    private static final long LC_FILE_NAME = Native.offsetOf(loop_config, "info", "lo_file_name");
 
     /** LOOP_CTL_GET_FREE on /dev/loop-control: the number of a free (possibly new) loop device. */
     public static int getFree(int controlFd) throws SyscallException {
@@ -71,9 +67,9 @@ public final class linux_loop_h {
             int blockSize) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment cfg = arena.allocate(loop_config);
-            LC_FD.set(cfg, 0L, backingFd);
-            LC_BLOCK.set(cfg, 0L, blockSize);
-            LC_FLAGS.set(cfg, 0L, flags);
+            cfg.set(C_INT, LC_FD, backingFd);
+            cfg.set(C_INT, LC_BLOCK, blockSize);
+            cfg.set(C_INT, LC_FLAGS, flags);
             byte[] name = backingName.getBytes(java.nio.charset.StandardCharsets.UTF_8);
             int n = Math.min(name.length, LO_NAME_SIZE - 1);
             MemorySegment.copy(name, 0, cfg, C_CHAR, LC_FILE_NAME, n);

@@ -21,6 +21,6 @@ public final class stdio_h {
     public static void renameat2(int olddirfd, String oldpath, int newdirfd, String newpath, int flags)
             throws SyscallException {
         Native.call("renameat2", oldpath + " -> " + newpath, (st, a) -> (int) renameat2.HANDLE.invokeExact(st, olddirfd,
-                a.allocateFrom(oldpath), newdirfd, a.allocateFrom(newpath), flags));
+                Native.cstr(a, oldpath), newdirfd, Native.cstr(a, newpath), flags));
     }
 }

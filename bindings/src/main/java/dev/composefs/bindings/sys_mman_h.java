@@ -20,6 +20,6 @@ public final class sys_mman_h {
 
     public static int memfdCreate(String name, int flags) throws SyscallException {
         return (int) Native.call("memfd_create", name,
-                (st, a) -> (int) memfd_create.HANDLE.invokeExact(st, a.allocateFrom(name), flags));
+                (st, a) -> (int) memfd_create.HANDLE.invokeExact(st, Native.cstr(a, name), flags));
     }
 }

@@ -11,7 +11,6 @@ import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 
 /** sys/mount.h (and linux/mount.h): mount(2), umount2(2) and the new mount API. */
 public final class sys_mount_h {
@@ -85,10 +84,10 @@ public final class sys_mount_h {
             C_LONG.withName("propagation"),
             C_LONG.withName("userns_fd")).withName("mount_attr");
 
-    private static final VarHandle MA_SET = mount_attr.varHandle(MemoryLayout.PathElement.groupElement("attr_set"));
-    private static final VarHandle MA_CLR = mount_attr.varHandle(MemoryLayout.PathElement.groupElement("attr_clr"));
-    private static final VarHandle MA_PROP = mount_attr.varHandle(MemoryLayout.PathElement.groupElement("propagation"));
-    private static final VarHandle MA_USERNS = mount_attr.varHandle(MemoryLayout.PathElement.groupElement("userns_fd"));
+    private static final long MA_SET = Native.offsetOf(mount_attr, "attr_set");
+    private static final long MA_CLR = Native.offsetOf(mount_attr, "attr_clr");
+    private static final long MA_PROP = Native.offsetOf(mount_attr, "propagation");
+    private static final long MA_USERNS = Native.offsetOf(mount_attr, "userns_fd");
 
     private static final class mount {
         static final MethodHandle HANDLE = Native.downcall("mount",
@@ -108,20 +107,20 @@ public final class sys_mount_h {
     }
 
     public static void umount2(String target, int flags) throws SyscallException {
-        Native.call("umount2", target, (st, a) -> (int) umount2.HANDLE.invokeExact(st, a.allocateFrom(target), flags));
+        Native.call("umount2", target, (st, a) -> (int) umount2.HANDLE.invokeExact(st, Native.cstr(a, target), flags));
     }
 
     public static int fsopen(String fsName, int flags) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
             return (int) unistd_h.syscall("fsopen", fsName, unistd_h.SYS_fsopen,
-                    addr(arena.allocateFrom(fsName)), flags);
+                    addr(Native.cstr(arena, fsName)), flags);
         }
     }
 
     public static int fspick(int dfd, String path, int flags) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
             return (int) unistd_h.syscall("fspick", path, unistd_h.SYS_fspick, dfd,
-                    addr(arena.allocateFrom(path)), flags);
+                    addr(Native.cstr(arena, path)), flags);
         }
     }
 
@@ -130,8 +129,8 @@ public final class sys_mount_h {
         try (Arena arena = Arena.ofConfined()) {
             String what = key == null ? fsconfigCommandName(cmd) : (value == null ? key : key + "=" + value);
             unistd_h.syscall("fsconfig", what, unistd_h.SYS_fsconfig, fsfd, cmd,
-                    key == null ? 0 : addr(arena.allocateFrom(key)),
-                    value == null ? 0 : addr(arena.allocateFrom(value)), aux);
+                    key == null ? 0 : addr(Native.cstr(arena, key)),
+                    value == null ? 0 : addr(Native.cstr(arena, value)), aux);
         }
     }
 
@@ -139,7 +138,7 @@ public final class sys_mount_h {
     public static void fsconfigFd(int fsfd, String key, int fd) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
             unistd_h.syscall("fsconfig", key + "=fd " + fd, unistd_h.SYS_fsconfig, fsfd, FSCONFIG_SET_FD,
-                    addr(arena.allocateFrom(key)), 0, fd);
+                    addr(Native.cstr(arena, key)), 0, fd);
         }
     }
 
@@ -149,7 +148,7 @@ public final class sys_mount_h {
             MemorySegment v = arena.allocate(Math.max(1, value.length));
             MemorySegment.copy(value, 0, v, Native.C_CHAR, 0, value.length);
             unistd_h.syscall("fsconfig", key + "=<" + value.length + " bytes>", unistd_h.SYS_fsconfig, fsfd,
-                    FSCONFIG_SET_BINARY, addr(arena.allocateFrom(key)), addr(v), value.length);
+                    FSCONFIG_SET_BINARY, addr(Native.cstr(arena, key)), addr(v), value.length);
         }
     }
 
@@ -169,14 +168,14 @@ public final class sys_mount_h {
             throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
             unistd_h.syscall("move_mount", toPath, unistd_h.SYS_move_mount, fromDfd,
-                    addr(arena.allocateFrom(fromPath)), toDfd, addr(arena.allocateFrom(toPath)), flags);
+                    addr(Native.cstr(arena, fromPath)), toDfd, addr(Native.cstr(arena, toPath)), flags);
         }
     }
 
     public static int openTree(int dfd, String path, int flags) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
             return (int) unistd_h.syscall("open_tree", path, unistd_h.SYS_open_tree, dfd,
-                    addr(arena.allocateFrom(path)), flags);
+                    addr(Native.cstr(arena, path)), flags);
         }
     }
 
@@ -184,16 +183,16 @@ public final class sys_mount_h {
             long usernsFd) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment attr = arena.allocate(mount_attr);
-            MA_SET.set(attr, 0L, attrSet);
-            MA_CLR.set(attr, 0L, attrClr);
-            MA_PROP.set(attr, 0L, propagation);
-            MA_USERNS.set(attr, 0L, usernsFd);
+            attr.set(C_LONG, MA_SET, attrSet);
+            attr.set(C_LONG, MA_CLR, attrClr);
+            attr.set(C_LONG, MA_PROP, propagation);
+            attr.set(C_LONG, MA_USERNS, usernsFd);
             unistd_h.syscall("mount_setattr", path.isEmpty() ? "fd " + dfd : path, unistd_h.SYS_mount_setattr, dfd,
-                    addr(arena.allocateFrom(path)), flags, addr(attr), mount_attr.byteSize());
+                    addr(Native.cstr(arena, path)), flags, addr(attr), mount_attr.byteSize());
         }
     }
 
     private static MemorySegment str(Arena arena, String s) {
-        return s == null ? MemorySegment.NULL : arena.allocateFrom(s);
+        return s == null ? MemorySegment.NULL : Native.cstr(arena, s);
     }
 }

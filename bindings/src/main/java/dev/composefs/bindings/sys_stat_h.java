@@ -87,11 +87,6 @@ public final class sys_stat_h {
     private static final long OFF_DEV_MAJOR = off("stx_dev_major");
     private static final long OFF_DEV_MINOR = off("stx_dev_minor");
 
-    private static final class statx_call {
-        static final MethodHandle HANDLE = Native.downcall("statx",
-                FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_INT, C_POINTER));
-    }
-
     private static final class mknodat {
         static final MethodHandle HANDLE = Native.downcall("mknodat",
                 FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_LONG));
@@ -131,32 +126,35 @@ public final class sys_stat_h {
     public static Statx statx(int dirfd, byte[] path, int flags, int mask) throws SyscallException {
         try (var arena = java.lang.foreign.Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(statx);
-            Native.call("statx", Native.display(path), (st, a) -> (int) statx_call.HANDLE.invokeExact(st, dirfd,
-                    Native.cstr(a, path), flags, mask, buf));
+            Native.call("statx", Native.display(path), (st, a) -> unistd_h.syscall6(st, unistd_h.SYS_statx, dirfd,
+                    unistd_h.addr(Native.cstr(a, path)), flags, mask, buf.address(), 0));
+            // read through a ByteBuffer view: MemorySegment.get initialises the JDK's layout
+            // paths (see Native.offsetOf), start-up a mount helper run can do without
+            java.nio.ByteBuffer b = buf.asByteBuffer().order(java.nio.ByteOrder.nativeOrder());
             return new Statx(
-                    buf.get(C_INT, OFF_MASK),
-                    buf.get(C_LONG, OFF_ATTRIBUTES),
-                    buf.get(C_INT, OFF_NLINK),
-                    buf.get(C_INT, OFF_UID),
-                    buf.get(C_INT, OFF_GID),
-                    Short.toUnsignedInt(buf.get(C_SHORT, OFF_MODE)),
-                    buf.get(C_LONG, OFF_INO),
-                    buf.get(C_LONG, OFF_SIZE),
-                    buf.get(C_LONG, OFF_MTIME),
-                    buf.get(C_INT, OFF_MTIME + 8),
-                    buf.get(C_INT, OFF_RDEV_MAJOR),
-                    buf.get(C_INT, OFF_RDEV_MINOR),
-                    buf.get(C_INT, OFF_DEV_MAJOR),
-                    buf.get(C_INT, OFF_DEV_MINOR));
+                    b.getInt((int) OFF_MASK),
+                    b.getLong((int) OFF_ATTRIBUTES),
+                    b.getInt((int) OFF_NLINK),
+                    b.getInt((int) OFF_UID),
+                    b.getInt((int) OFF_GID),
+                    Short.toUnsignedInt(b.getShort((int) OFF_MODE)),
+                    b.getLong((int) OFF_INO),
+                    b.getLong((int) OFF_SIZE),
+                    b.getLong((int) OFF_MTIME),
+                    b.getInt((int) OFF_MTIME + 8),
+                    b.getInt((int) OFF_RDEV_MAJOR),
+                    b.getInt((int) OFF_RDEV_MINOR),
+                    b.getInt((int) OFF_DEV_MAJOR),
+                    b.getInt((int) OFF_DEV_MINOR));
         }
     }
 
     private static long off(String field) {
-        return statx.byteOffset(MemoryLayout.PathElement.groupElement(field));
+        return Native.offsetOf(statx, field);
     }
 
     public static void mkdirat(int dirfd, String path, int mode) throws SyscallException {
-        Native.call("mkdirat", path, (st, a) -> (int) mkdirat.HANDLE.invokeExact(st, dirfd, a.allocateFrom(path), mode));
+        Native.call("mkdirat", path, (st, a) -> (int) mkdirat.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), mode));
     }
 
     public static void fchmod(int fd, int mode, String what) throws SyscallException {
@@ -164,7 +162,7 @@ public final class sys_stat_h {
     }
 
     public static void mknodat(int dirfd, String path, int mode, long dev) throws SyscallException {
-        Native.call("mknodat", path, (st, a) -> (int) mknodat.HANDLE.invokeExact(st, dirfd, a.allocateFrom(path), mode, dev));
+        Native.call("mknodat", path, (st, a) -> (int) mknodat.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), mode, dev));
     }
 
     /** glibc's gnu_dev_makedev. */

@@ -104,7 +104,7 @@ public final class sys_xattr_h {
     }
 
     private static List<byte[]> list(MethodHandle h, String call, String path) throws SyscallException {
-        return split(sized(call, path, (st, a, buf, size) -> (long) h.invokeExact(st, a.allocateFrom(path), buf, size)));
+        return split(sized(call, path, (st, a, buf, size) -> (long) h.invokeExact(st, Native.cstr(a, path), buf, size)));
     }
 
     /** NUL-terminated names. */
@@ -122,7 +122,7 @@ public final class sys_xattr_h {
 
     private static byte[] get(MethodHandle h, String call, String path, byte[] name) throws SyscallException {
         return sized(call, path + " " + Native.display(name), (st, a, buf, size) -> (long) h.invokeExact(st,
-                a.allocateFrom(path), Native.cstr(a, name), buf, size));
+                Native.cstr(a, path), Native.cstr(a, name), buf, size));
     }
 
     @FunctionalInterface
@@ -154,13 +154,13 @@ public final class sys_xattr_h {
         Native.call("lsetxattr", path + " " + name, (st, a) -> {
             MemorySegment v = a.allocate(Math.max(1, value.length));
             MemorySegment.copy(value, 0, v, ValueLayout.JAVA_BYTE, 0, value.length);
-            return (int) lsetxattr.HANDLE.invokeExact(st, a.allocateFrom(path), a.allocateFrom(name), v,
+            return (int) lsetxattr.HANDLE.invokeExact(st, Native.cstr(a, path), Native.cstr(a, name), v,
                     (long) value.length, flags);
         });
     }
 
     public static void lremovexattr(String path, String name) throws SyscallException {
         Native.call("lremovexattr", path + " " + name,
-                (st, a) -> (int) lremovexattr.HANDLE.invokeExact(st, a.allocateFrom(path), a.allocateFrom(name)));
+                (st, a) -> (int) lremovexattr.HANDLE.invokeExact(st, Native.cstr(a, path), Native.cstr(a, name)));
     }
 }

@@ -24,8 +24,23 @@ public final class unistd_h {
     public static final long SYS_openat2 = 437;
     public static final long SYS_mount_setattr = 442;
 
-    private static final class close {
-        static final MethodHandle HANDLE = Native.downcall("close", FunctionDescriptor.of(C_INT, C_INT));
+    // The classic calls a mount makes besides those: each libc wrapper has its own signature and so
+    // its own downcall stub, spun at first use (about 5 ms each, a tenth of a mount helper run);
+    // through syscall(2) they share one. Their numbers differ by architecture: x86-64 has its own
+    // table; arm64, riscv64 and loongarch64 share the generic one. Elsewhere they are -1, which
+    // the kernel answers with ENOSYS instead of running some other call.
+    private static final String ARCH = System.getProperty("os.arch");
+    public static final long SYS_close = classic(3, 57);
+    public static final long SYS_fcntl = classic(72, 25);
+    public static final long SYS_openat = classic(257, 56);
+    public static final long SYS_statx = classic(332, 291);
+
+    private static long classic(long x8664, long generic) {
+        return switch (ARCH) {
+            case "amd64", "x86_64" -> x8664;
+            case "aarch64", "riscv64", "loongarch64" -> generic;
+            default -> -1;
+        };
     }
 
     private static final class fsync {
@@ -101,7 +116,7 @@ public final class unistd_h {
     }
 
     public static void close(int fd) throws SyscallException {
-        Native.call("close", "fd " + fd, (st, a) -> (int) close.HANDLE.invokeExact(st, fd));
+        Native.call("close", "fd " + fd, (st, a) -> syscall6(st, SYS_close, fd, 0, 0, 0, 0, 0));
     }
 
     /** close(2) for cleanup paths, where a failure must not hide the original error. */
@@ -149,14 +164,14 @@ public final class unistd_h {
     }
 
     public static void unlinkat(int dirfd, String path, int flags) throws SyscallException {
-        Native.call("unlinkat", path, (st, a) -> (int) unlinkat.HANDLE.invokeExact(st, dirfd, a.allocateFrom(path), flags));
+        Native.call("unlinkat", path, (st, a) -> (int) unlinkat.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), flags));
     }
 
     /** linkat(2): a further name for oldpath (with AT_SYMLINK_FOLLOW, /proc/self/fd/N names an O_TMPFILE file). */
     public static void linkat(int olddirfd, String oldpath, int newdirfd, String newpath, int flags)
             throws SyscallException {
         Native.call("linkat", oldpath + " -> " + newpath, (st, a) -> (int) linkat.HANDLE.invokeExact(st, olddirfd,
-                a.allocateFrom(oldpath), newdirfd, a.allocateFrom(newpath), flags));
+                Native.cstr(a, oldpath), newdirfd, Native.cstr(a, newpath), flags));
     }
 
     /** copy_file_range(2) from the current offsets; returns bytes copied, 0 at end of input. */
@@ -218,8 +233,13 @@ public final class unistd_h {
             throw new IllegalArgumentException("syscall takes at most 6 arguments");
         }
         long[] r = java.util.Arrays.copyOf(args, 6);
-        return Native.call(name, target,
-                (st, a) -> (long) syscall6.HANDLE.invokeExact(st, number, r[0], r[1], r[2], r[3], r[4], r[5]));
+        return Native.call(name, target, (st, a) -> syscall6(st, number, r[0], r[1], r[2], r[3], r[4], r[5]));
+    }
+
+    /** One syscall(2) with errno captured into st, for bindings that build their arguments in a {@link Native#call} arena. */
+    static long syscall6(MemorySegment st, long number, long a0, long a1, long a2, long a3, long a4, long a5)
+            throws Throwable {
+        return (long) syscall6.HANDLE.invokeExact(st, number, a0, a1, a2, a3, a4, a5);
     }
 
     static long addr(MemorySegment s) {

@@ -142,6 +142,42 @@ class LayoutProbeTest {
     }
 
     /** Java ints are signed; C's unsigned 32-bit constants (ioctl numbers) print as positive. */
+    /**
+     * The bindings read and write struct members at offsets from {@link Native#offsetOf} (no
+     * layout paths, see there); every member of every struct, nested ones too, must be where the
+     * JDK's own layout path arithmetic puts it (which the C probe above checks against gcc).
+     */
+    @Test
+    void memberOffsetsMatchLayoutPaths() {
+        int checked = 0;
+        for (Class<?> c : HEADERS.keySet()) {
+            for (StructLayout s : structs(c)) {
+                checked += checkOffsets(s, s, new ArrayList<>());
+            }
+        }
+        assertTrue(checked > 80, "only " + checked + " members checked");
+    }
+
+    private static int checkOffsets(StructLayout root, GroupLayout group, List<String> prefix) {
+        int checked = 0;
+        for (MemoryLayout m : group.memberLayouts()) {
+            if (m.name().isEmpty()) {
+                continue;
+            }
+            List<String> path = new ArrayList<>(prefix);
+            path.add(m.name().get());
+            MemoryLayout.PathElement[] elements = path.stream().map(MemoryLayout.PathElement::groupElement)
+                    .toArray(MemoryLayout.PathElement[]::new);
+            assertEquals(root.byteOffset(elements), Native.offsetOf(root, path.toArray(String[]::new)),
+                    root.name().orElse("?") + "." + String.join(".", path));
+            checked++;
+            if (m instanceof GroupLayout g) {
+                checked += checkOffsets(root, g, path);
+            }
+        }
+        return checked;
+    }
+
     private static long normalize(Long javaValue, long cValue) {
         if (javaValue == null) {
             throw new AssertionError("probe printed a value the Java side did not declare");
