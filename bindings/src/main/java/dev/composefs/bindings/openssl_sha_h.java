@@ -9,18 +9,39 @@ import java.lang.invoke.MethodHandle;
 import java.util.Optional;
 
 /**
- * openssl/sha.h: SHA256() of the system's libcrypto (OpenSSL 3), called as a critical downcall
- * on heap arrays (no copy, no arena). The JDK computes SHA-256 at the CPU's speed only once C2
- * has compiled it; OpenSSL does from the first block, so short runs can stay on C1. Where
- * libcrypto cannot be loaded, {@link #available} is false and callers use the JDK's digest.
+ * openssl/sha.h: SHA256_Init/Update/Final of the system's libcrypto (OpenSSL 3), called as
+ * critical downcalls on heap arrays (no copy, no arena). The JDK computes SHA-256 at the CPU's
+ * speed only once C2 has compiled it; OpenSSL does from the first block, so short runs can stay
+ * on C1. Not the one-shot SHA256(): in OpenSSL 3 it fetches the algorithm from the provider
+ * store on every call (a lock and a context allocation per 4 KiB block, 5% of a digest run's
+ * CPU). Where libcrypto or these symbols are missing, {@link #available} is false and callers
+ * use the JDK's digest.
  */
 public final class openssl_sha_h {
     private openssl_sha_h() {}
 
+    /** sizeof(SHA256_CTX) is 112 (eight state words, two length words, a 64-byte block, two counters); room to spare. */
+    private static final int CTX_BYTES = 128;
+
+    private record Handles(MethodHandle init, MethodHandle update, MethodHandle fin) {}
+
     private static final class sha256 {
-        static final Optional<MethodHandle> HANDLE = lookup().flatMap(l -> l.find("SHA256")).map(addr ->
-                Native.LINKER.downcallHandle(addr, FunctionDescriptor.of(Native.C_POINTER, Native.C_POINTER,
-                        Native.C_LONG, Native.C_POINTER), Linker.Option.critical(true)));
+        static final Optional<Handles> HANDLES = lookup().flatMap(l -> {
+            Optional<MemorySegment> init = l.find("SHA256_Init");
+            Optional<MemorySegment> update = l.find("SHA256_Update");
+            Optional<MemorySegment> fin = l.find("SHA256_Final");
+            if (init.isEmpty() || update.isEmpty() || fin.isEmpty()) {
+                return Optional.empty();
+            }
+            Linker.Option critical = Linker.Option.critical(true);
+            return Optional.of(new Handles(
+                    Native.LINKER.downcallHandle(init.get(), FunctionDescriptor.of(Native.C_INT, Native.C_POINTER),
+                            critical),
+                    Native.LINKER.downcallHandle(update.get(), FunctionDescriptor.of(Native.C_INT, Native.C_POINTER,
+                            Native.C_POINTER, Native.C_LONG), critical),
+                    Native.LINKER.downcallHandle(fin.get(), FunctionDescriptor.of(Native.C_INT, Native.C_POINTER,
+                            Native.C_POINTER), critical)));
+        });
     }
 
     private static Optional<SymbolLookup> lookup() {
@@ -34,18 +55,54 @@ public final class openssl_sha_h {
         return Optional.empty();
     }
 
-    /** Whether SHA256() could be linked. */
+    /** Whether SHA256_Init/Update/Final could be linked. */
     public static boolean available() {
-        return sha256.HANDLE.isPresent();
+        return sha256.HANDLES.isPresent();
     }
 
-    /** SHA-256 of data[off, off+len) into out[outOff, outOff+32). Only when {@link #available}. */
-    public static void sha256(byte[] data, int off, int len, byte[] out, int outOff) {
+    /** Room for one SHA256_CTX, reused by one thread for any number of digests. */
+    public static byte[] newContext() {
+        return new byte[CTX_BYTES];
+    }
+
+    /** SHA256_Init: starts a digest in ctx (from {@link #newContext}). Only when {@link #available}. */
+    public static void init(byte[] ctx) {
         try {
-            MemorySegment unused = (MemorySegment) sha256.HANDLE.get().invokeExact(
-                    MemorySegment.ofArray(data).asSlice(off, len), (long) len, MemorySegment.ofArray(out).asSlice(outOff, 32));
+            check((int) sha256.HANDLES.get().init().invokeExact(MemorySegment.ofArray(ctx)));
+        } catch (RuntimeException e) {
+            throw e;
         } catch (Throwable t) {
             throw Native.wrap(t);
+        }
+    }
+
+    /** SHA256_Update with data[off, off+len). */
+    public static void update(byte[] ctx, byte[] data, int off, int len) {
+        try {
+            check((int) sha256.HANDLES.get().update().invokeExact(MemorySegment.ofArray(ctx),
+                    MemorySegment.ofArray(data).asSlice(off, len), (long) len));
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Native.wrap(t);
+        }
+    }
+
+    /** SHA256_Final into out[outOff, outOff+32). */
+    public static void finish(byte[] ctx, byte[] out, int outOff) {
+        try {
+            check((int) sha256.HANDLES.get().fin().invokeExact(MemorySegment.ofArray(out).asSlice(outOff, 32),
+                    MemorySegment.ofArray(ctx)));
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Native.wrap(t);
+        }
+    }
+
+    private static void check(int ok) {
+        if (ok != 1) {
+            throw new IllegalStateException("libcrypto SHA256_* failed");
         }
     }
 }

@@ -42,7 +42,7 @@ class FsVerityTest {
         boolean installed = java.nio.file.Files.exists(Path.of("/usr/lib/x86_64-linux-gnu/libcrypto.so.3"))
                 || java.nio.file.Files.exists(Path.of("/usr/lib/aarch64-linux-gnu/libcrypto.so.3"));
         org.junit.jupiter.api.Assumptions.assumeTrue(installed, "no libcrypto.so.3 here (Debian's libssl3)");
-        assertTrue(dev.composefs.bindings.openssl_sha_h.available(), "SHA256() links from libcrypto");
+        assertTrue(dev.composefs.bindings.openssl_sha_h.available(), "SHA256_Init/Update/Final link from libcrypto");
     }
 
     @ParameterizedTest(name = "sparse {0} bytes")
