@@ -115,8 +115,8 @@ public final class DirectoryScanner {
     private final ObjectStore store;
     private final Progress progress;
     private final Map<InodeKey, Found> inodes = new HashMap<>();
-    private final List<Found> all = new ArrayList<>();
-    private final List<Found> toDigest = new ArrayList<>();
+    private long toDigest;
+    private final AtomicLong bytesToDigest = new AtomicLong();
     private long entries;
     private final AtomicLong digested = new AtomicLong();
     private final AtomicLong bytesDone = new AtomicLong();
@@ -136,7 +136,6 @@ public final class DirectoryScanner {
     }
 
     private Result run() throws IOException {
-        all.clear();
         byte[] src = source.toString().getBytes(StandardCharsets.UTF_8);
         Found root;
         int rootFd;
@@ -149,14 +148,16 @@ public final class DirectoryScanner {
         } catch (SyscallException e) {
             throw new IOException("error accessing " + source + ": " + e.getMessage(), e);
         }
-        all.add(root);
         try {
-            walk(rootFd, root);
-            long total = toDigest.stream().mapToLong(f -> f.st.size()).sum();
-            // Workers read every entry's xattrs and every backed file's content: most of the syscalls.
-            Parallel.forEach(all, options.threads(), FdDigester::new, (dg, f) -> {
+            // Workers read every entry's xattrs and every backed file's content, most of the
+            // syscalls, while the walk (one thread, statx of every entry) is still going: the
+            // other cores were idle for its length (a quarter of a digest-only run).
+            Parallel.<FdDigester, Found>forEachProduced(sink -> {
+                sink.add(root);
+                walk(rootFd, root, sink);
+            }, options.threads(), FdDigester::new, (dg, f) -> {
                 if (f.st.type() == sys_stat_h.S_IFREG && f.st.size() > 0 && f.sameInodeAs == null) {
-                    digest(dg, rootFd, f, total); // reads the xattrs through the fd it opens anyway
+                    digest(dg, rootFd, f); // reads the xattrs through the fd it opens anyway
                 } else {
                     f.xattrs = xattrs(rootFd, f);
                 }
@@ -166,10 +167,14 @@ public final class DirectoryScanner {
             progress.clear();
         }
         Directory tree = (Directory) assemble(root);
-        return new Result(tree, entries, toDigest.size(), bytesDone.get(), stored.get());
+        return new Result(tree, entries, toDigest, bytesDone.get(), stored.get());
     }
 
-    private void walk(int dirFd, Found dir) throws IOException {
+    /**
+     * Reads dir's entries (sorted, statx of each) depth first, handing each to the sink once
+     * the workers may take it: its type, hardlink leader and size are known.
+     */
+    private void walk(int dirFd, Found dir, Parallel.Sink<Found> sink) throws IOException {
         List<dirent_h.Entry> list;
         try {
             list = dirent_h.readAll(dirFd, "directory"); // failure() names the path
@@ -186,16 +191,16 @@ public final class DirectoryScanner {
                 continue;
             }
             Found f = new Found(dir, name, st);
-            all.add(f);
             dir.children.add(Map.entry(new String(name, StandardCharsets.ISO_8859_1), f));
             entries++;
             if (progress.enabled()) {
                 progress.update("scanning: " + entries + " entries");
             }
             if (type == sys_stat_h.S_IFDIR) {
+                sink.add(f);
                 int fd = open(dirFd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, f);
                 try {
-                    walk(fd, f);
+                    walk(fd, f, sink);
                 } finally {
                     unistd_h.closeQuietly(fd);
                 }
@@ -206,6 +211,7 @@ public final class DirectoryScanner {
                 if (first != null) {
                     f.sameInodeAs = first;
                     first.links++;
+                    sink.add(f);
                     continue;
                 }
             }
@@ -216,12 +222,14 @@ public final class DirectoryScanner {
                     throw failure(f, ex);
                 }
             } else if (type == sys_stat_h.S_IFREG && st.size() > 0) {
-                toDigest.add(f);
+                toDigest++;
+                bytesToDigest.addAndGet(st.size());
             }
+            sink.add(f);
         }
     }
 
-    private void digest(FdDigester dg, int rootFd, Found f, long total) throws IOException {
+    private void digest(FdDigester dg, int rootFd, Found f) throws IOException {
         String what = source + "/" + display(f.relPath());
         int fd;
         try {
@@ -261,8 +269,8 @@ public final class DirectoryScanner {
             long done = bytesDone.addAndGet(size);
             digested.incrementAndGet();
             if (progress.enabled()) {
-                progress.update("digesting: " + digested.get() + "/" + toDigest.size() + " files, "
-                    + Progress.bytes(done) + " of " + Progress.bytes(total)
+                progress.update("digesting: " + digested.get() + " files, "
+                    + Progress.bytes(done) + " of " + Progress.bytes(bytesToDigest.get()) + " found"
                     + (store != null ? ", " + stored.get() + " new objects" : ""));
             }
         } finally {

@@ -1,0 +1,109 @@
+package dev.composefs.core.util;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The worker pool directory ingest and store fsck run on: every item once, the first failure wins, no hang. */
+class ParallelTest {
+    private static final int ITEMS = 20_000;
+
+    /** Per-worker state that records it was closed. */
+    private static final class State implements AutoCloseable {
+        static final AtomicInteger OPEN = new AtomicInteger();
+
+        State() {
+            OPEN.incrementAndGet();
+        }
+
+        @Override
+        public void close() {
+            OPEN.decrementAndGet();
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2, 4, 16})
+    void producedItemsAreEachRunOnce(int threads) throws IOException {
+        Set<Integer> seen = ConcurrentHashMap.newKeySet();
+        AtomicInteger runs = new AtomicInteger();
+        Parallel.<State, Integer>forEachProduced(sink -> {
+            for (int i = 0; i < ITEMS; i++) {
+                sink.add(i);
+            }
+        }, threads, State::new, (s, i) -> {
+            runs.incrementAndGet();
+            seen.add(i);
+        });
+        assertEquals(ITEMS, runs.get());
+        assertEquals(ITEMS, seen.size());
+        assertEquals(0, State.OPEN.get(), "every worker's state is closed");
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2, 4})
+    void listItemsAreEachRunOnce(int threads) throws IOException {
+        List<Integer> items = new ArrayList<>();
+        for (int i = 0; i < ITEMS; i++) {
+            items.add(i);
+        }
+        Set<Integer> seen = ConcurrentHashMap.newKeySet();
+        Parallel.forEach(items, threads, State::new, (s, i) -> assertTrue(seen.add(i), "item " + i + " twice"));
+        assertEquals(ITEMS, seen.size());
+    }
+
+    @Test
+    void aFailingTaskStopsTheProducerAndIsWhatIsThrown() {
+        IOException bad = new IOException("item 500 is bad");
+        AtomicInteger produced = new AtomicInteger();
+        IOException thrown = assertTimeoutPreemptively(Duration.ofSeconds(20), () -> assertThrows(IOException.class,
+                () -> Parallel.<State, Integer>forEachProduced(sink -> {
+                    for (int i = 0; i < 10_000_000; i++) {
+                        sink.add(i);
+                        produced.incrementAndGet();
+                    }
+                }, 2, State::new, (s, i) -> {
+                    if (i == 500) {
+                        throw bad;
+                    }
+                })));
+        assertSame(bad, thrown);
+        assertTrue(produced.get() < 10_000_000, "the producer was stopped");
+        assertEquals(0, State.OPEN.get());
+    }
+
+    @Test
+    void aFailingProducerStopsTheWorkersAndIsWhatIsThrown() {
+        IOException bad = new IOException("cannot read directory");
+        IOException thrown = assertTimeoutPreemptively(Duration.ofSeconds(20), () -> assertThrows(IOException.class,
+                () -> Parallel.<State, Integer>forEachProduced(sink -> {
+                    sink.add(1);
+                    sink.add(2);
+                    throw bad;
+                }, 4, State::new, (s, i) -> java.util.concurrent.locks.LockSupport.parkNanos(10_000_000))));
+        assertSame(bad, thrown);
+        assertEquals(0, State.OPEN.get());
+    }
+
+    @Test
+    void uncheckedFailuresComeThroughAsThemselves() {
+        IllegalStateException bad = new IllegalStateException("bug");
+        assertSame(bad, assertThrows(IllegalStateException.class, () -> Parallel.<State, Integer>forEachProduced(
+                sink -> sink.add(1), 2, State::new, (s, i) -> {
+                    throw bad;
+                })));
+    }
+}
