@@ -16,26 +16,33 @@ public record KernelProbe(String release, int major, int minor, Set<String> file
     public static KernelProbe running() throws IOException {
         String release = Files.readString(Path.of("/proc/sys/kernel/osrelease")).trim();
         Set<String> fs = new HashSet<>();
+        // by hand, not String.split: a regex compiled per line is a millisecond of a mount helper
+        // run, which is interpreted ("nodev<TAB>name" or "<TAB>name")
         for (String line : Files.readAllLines(Path.of("/proc/filesystems"))) {
-            String[] f = line.trim().split("\\s+");
-            fs.add(f[f.length - 1]);
+            String name = line.substring(line.lastIndexOf('\t') + 1).strip();
+            if (!name.isEmpty()) {
+                fs.add(name);
+            }
         }
         return of(release, fs);
     }
 
+    /** release is "MAJOR.MINOR[.PATCH][-SUFFIX]"; what does not parse counts as 0. */
     public static KernelProbe of(String release, Set<String> filesystems) {
-        String[] v = release.split("[.-]");
-        int major = v.length > 0 ? parse(v[0]) : 0;
-        int minor = v.length > 1 ? parse(v[1]) : 0;
+        int dot = release.indexOf('.');
+        int major = number(release, 0);
+        int minor = dot < 0 ? 0 : number(release, dot + 1);
         return new KernelProbe(release, major, minor, Set.copyOf(filesystems));
     }
 
-    private static int parse(String s) {
-        try {
-            return Integer.parseInt(s);
-        } catch (NumberFormatException e) {
-            return 0;
+    /** The decimal number at s[from...], up to the first non-digit; 0 if there is none. */
+    private static int number(String s, int from) {
+        int n = 0;
+        int i = from;
+        for (; i < s.length() && i - from < 9 && s.charAt(i) >= '0' && s.charAt(i) <= '9'; i++) {
+            n = n * 10 + (s.charAt(i) - '0');
         }
+        return i == from ? 0 : n;
     }
 
     public boolean atLeast(int maj, int min) {
