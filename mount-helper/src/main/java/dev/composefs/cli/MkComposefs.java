@@ -224,7 +224,7 @@ final class MkComposefs {
             }
             Directory root = DirectoryScanner.scan(Path.of(source), options, store, progress).root();
             if (store != null) {
-                store.commit();
+                store.commit(options.threads());
             }
             return root;
         } catch (IOException e) {

@@ -21,12 +21,14 @@ import dev.composefs.bindings.sys_stat_h;
 import dev.composefs.bindings.unistd_h;
 import dev.composefs.core.fsverity.FdDigester;
 import dev.composefs.core.fsverity.FsVerity;
+import dev.composefs.core.util.Parallel;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.concurrent.ConcurrentHashMap;
@@ -213,8 +215,13 @@ public final class ObjectStore implements AutoCloseable {
         }
     }
 
-    /** Publishes the batch: syncfs, then every object renamed into place. */
-    public void commit() throws IOException {
+    /**
+     * Publishes the batch: syncfs, then every object renamed into place, on threads threads
+     * (renames were 0.9 s of a 3.9 s cold ingest of 55k files on one thread). An object another
+     * writer published first is left as theirs; on any other failure the remaining temporary
+     * files are left for {@link #close} to remove and the first failure is thrown.
+     */
+    public void commit(int threads) throws IOException {
         ConcurrentHashMap<String, Pending> b;
         synchronized (this) {
             b = batch;
@@ -229,21 +236,20 @@ public final class ObjectStore implements AutoCloseable {
             b.values().forEach(p -> discard(p.dir(), p.tmp()));
             throw new IOException(root + ": cannot flush the new objects: " + e.getMessage(), e);
         }
-        IOException first = null;
-        for (Pending p : b.values()) {
+        Parallel.forEach(new ArrayList<>(b.values()), threads, () -> NO_STATE, (none, p) -> {
             try {
                 stdio_h.renameat2(p.dir(), p.tmp(), p.dir(), p.name(), stdio_h.RENAME_NOREPLACE);
             } catch (SyscallException e) {
                 discard(p.dir(), p.tmp()); // EEXIST: another writer published it first
-                if (!e.is(Errno.EEXIST) && first == null) {
-                    first = new IOException(where(p.subdir() + "/" + p.name()) + ": cannot store: " + e.getMessage(), e);
+                if (!e.is(Errno.EEXIST)) {
+                    throw new IOException(where(p.subdir() + "/" + p.name()) + ": cannot store: " + e.getMessage(), e);
                 }
             }
-        }
-        if (first != null) {
-            throw first;
-        }
+        });
     }
+
+    /** The per-thread state of the renames: none. */
+    private static final AutoCloseable NO_STATE = () -> { };
 
     /**
      * Writes subdirectory/name unless it exists: a temporary name beside it, filled, fsynced,
