@@ -117,7 +117,7 @@ public final class DirectoryScanner {
     private final Map<InodeKey, Found> inodes = new HashMap<>();
     private long toDigest;
     private final AtomicLong bytesToDigest = new AtomicLong();
-    private long entries;
+    private volatile long entries; // written by the walk only, read for the progress line
     private final AtomicLong digested = new AtomicLong();
     private final AtomicLong bytesDone = new AtomicLong();
     private final AtomicLong stored = new AtomicLong();
@@ -194,7 +194,7 @@ public final class DirectoryScanner {
             dir.children.add(Map.entry(new String(name, StandardCharsets.ISO_8859_1), f));
             entries++;
             if (progress.enabled()) {
-                progress.update("scanning: " + entries + " entries");
+                progress.update(progressLine());
             }
             if (type == sys_stat_h.S_IFDIR) {
                 sink.add(f);
@@ -266,16 +266,21 @@ public final class DirectoryScanner {
                     stored.incrementAndGet();
                 }
             }
-            long done = bytesDone.addAndGet(size);
+            bytesDone.addAndGet(size);
             digested.incrementAndGet();
             if (progress.enabled()) {
-                progress.update("digesting: " + digested.get() + " files, "
-                    + Progress.bytes(done) + " of " + Progress.bytes(bytesToDigest.get()) + " found"
-                    + (store != null ? ", " + stored.get() + " new objects" : ""));
+                progress.update(progressLine());
             }
         } finally {
             unistd_h.closeQuietly(fd);
         }
+    }
+
+    /** One line for the walk and the workers alike: they run at the same time. */
+    private String progressLine() {
+        return "scanning: " + entries + " entries; digested " + digested.get() + " files, "
+                + Progress.bytes(bytesDone.get()) + " of " + Progress.bytes(bytesToDigest.get()) + " found"
+                + (store != null ? ", " + stored.get() + " new objects" : "");
     }
 
     private Node assemble(Found f) {
