@@ -41,8 +41,10 @@ public final class FsVerity {
     private final Alg alg;
     private final int digestSize;
     private final MessageDigest sha;
-    /** SHA-256 through libcrypto where it loads (see openssl_sha_h), else the JDK's. */
-    private final boolean nativeSha;
+    /**
+     * The SHA256_CTX for libcrypto where it loads (see openssl_sha_h) and the algorithm is
+     * SHA-256; null where the JDK's digest hashes.
+     */
     private final byte[] shaContext;
     private final byte[] block = new byte[BLOCK_SIZE];
     private static final byte[] ZEROS = new byte[BLOCK_SIZE]; // never written
@@ -64,8 +66,8 @@ public final class FsVerity {
     FsVerity(Alg alg, boolean useLibcrypto) {
         this.alg = alg;
         this.digestSize = alg.size;
-        nativeSha = useLibcrypto && alg == Alg.SHA256 && dev.composefs.bindings.openssl_sha_h.available();
-        shaContext = nativeSha ? dev.composefs.bindings.openssl_sha_h.newContext() : null;
+        shaContext = useLibcrypto && alg == Alg.SHA256 && dev.composefs.bindings.openssl_sha_h.available()
+                ? dev.composefs.bindings.openssl_sha_h.newContext() : null;
         try {
             sha = MessageDigest.getInstance(alg.jdkName);
         } catch (NoSuchAlgorithmException e) {
@@ -132,7 +134,7 @@ public final class FsVerity {
         }
         byte[] buf = levels.get(level);
         int[] fill = fills.get(level);
-        if (nativeSha) {
+        if (shaContext != null) {
             dev.composefs.bindings.openssl_sha_h.init(shaContext);
             dev.composefs.bindings.openssl_sha_h.update(shaContext, src, off, len);
             if (len < BLOCK_SIZE) {
@@ -185,7 +187,7 @@ public final class FsVerity {
         d.put(3, (byte) 0); // salt size
         d.putLong(8, size);
         d.put(16, root);
-        if (nativeSha) {
+        if (shaContext != null) {
             byte[] out = new byte[DIGEST_SIZE];
             dev.composefs.bindings.openssl_sha_h.init(shaContext);
             dev.composefs.bindings.openssl_sha_h.update(shaContext, d.array(), 0, 256);
