@@ -12,7 +12,10 @@ import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -40,12 +43,13 @@ public final class dirent_h {
             MemoryLayout.sequenceLayout(256, C_CHAR).withName("d_name"),
             MemoryLayout.paddingLayout(5)).withName("dirent64");
 
-    private static final long RECLEN = Native.offsetOf(dirent64, "d_reclen");
-    private static final long TYPE = Native.offsetOf(dirent64, "d_type");
-    private static final long NAME = Native.offsetOf(dirent64, "d_name");
-    private static final long INO = Native.offsetOf(dirent64, "d_ino");
+    private static final int RECLEN = (int) Native.offsetOf(dirent64, "d_reclen");
+    private static final int TYPE = (int) Native.offsetOf(dirent64, "d_type");
+    private static final int NAME = (int) Native.offsetOf(dirent64, "d_name");
+    private static final int INO = (int) Native.offsetOf(dirent64, "d_ino");
     private static final int BUFFER = 64 * 1024;
 
+    // The libc wrapper, used only where Classic.RAW is false (see there).
     private static final class getdents64 {
         static final MethodHandle HANDLE = Native.downcall("getdents64",
                 FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_LONG));
@@ -59,24 +63,34 @@ public final class dirent_h {
         List<Entry> entries = new ArrayList<>();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(BUFFER, 8);
+            // Each batch is copied out once and parsed from the array: reading the records through
+            // the segment costs a bounds and liveness check per byte of every name.
+            byte[] raw = null;
+            ByteBuffer view = null;
             while (true) {
                 long n = Native.call("getdents64", what,
-                        (st, a) -> (long) getdents64.HANDLE.invokeExact(st, dirfd, buf, (long) BUFFER));
+                        (st, a) -> Classic.RAW ? unistd_h.syscall6(st, Classic.getdents64.number, dirfd, buf.address(), BUFFER, 0, 0, 0)
+                                : (long) getdents64.HANDLE.invokeExact(st, dirfd, buf, (long) BUFFER));
                 if (n == 0) {
                     return entries;
                 }
-                for (long off = 0; off < n; ) {
-                    int reclen = Short.toUnsignedInt(buf.get(C_SHORT, off + RECLEN));
-                    MemorySegment name = buf.asSlice(off + NAME, reclen - NAME);
-                    long len = 0;
-                    while (name.get(C_CHAR, len) != 0) {
-                        len++;
+                if (raw == null) {
+                    raw = new byte[BUFFER];
+                    view = ByteBuffer.wrap(raw).order(ByteOrder.nativeOrder());
+                }
+                MemorySegment.copy(buf, C_CHAR, 0, raw, 0, (int) n);
+                for (int off = 0; off < n; ) {
+                    int reclen = Short.toUnsignedInt(view.getShort(off + RECLEN));
+                    int name = off + NAME;
+                    int end = name;
+                    while (raw[end] != 0) {
+                        end++;
                     }
-                    byte[] bytes = name.asSlice(0, len).toArray(C_CHAR);
-                    boolean dots = len <= 2 && bytes[0] == '.' && (len == 1 || bytes[1] == '.');
+                    int len = end - name;
+                    boolean dots = len <= 2 && raw[name] == '.' && (len == 1 || raw[name + 1] == '.');
                     if (!dots) {
-                        entries.add(new Entry(bytes, Byte.toUnsignedInt(buf.get(C_CHAR, off + TYPE)),
-                                buf.get(C_LONG, off + INO)));
+                        entries.add(new Entry(Arrays.copyOfRange(raw, name, end), Byte.toUnsignedInt(raw[off + TYPE]),
+                                view.getLong(off + INO)));
                     }
                     off += reclen;
                 }

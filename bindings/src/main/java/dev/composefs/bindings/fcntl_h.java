@@ -65,14 +65,24 @@ public final class fcntl_h {
     private static final long HOW_MODE = Native.offsetOf(open_how, "mode");
     private static final long HOW_RESOLVE = Native.offsetOf(open_how, "resolve");
 
+    // The libc wrappers, used only where Classic.RAW is false (see there).
+    private static final class openat {
+        static final MethodHandle HANDLE = Native.variadic("openat", FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_INT), 3);
+    }
+
+    private static final class fcntl {
+        static final MethodHandle HANDLE = Native.variadic("fcntl", FunctionDescriptor.of(C_INT, C_INT, C_INT, C_INT), 2);
+    }
+
     public static int openat(int dirfd, String path, int flags, int mode) throws SyscallException {
         return openat(dirfd, path.getBytes(StandardCharsets.UTF_8), flags, mode);
     }
 
     /** openat(2) with the path as raw bytes, for names that are not valid UTF-8. */
     public static int openat(int dirfd, byte[] path, int flags, int mode) throws SyscallException {
-        return (int) Native.call("openat", Native.display(path),
-                (st, a) -> unistd_h.syscall6(st, unistd_h.SYS_openat, dirfd, addr(Native.cstr(a, path)), flags, mode, 0, 0));
+        return (int) Native.call("openat", Native.display(path), (st, a) -> Classic.RAW
+                ? unistd_h.syscall6(st, Classic.openat.number, dirfd, addr(Native.cstr(a, path)), flags, mode, 0, 0)
+                : (int) openat.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), flags, mode));
     }
 
     public static int openat2(int dirfd, String path, long flags, long mode, long resolve) throws SyscallException {
@@ -91,6 +101,8 @@ public final class fcntl_h {
     }
 
     public static int fcntl(int fd, int cmd, int arg) throws SyscallException {
-        return (int) Native.call("fcntl", "fd " + fd, (st, a) -> unistd_h.syscall6(st, unistd_h.SYS_fcntl, fd, cmd, arg, 0, 0, 0));
+        return (int) Native.call("fcntl", "fd " + fd, (st, a) -> Classic.RAW
+                ? unistd_h.syscall6(st, Classic.fcntl.number, fd, cmd, arg, 0, 0, 0)
+                : (int) fcntl.HANDLE.invokeExact(st, fd, cmd, arg));
     }
 }

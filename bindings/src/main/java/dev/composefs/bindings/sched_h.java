@@ -14,6 +14,7 @@ public final class sched_h {
     public static final int CLONE_NEWPID = 0x20000000;
     public static final int CLONE_NEWNET = 0x40000000;
 
+    // The libc wrappers, used only where Classic.RAW is false (see there).
     private static final class unshare {
         static final MethodHandle HANDLE = Native.downcall("unshare", FunctionDescriptor.of(C_INT, C_INT));
     }
@@ -23,10 +24,13 @@ public final class sched_h {
     }
 
     public static void unshare(int flags) throws SyscallException {
-        Native.call("unshare", "flags 0x" + Integer.toHexString(flags), (st, a) -> (int) unshare.HANDLE.invokeExact(st, flags));
+        Native.call("unshare", "flags 0x" + Integer.toHexString(flags), (st, a) -> Classic.RAW
+                ? unistd_h.syscall6(st, Classic.unshare.number, flags, 0, 0, 0, 0, 0)
+                : (int) unshare.HANDLE.invokeExact(st, flags));
     }
 
     public static void setns(int fd, int nstype, String what) throws SyscallException {
-        Native.call("setns", what, (st, a) -> (int) setns.HANDLE.invokeExact(st, fd, nstype));
+        Native.call("setns", what, (st, a) -> Classic.RAW ? unistd_h.syscall6(st, Classic.setns.number, fd, nstype, 0, 0, 0, 0)
+                : (int) setns.HANDLE.invokeExact(st, fd, nstype));
     }
 }

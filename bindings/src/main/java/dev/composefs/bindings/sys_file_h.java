@@ -14,11 +14,13 @@ public final class sys_file_h {
     public static final int LOCK_NB = 4;
     public static final int LOCK_UN = 8;
 
+    // The libc wrapper, used only where Classic.RAW is false (see there).
     private static final class flock {
         static final MethodHandle HANDLE = Native.downcall("flock", FunctionDescriptor.of(C_INT, C_INT, C_INT));
     }
 
     public static void flock(int fd, int operation, String what) throws SyscallException {
-        Native.call("flock", what, (st, a) -> (int) flock.HANDLE.invokeExact(st, fd, operation));
+        Native.call("flock", what, (st, a) -> Classic.RAW ? unistd_h.syscall6(st, Classic.flock.number, fd, operation, 0, 0, 0, 0)
+                : (int) flock.HANDLE.invokeExact(st, fd, operation));
     }
 }

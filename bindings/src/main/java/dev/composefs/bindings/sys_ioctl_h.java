@@ -12,6 +12,10 @@ import java.lang.invoke.MethodHandle;
 public final class sys_ioctl_h {
     private sys_ioctl_h() {}
 
+    /** Gets a terminal's settings; fails with ENOTTY on anything else. */
+    public static final int TCGETS = 0x5401;
+
+    // The libc wrapper, used only where Classic.RAW is false (see there).
     private static final class ioctl_ptr {
         static final MethodHandle HANDLE = Native.variadic("ioctl",
                 FunctionDescriptor.of(C_INT, C_INT, C_LONG, C_POINTER), 2);
@@ -26,12 +30,14 @@ public final class sys_ioctl_h {
     public static int ioctl(int fd, long request, MemorySegment arg, String name, String target)
             throws SyscallException {
         return (int) Native.call("ioctl " + name, target,
-                (st, a) -> (int) ioctl_ptr.HANDLE.invokeExact(st, fd, request, arg));
+                (st, a) -> Classic.RAW ? unistd_h.syscall6(st, Classic.ioctl.number, fd, request, arg.address(), 0, 0, 0)
+                        : (int) ioctl_ptr.HANDLE.invokeExact(st, fd, request, arg));
     }
 
     /** ioctl(fd, request, arg) where arg is a plain integer (an fd or an index). */
     public static int ioctl(int fd, long request, long arg, String name, String target) throws SyscallException {
         return (int) Native.call("ioctl " + name, target,
-                (st, a) -> (int) ioctl_long.HANDLE.invokeExact(st, fd, request, arg));
+                (st, a) -> Classic.RAW ? unistd_h.syscall6(st, Classic.ioctl.number, fd, request, arg, 0, 0, 0)
+                        : (int) ioctl_long.HANDLE.invokeExact(st, fd, request, arg));
     }
 }

@@ -89,6 +89,7 @@ public final class sys_mount_h {
     private static final long MA_PROP = Native.offsetOf(mount_attr, "propagation");
     private static final long MA_USERNS = Native.offsetOf(mount_attr, "userns_fd");
 
+    // The libc wrappers, used only where Classic.RAW is false (see there).
     private static final class mount {
         static final MethodHandle HANDLE = Native.downcall("mount",
                 FunctionDescriptor.of(C_INT, C_POINTER, C_POINTER, C_POINTER, C_LONG, C_POINTER));
@@ -102,12 +103,16 @@ public final class sys_mount_h {
     public static void mount(String source, String target, String fstype, long flags, String data)
             throws SyscallException {
         String what = target + (fstype != null ? " -t " + fstype : "") + (data != null ? " -o " + data : "");
-        Native.call("mount", what, (st, a) -> (int) mount.HANDLE.invokeExact(st, str(a, source), str(a, target),
-                str(a, fstype), flags, str(a, data)));
+        Native.call("mount", what, (st, a) -> Classic.RAW
+                ? unistd_h.syscall6(st, Classic.mount.number, str(a, source).address(), str(a, target).address(),
+                        str(a, fstype).address(), flags, str(a, data).address(), 0)
+                : (int) mount.HANDLE.invokeExact(st, str(a, source), str(a, target), str(a, fstype), flags, str(a, data)));
     }
 
     public static void umount2(String target, int flags) throws SyscallException {
-        Native.call("umount2", target, (st, a) -> (int) umount2.HANDLE.invokeExact(st, Native.cstr(a, target), flags));
+        Native.call("umount2", target, (st, a) -> Classic.RAW
+                ? unistd_h.syscall6(st, Classic.umount2.number, Native.cstr(a, target).address(), flags, 0, 0, 0, 0)
+                : (int) umount2.HANDLE.invokeExact(st, Native.cstr(a, target), flags));
     }
 
     public static int fsopen(String fsName, int flags) throws SyscallException {

@@ -87,6 +87,12 @@ public final class sys_stat_h {
     private static final long OFF_DEV_MAJOR = off("stx_dev_major");
     private static final long OFF_DEV_MINOR = off("stx_dev_minor");
 
+    // The libc wrappers, used only where Classic.RAW is false (see there).
+    private static final class statx_libc { // not "statx": that is the struct layout's name
+        static final MethodHandle HANDLE = Native.downcall("statx",
+                FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_INT, C_POINTER));
+    }
+
     private static final class mknodat {
         static final MethodHandle HANDLE = Native.downcall("mknodat",
                 FunctionDescriptor.of(C_INT, C_INT, C_POINTER, C_INT, C_LONG));
@@ -126,8 +132,10 @@ public final class sys_stat_h {
     public static Statx statx(int dirfd, byte[] path, int flags, int mask) throws SyscallException {
         try (var arena = java.lang.foreign.Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(statx);
-            Native.call("statx", Native.display(path), (st, a) -> unistd_h.syscall6(st, unistd_h.SYS_statx, dirfd,
-                    unistd_h.addr(Native.cstr(a, path)), flags, mask, buf.address(), 0));
+            Native.call("statx", Native.display(path), (st, a) -> Classic.RAW
+                    ? unistd_h.syscall6(st, Classic.statx.number, dirfd, unistd_h.addr(Native.cstr(a, path)), flags, mask,
+                            buf.address(), 0)
+                    : (int) statx_libc.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), flags, mask, buf));
             // read through a ByteBuffer view: MemorySegment.get initialises the JDK's layout
             // paths (see Native.offsetOf), start-up a mount helper run can do without
             java.nio.ByteBuffer b = buf.asByteBuffer().order(java.nio.ByteOrder.nativeOrder());
@@ -154,15 +162,20 @@ public final class sys_stat_h {
     }
 
     public static void mkdirat(int dirfd, String path, int mode) throws SyscallException {
-        Native.call("mkdirat", path, (st, a) -> (int) mkdirat.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), mode));
+        Native.call("mkdirat", path, (st, a) -> Classic.RAW
+                ? unistd_h.syscall6(st, Classic.mkdirat.number, dirfd, unistd_h.addr(Native.cstr(a, path)), mode, 0, 0, 0)
+                : (int) mkdirat.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), mode));
     }
 
     public static void fchmod(int fd, int mode, String what) throws SyscallException {
-        Native.call("fchmod", what, (st, a) -> (int) fchmod.HANDLE.invokeExact(st, fd, mode));
+        Native.call("fchmod", what, (st, a) -> Classic.RAW ? unistd_h.syscall6(st, Classic.fchmod.number, fd, mode, 0, 0, 0, 0)
+                : (int) fchmod.HANDLE.invokeExact(st, fd, mode));
     }
 
     public static void mknodat(int dirfd, String path, int mode, long dev) throws SyscallException {
-        Native.call("mknodat", path, (st, a) -> (int) mknodat.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), mode, dev));
+        Native.call("mknodat", path, (st, a) -> Classic.RAW
+                ? unistd_h.syscall6(st, Classic.mknodat.number, dirfd, unistd_h.addr(Native.cstr(a, path)), mode, dev, 0, 0)
+                : (int) mknodat.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), mode, dev));
     }
 
     /** glibc's gnu_dev_makedev. */

@@ -3,6 +3,7 @@ package dev.composefs.bindings;
 import static dev.composefs.bindings.Native.C_INT;
 import static dev.composefs.bindings.Native.C_LONG;
 import static dev.composefs.bindings.Native.C_POINTER;
+import static dev.composefs.bindings.unistd_h.addr;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -23,6 +24,7 @@ public final class sys_xattr_h {
     public static final int XATTR_SIZE_MAX = 65536;
     public static final int XATTR_LIST_MAX = 65536;
 
+    // The libc wrappers, used only where Classic.RAW is false (see there).
     private static final class lgetxattr {
         static final MethodHandle HANDLE = Native.downcall("lgetxattr",
                 FunctionDescriptor.of(C_LONG, C_POINTER, C_POINTER, C_POINTER, C_LONG));
@@ -69,7 +71,9 @@ public final class sys_xattr_h {
     /** The names of path's xattrs (not following a final symlink), in the order the filesystem lists them. */
     public static List<String> llistxattr(String path) throws SyscallException {
         List<String> names = new ArrayList<>();
-        for (byte[] n : list(llistxattr.HANDLE, "llistxattr", path)) {
+        for (byte[] n : split(sized("llistxattr", path, (st, a, buf, size) -> Classic.RAW
+                ? unistd_h.syscall6(st, Classic.llistxattr.number, addr(Native.cstr(a, path)), addr(buf), size, 0, 0, 0)
+                : (long) llistxattr.HANDLE.invokeExact(st, Native.cstr(a, path), buf, size)))) {
             names.add(new String(n, StandardCharsets.UTF_8));
         }
         return names;
@@ -80,31 +84,39 @@ public final class sys_xattr_h {
      * reaches the inode the fd holds, whatever its type. Names come back as raw bytes.
      */
     public static List<byte[]> listxattr(String path) throws SyscallException {
-        return list(listxattr.HANDLE, "listxattr", path);
+        return split(sized("listxattr", path, (st, a, buf, size) -> Classic.RAW
+                ? unistd_h.syscall6(st, Classic.listxattr.number, addr(Native.cstr(a, path)), addr(buf), size, 0, 0, 0)
+                : (long) listxattr.HANDLE.invokeExact(st, Native.cstr(a, path), buf, size)));
     }
 
     public static byte[] lgetxattr(String path, String name) throws SyscallException {
-        return get(lgetxattr.HANDLE, "lgetxattr", path, name.getBytes(StandardCharsets.UTF_8));
+        byte[] n = name.getBytes(StandardCharsets.UTF_8);
+        return sized("lgetxattr", path + " " + name, (st, a, buf, size) -> Classic.RAW
+                ? unistd_h.syscall6(st, Classic.lgetxattr.number, addr(Native.cstr(a, path)), addr(Native.cstr(a, n)),
+                        addr(buf), size, 0, 0)
+                : (long) lgetxattr.HANDLE.invokeExact(st, Native.cstr(a, path), Native.cstr(a, n), buf, size));
     }
 
     /** getxattr(2) (following symlinks, see {@link #listxattr}) with the name as raw bytes. */
     public static byte[] getxattr(String path, byte[] name) throws SyscallException {
-        return get(getxattr.HANDLE, "getxattr", path, name);
+        return sized("getxattr", path + " " + Native.display(name), (st, a, buf, size) -> Classic.RAW
+                ? unistd_h.syscall6(st, Classic.getxattr.number, addr(Native.cstr(a, path)), addr(Native.cstr(a, name)),
+                        addr(buf), size, 0, 0)
+                : (long) getxattr.HANDLE.invokeExact(st, Native.cstr(a, path), Native.cstr(a, name), buf, size));
     }
 
     /** flistxattr(2) on an open (not O_PATH) fd: no path to resolve. what names it in errors. */
     public static List<byte[]> flistxattr(int fd, String what) throws SyscallException {
-        return split(sized("flistxattr", what, (st, a, buf, size) -> (long) flistxattr.HANDLE.invokeExact(st, fd, buf, size)));
+        return split(sized("flistxattr", what, (st, a, buf, size) -> Classic.RAW
+                ? unistd_h.syscall6(st, Classic.flistxattr.number, fd, addr(buf), size, 0, 0, 0)
+                : (long) flistxattr.HANDLE.invokeExact(st, fd, buf, size)));
     }
 
     /** fgetxattr(2) with the name as raw bytes. */
     public static byte[] fgetxattr(int fd, byte[] name, String what) throws SyscallException {
-        return sized("fgetxattr", what + " " + Native.display(name), (st, a, buf, size) ->
-                (long) fgetxattr.HANDLE.invokeExact(st, fd, Native.cstr(a, name), buf, size));
-    }
-
-    private static List<byte[]> list(MethodHandle h, String call, String path) throws SyscallException {
-        return split(sized(call, path, (st, a, buf, size) -> (long) h.invokeExact(st, Native.cstr(a, path), buf, size)));
+        return sized("fgetxattr", what + " " + Native.display(name), (st, a, buf, size) -> Classic.RAW
+                ? unistd_h.syscall6(st, Classic.fgetxattr.number, fd, addr(Native.cstr(a, name)), addr(buf), size, 0, 0)
+                : (long) fgetxattr.HANDLE.invokeExact(st, fd, Native.cstr(a, name), buf, size));
     }
 
     /** NUL-terminated names. */
@@ -118,11 +130,6 @@ public final class sys_xattr_h {
             }
         }
         return names;
-    }
-
-    private static byte[] get(MethodHandle h, String call, String path, byte[] name) throws SyscallException {
-        return sized(call, path + " " + Native.display(name), (st, a, buf, size) -> (long) h.invokeExact(st,
-                Native.cstr(a, path), Native.cstr(a, name), buf, size));
     }
 
     @FunctionalInterface
@@ -154,13 +161,19 @@ public final class sys_xattr_h {
         Native.call("lsetxattr", path + " " + name, (st, a) -> {
             MemorySegment v = a.allocate(Math.max(1, value.length));
             MemorySegment.copy(value, 0, v, ValueLayout.JAVA_BYTE, 0, value.length);
-            return (int) lsetxattr.HANDLE.invokeExact(st, Native.cstr(a, path), Native.cstr(a, name), v,
-                    (long) value.length, flags);
+            return Classic.RAW
+                    ? unistd_h.syscall6(st, Classic.lsetxattr.number, addr(Native.cstr(a, path)), addr(Native.cstr(a, name)),
+                            v.address(), value.length, flags, 0)
+                    : (int) lsetxattr.HANDLE.invokeExact(st, Native.cstr(a, path), Native.cstr(a, name), v,
+                            (long) value.length, flags);
         });
     }
 
     public static void lremovexattr(String path, String name) throws SyscallException {
         Native.call("lremovexattr", path + " " + name,
-                (st, a) -> (int) lremovexattr.HANDLE.invokeExact(st, Native.cstr(a, path), Native.cstr(a, name)));
+                (st, a) -> Classic.RAW
+                        ? unistd_h.syscall6(st, Classic.lremovexattr.number, addr(Native.cstr(a, path)),
+                                addr(Native.cstr(a, name)), 0, 0, 0, 0)
+                        : (int) lremovexattr.HANDLE.invokeExact(st, Native.cstr(a, path), Native.cstr(a, name)));
     }
 }

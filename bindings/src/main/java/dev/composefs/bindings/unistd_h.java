@@ -24,23 +24,9 @@ public final class unistd_h {
     public static final long SYS_openat2 = 437;
     public static final long SYS_mount_setattr = 442;
 
-    // The classic calls a mount makes besides those: each libc wrapper has its own signature and so
-    // its own downcall stub, spun at first use (about 5 ms each, a tenth of a mount helper run);
-    // through syscall(2) they share one. Their numbers differ by architecture: x86-64 has its own
-    // table; arm64, riscv64 and loongarch64 share the generic one. Elsewhere they are -1, which
-    // the kernel answers with ENOSYS instead of running some other call.
-    private static final String ARCH = System.getProperty("os.arch");
-    public static final long SYS_close = classic(3, 57);
-    public static final long SYS_fcntl = classic(72, 25);
-    public static final long SYS_openat = classic(257, 56);
-    public static final long SYS_statx = classic(332, 291);
-
-    private static long classic(long x8664, long generic) {
-        return switch (ARCH) {
-            case "amd64", "x86_64" -> x8664;
-            case "aarch64", "riscv64", "loongarch64" -> generic;
-            default -> -1;
-        };
+    // The libc wrappers, used only where Classic.RAW is false (see there).
+    private static final class close {
+        static final MethodHandle HANDLE = Native.downcall("close", FunctionDescriptor.of(C_INT, C_INT));
     }
 
     private static final class fsync {
@@ -109,14 +95,15 @@ public final class unistd_h {
     private static final int PATH_MAX = 4096;
 
     // syscall(2) with all six argument registers: the kernel ignores the ones a call does not
-    // take, and one signature means one downcall stub to link (each costs start-up time).
+    // take, and one signature means one downcall stub to link (each costs start-up time, see Classic).
     private static final class syscall6 {
         static final MethodHandle HANDLE = Native.variadic("syscall",
                 FunctionDescriptor.of(C_LONG, C_LONG, C_LONG, C_LONG, C_LONG, C_LONG, C_LONG, C_LONG), 1);
     }
 
     public static void close(int fd) throws SyscallException {
-        Native.call("close", "fd " + fd, (st, a) -> syscall6(st, SYS_close, fd, 0, 0, 0, 0, 0));
+        Native.call("close", "fd " + fd, (st, a) -> Classic.RAW ? syscall6(st, Classic.close.number, fd, 0, 0, 0, 0, 0)
+                : (int) close.HANDLE.invokeExact(st, fd));
     }
 
     /** close(2) for cleanup paths, where a failure must not hide the original error. */
@@ -131,17 +118,21 @@ public final class unistd_h {
     }
 
     public static void fsync(int fd, String what) throws SyscallException {
-        Native.call("fsync", what, (st, a) -> (int) fsync.HANDLE.invokeExact(st, fd));
+        Native.call("fsync", what, (st, a) -> Classic.RAW ? syscall6(st, Classic.fsync.number, fd, 0, 0, 0, 0, 0)
+                : (int) fsync.HANDLE.invokeExact(st, fd));
     }
 
     /** syncfs(2): everything written to the filesystem that holds fd reaches the disk. */
     public static void syncfs(int fd, String what) throws SyscallException {
-        Native.call("syncfs", what, (st, a) -> (int) syncfs.HANDLE.invokeExact(st, fd));
+        Native.call("syncfs", what, (st, a) -> Classic.RAW ? syscall6(st, Classic.syncfs.number, fd, 0, 0, 0, 0, 0)
+                : (int) syncfs.HANDLE.invokeExact(st, fd));
     }
 
     /** read(2) into buf (up to its size); 0 at end of file. */
     public static long read(int fd, MemorySegment buf, String what) throws SyscallException {
-        return Native.call("read", what, (st, a) -> (long) read.HANDLE.invokeExact(st, fd, buf, buf.byteSize()));
+        return Native.call("read", what, (st, a) -> Classic.RAW
+                ? syscall6(st, Classic.read.number, fd, buf.address(), buf.byteSize(), 0, 0, 0)
+                : (long) read.HANDLE.invokeExact(st, fd, buf, buf.byteSize()));
     }
 
     /** write(2) of all of buf[0, len), looping over short writes. */
@@ -149,7 +140,9 @@ public final class unistd_h {
         long done = 0;
         while (done < len) {
             MemorySegment rest = buf.asSlice(done, len - done);
-            done += Native.call("write", what, (st, a) -> (long) write.HANDLE.invokeExact(st, fd, rest, rest.byteSize()));
+            done += Native.call("write", what, (st, a) -> Classic.RAW
+                    ? syscall6(st, Classic.write.number, fd, rest.address(), rest.byteSize(), 0, 0, 0)
+                    : (long) write.HANDLE.invokeExact(st, fd, rest, rest.byteSize()));
         }
     }
 
@@ -157,27 +150,34 @@ public final class unistd_h {
     public static byte[] readlinkat(int dirfd, byte[] path) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(PATH_MAX);
-            long n = Native.call("readlinkat", Native.display(path), (st, a) -> (long) readlinkat.HANDLE.invokeExact(st,
-                    dirfd, Native.cstr(a, path), buf, (long) PATH_MAX));
+            long n = Native.call("readlinkat", Native.display(path), (st, a) -> Classic.RAW
+                    ? syscall6(st, Classic.readlinkat.number, dirfd, addr(Native.cstr(a, path)), buf.address(), PATH_MAX, 0, 0)
+                    : (long) readlinkat.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), buf, (long) PATH_MAX));
             return buf.asSlice(0, n).toArray(Native.C_CHAR);
         }
     }
 
     public static void unlinkat(int dirfd, String path, int flags) throws SyscallException {
-        Native.call("unlinkat", path, (st, a) -> (int) unlinkat.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), flags));
+        Native.call("unlinkat", path, (st, a) -> Classic.RAW
+                ? syscall6(st, Classic.unlinkat.number, dirfd, addr(Native.cstr(a, path)), flags, 0, 0, 0)
+                : (int) unlinkat.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), flags));
     }
 
     /** linkat(2): a further name for oldpath (with AT_SYMLINK_FOLLOW, /proc/self/fd/N names an O_TMPFILE file). */
     public static void linkat(int olddirfd, String oldpath, int newdirfd, String newpath, int flags)
             throws SyscallException {
-        Native.call("linkat", oldpath + " -> " + newpath, (st, a) -> (int) linkat.HANDLE.invokeExact(st, olddirfd,
-                Native.cstr(a, oldpath), newdirfd, Native.cstr(a, newpath), flags));
+        Native.call("linkat", oldpath + " -> " + newpath, (st, a) -> Classic.RAW
+                ? syscall6(st, Classic.linkat.number, olddirfd, addr(Native.cstr(a, oldpath)), newdirfd,
+                        addr(Native.cstr(a, newpath)), flags, 0)
+                : (int) linkat.HANDLE.invokeExact(st, olddirfd, Native.cstr(a, oldpath), newdirfd, Native.cstr(a, newpath),
+                        flags));
     }
 
     /** copy_file_range(2) from the current offsets; returns bytes copied, 0 at end of input. */
     public static long copyFileRange(int fdIn, int fdOut, long len, String what) throws SyscallException {
-        return Native.call("copy_file_range", what, (st, a) -> (long) copy_file_range.HANDLE.invokeExact(st, fdIn,
-                MemorySegment.NULL, fdOut, MemorySegment.NULL, len, 0));
+        return Native.call("copy_file_range", what, (st, a) -> Classic.RAW
+                ? syscall6(st, Classic.copy_file_range.number, fdIn, 0, fdOut, 0, len, 0)
+                : (long) copy_file_range.HANDLE.invokeExact(st, fdIn, MemorySegment.NULL, fdOut, MemorySegment.NULL, len, 0));
     }
 
     public static final int SEEK_SET = 0;
@@ -185,16 +185,24 @@ public final class unistd_h {
     public static final int SEEK_HOLE = 4;
 
     public static void ftruncate(int fd, long length, String what) throws SyscallException {
-        Native.call("ftruncate", what, (st, a) -> (int) ftruncate.HANDLE.invokeExact(st, fd, length));
+        Native.call("ftruncate", what, (st, a) -> Classic.RAW ? syscall6(st, Classic.ftruncate.number, fd, length, 0, 0, 0, 0)
+                : (int) ftruncate.HANDLE.invokeExact(st, fd, length));
     }
 
     public static long lseek(int fd, long offset, int whence, String what) throws SyscallException {
-        return Native.call("lseek", what, (st, a) -> (long) lseek.HANDLE.invokeExact(st, fd, offset, whence));
+        return Native.call("lseek", what, (st, a) -> Classic.RAW
+                ? syscall6(st, Classic.lseek.number, fd, offset, whence, 0, 0, 0)
+                : (long) lseek.HANDLE.invokeExact(st, fd, offset, whence));
     }
 
+    /** isatty(3): whether fd is a terminal, which is whether the terminal ioctl TCGETS works on it (all glibc's isatty does). */
     public static boolean isatty(int fd) {
-        try {
-            return (int) isatty.HANDLE.invokeExact(fd) == 1;
+        try (Arena arena = Arena.ofConfined()) {
+            if (!Classic.RAW) {
+                return (int) isatty.HANDLE.invokeExact(fd) == 1;
+            }
+            MemorySegment termios = arena.allocate(64); // struct termios is 36 to 60 bytes, by architecture
+            return syscall6(Native.errnoState(arena), Classic.ioctl.number, fd, sys_ioctl_h.TCGETS, termios.address(), 0, 0, 0) == 0;
         } catch (Throwable t) {
             throw Native.wrap(t);
         }

@@ -141,6 +141,48 @@ class LayoutProbeTest {
         assertEquals(expectedFromJava.size(), probed, "every Java value was printed by the probe");
     }
 
+    /**
+     * Both columns of {@link Classic}: this architecture's numbers against sys/syscall.h, and the
+     * generic table (arm64, riscv64, loongarch64) against asm-generic/unistd.h, which every
+     * architecture's kernel headers carry.
+     */
+    @Test
+    void classicSyscallNumbersMatchTheKernelHeaders(@TempDir Path dir) throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/gcc")), "gcc is not installed (bin/test installs it)");
+        boolean libc = "libc".equals(System.getProperty("composefs.syscalls")); // the pom's second run
+        assertEquals(Classic.Table.COLUMN >= 0 && !libc, Classic.RAW, "classic calls go through syscall(2) unless libc is asked for");
+        Map<String, Long> generic = syscallNumbers(dir, "generic", "asm-generic/unistd.h", "__NR_");
+        Map<String, Long> native_ = syscallNumbers(dir, "native", "sys/syscall.h", "SYS_");
+        for (Classic c : Classic.values()) {
+            assertEquals(generic.get(c.name()), c.generic, c.name() + " in the generic table");
+            if (Classic.Table.COLUMN >= 0) {
+                assertEquals(native_.get(c.name()), c.number, c.name() + " on " + System.getProperty("os.arch"));
+            }
+        }
+        assertEquals(Classic.values().length, generic.size());
+    }
+
+    private static Map<String, Long> syscallNumbers(Path dir, String name, String header, String prefix) throws Exception {
+        StringBuilder src = new StringBuilder("#include <stdio.h>\n#include <" + header + ">\nint main(void) {\n");
+        for (Classic c : Classic.values()) {
+            src.append("  printf(\"%s %lld\\n\", \"").append(c.name()).append("\", (long long)(").append(prefix)
+                    .append(c.name()).append("));\n");
+        }
+        src.append("  return 0;\n}\n");
+        Path cfile = dir.resolve(name + ".c");
+        Path exe = dir.resolve(name);
+        Files.writeString(cfile, src);
+        run(List.of("gcc", "-Wall", "-Werror", "-o", exe.toString(), cfile.toString()), dir);
+        Map<String, Long> out = new TreeMap<>();
+        for (String line : run(List.of(exe.toString()), dir).split("\n")) {
+            if (!line.isBlank()) {
+                String[] f = line.split(" ");
+                out.put(f[0], Long.parseLong(f[1]));
+            }
+        }
+        return out;
+    }
+
     /** Java ints are signed; C's unsigned 32-bit constants (ioctl numbers) print as positive. */
     /**
      * The bindings read and write struct members at offsets from {@link Native#offsetOf} (no

@@ -287,6 +287,18 @@ class SmokeTest {
             unistd_h.close(fd);
         }
         assertTrue(!unistd_h.isatty(fd), "a closed fd is no terminal");
+        int file = fcntl_h.openat(fcntl_h.AT_FDCWD, src.toString(), fcntl_h.O_RDONLY | fcntl_h.O_CLOEXEC, 0);
+        try {
+            assertTrue(!unistd_h.isatty(file), "a regular file is no terminal");
+        } finally {
+            unistd_h.close(file);
+        }
+        int pty = fcntl_h.openat(fcntl_h.AT_FDCWD, "/dev/ptmx", fcntl_h.O_RDWR | fcntl_h.O_NOCTTY | fcntl_h.O_CLOEXEC, 0);
+        try {
+            assertTrue(unistd_h.isatty(pty), "a pseudo-terminal is a terminal");
+        } finally {
+            unistd_h.close(pty);
+        }
     }
 
     @Test
