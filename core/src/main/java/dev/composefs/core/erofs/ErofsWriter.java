@@ -349,14 +349,7 @@ public final class ErofsWriter {
         }
         // Data in the store: overlayfs finds it by the redirect, and checks it against the digest.
         w.external = true;
-        byte[] meta = EMPTY;
-        if (digest != null) {
-            meta = new byte[4 + 32];
-            meta[1] = (byte) meta.length;
-            meta[3] = 1; // FS_VERITY_HASH_ALG_SHA256
-            System.arraycopy(digest, 0, meta, 4, 32);
-        }
-        xattrs.put(METACOPY, meta);
+        xattrs.put(METACOPY, digest != null ? XattrValue.metacopy(f) : EMPTY);
         if (payload != null && !payload.isEmpty()) {
             xattrs.put(REDIRECT, XattrValue.redirect(payload));
         }
