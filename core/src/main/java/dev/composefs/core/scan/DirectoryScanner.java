@@ -91,25 +91,24 @@ public final class DirectoryScanner {
             return meta.type();
         }
 
-        /** The names from the source root down to this entry (empty for the root). */
-        List<byte[]> names() {
-            List<byte[]> out = new ArrayList<>();
-            for (Found x = this; x.parent != null; x = x.parent) {
-                out.add(x.name.getBytes(StandardCharsets.ISO_8859_1));
-            }
-            java.util.Collections.reverse(out);
-            return out;
-        }
-
+        /** The path from the source root down to this entry, as raw bytes (empty for the root); one array per call. */
+        @SuppressWarnings("deprecation") // String.getBytes(int, int, byte[], int): a Latin-1 string's bytes, copied as they are
         byte[] relPath() {
-            java.io.ByteArrayOutputStream r = new java.io.ByteArrayOutputStream();
-            for (byte[] n : names()) {
-                if (r.size() > 0) {
-                    r.write('/');
-                }
-                r.writeBytes(n);
+            int length = -1;
+            for (Found x = this; x.parent != null; x = x.parent) {
+                length += x.name.length() + 1;
             }
-            return r.toByteArray();
+            byte[] path = new byte[Math.max(length, 0)];
+            int end = path.length;
+            for (Found x = this; x.parent != null; x = x.parent) {
+                int start = end - x.name.length();
+                x.name.getBytes(0, x.name.length(), path, start);
+                if (start > 0) {
+                    path[start - 1] = '/';
+                }
+                end = start - 1;
+            }
+            return path;
         }
     }
 
@@ -252,10 +251,11 @@ public final class DirectoryScanner {
     }
 
     private void digest(FdDigester dg, int rootFd, Found f) throws IOException {
-        String what = source + "/" + display(f.relPath());
+        byte[] rel = f.relPath();
+        String what = source + "/" + display(rel);
         int fd;
         try {
-            fd = openBeneath(rootFd, f, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            fd = openBeneath(rootFd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         } catch (SyscallException e) {
             throw failure(f, e);
         }
@@ -340,7 +340,7 @@ public final class DirectoryScanner {
         // Like upstream: an O_PATH fd reaches any inode type (a symlink too), /proc/self/fd names it.
         int fd;
         try {
-            fd = openBeneath(rootFd, f, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            fd = openBeneath(rootFd, f.relPath(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
         } catch (SyscallException e) {
             throw failure(f, e);
         }
@@ -382,31 +382,38 @@ public final class DirectoryScanner {
     }
 
     /**
-     * Opens f beneath the source root through no symlink (the tree cannot be redirected
-     * mid-scan), at most PATH_CHUNK bytes of path per openat2, through intermediate directory
-     * fds where f lies deeper than that.
+     * Opens the entry at rel (its path under the source root) beneath the root through no
+     * symlink (the tree cannot be redirected mid-scan), at most PATH_CHUNK bytes of path per
+     * openat2, through intermediate directory fds where it lies deeper than that.
      */
-    private static int openBeneath(int rootFd, Found f, int flags) throws SyscallException {
+    private static int openBeneath(int rootFd, byte[] rel, int flags) throws SyscallException {
         long resolve = fcntl_h.RESOLVE_BENEATH | fcntl_h.RESOLVE_NO_SYMLINKS;
-        List<byte[]> names = f.names();
-        if (names.isEmpty()) {
+        if (rel.length == 0) {
             return fcntl_h.openat(rootFd, new byte[] {'.'}, flags & ~O_NOFOLLOW, 0);
+        }
+        if (rel.length <= PATH_CHUNK) {
+            return fcntl_h.openat2(rootFd, rel, flags, 0, resolve);
         }
         int base = rootFd;
         try {
-            for (int i = 0; ; ) {
-                byte[] rel = names.get(i++);
-                while (i < names.size() && rel.length + 1 + names.get(i).length <= PATH_CHUNK) {
-                    rel = join(rel, names.get(i++));
+            for (int from = 0; ; ) {
+                // the longest run of whole names from here that fits (a name is at most 255 bytes)
+                int to = from;
+                for (int slash = from; slash <= rel.length && slash - from <= PATH_CHUNK; slash++) {
+                    if (slash == rel.length || rel[slash] == '/') {
+                        to = slash;
+                    }
                 }
-                if (i == names.size()) {
-                    return fcntl_h.openat2(base, rel, flags, 0, resolve);
+                byte[] part = Arrays.copyOfRange(rel, from, to);
+                if (to == rel.length) {
+                    return fcntl_h.openat2(base, part, flags, 0, resolve);
                 }
-                int next = fcntl_h.openat2(base, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0, resolve);
+                int next = fcntl_h.openat2(base, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0, resolve);
                 if (base != rootFd) {
                     unistd_h.closeQuietly(base);
                 }
                 base = next;
+                from = to + 1;
             }
         } finally {
             if (base != rootFd) {
