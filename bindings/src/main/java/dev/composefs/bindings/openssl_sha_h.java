@@ -9,19 +9,29 @@ import java.lang.invoke.MethodHandle;
 import java.util.Optional;
 
 /**
- * openssl/sha.h: SHA256_Init/Update/Final of the system's libcrypto (OpenSSL 3), called as
- * critical downcalls on heap arrays (no copy, no arena). The JDK computes SHA-256 at the CPU's
- * speed only once C2 has compiled it; OpenSSL does from the first block, so short runs can stay
- * on C1. Not the one-shot SHA256(): in OpenSSL 3 it fetches the algorithm from the provider
- * store on every call (a lock and a context allocation per 4 KiB block, 5% of a digest run's
- * CPU). Where libcrypto or these symbols are missing, {@link #available} is false and callers
- * use the JDK's digest.
+ * openssl/sha.h: SHA256_Init/Update/Final of the system's libcrypto (OpenSSL 3), on native
+ * memory given by address. The JDK computes SHA-256 at the CPU's speed only once C2 has compiled
+ * it; OpenSSL does from the first block, so short runs can stay on C1. Not the one-shot
+ * SHA256(): in OpenSSL 3 it fetches the algorithm from the provider store on every call (a lock
+ * and a context allocation per 4 KiB block, 5% of a digest run's CPU). Where libcrypto or these
+ * symbols are missing, {@link #available} is false and callers use the JDK's digest.
+ *
+ * <p>Pointers are passed as their addresses in a JAVA_LONG, which every 64-bit ABI the JDK
+ * links for passes exactly as a pointer: a MemorySegment argument is an object per argument per
+ * call, and wrapping heap arrays three times per 4 KiB block was 100 MB of garbage in a digest
+ * of 640 MB. The callers own the memory and its bounds; the calls are critical (no safepoint
+ * transition), as a block's hash is a few microseconds.
  */
 public final class openssl_sha_h {
     private openssl_sha_h() {}
 
     /** sizeof(SHA256_CTX) is 112 (eight state words, two length words, a 64-byte block, two counters); room to spare. */
     private static final int CTX_BYTES = 128;
+
+    /** The native memory a SHA-256 context needs, in bytes. */
+    public static int contextSize() {
+        return CTX_BYTES;
+    }
 
     private record Handles(MethodHandle init, MethodHandle update, MethodHandle fin) {}
 
@@ -33,14 +43,13 @@ public final class openssl_sha_h {
             if (init.isEmpty() || update.isEmpty() || fin.isEmpty()) {
                 return Optional.empty();
             }
-            Linker.Option critical = Linker.Option.critical(true);
+            Linker.Option critical = Linker.Option.critical(false);
             return Optional.of(new Handles(
-                    Native.LINKER.downcallHandle(init.get(), FunctionDescriptor.of(Native.C_INT, Native.C_POINTER),
-                            critical),
-                    Native.LINKER.downcallHandle(update.get(), FunctionDescriptor.of(Native.C_INT, Native.C_POINTER,
-                            Native.C_POINTER, Native.C_LONG), critical),
-                    Native.LINKER.downcallHandle(fin.get(), FunctionDescriptor.of(Native.C_INT, Native.C_POINTER,
-                            Native.C_POINTER), critical)));
+                    Native.LINKER.downcallHandle(init.get(), FunctionDescriptor.of(Native.C_INT, Native.C_LONG), critical),
+                    Native.LINKER.downcallHandle(update.get(), FunctionDescriptor.of(Native.C_INT, Native.C_LONG,
+                            Native.C_LONG, Native.C_LONG), critical),
+                    Native.LINKER.downcallHandle(fin.get(), FunctionDescriptor.of(Native.C_INT, Native.C_LONG,
+                            Native.C_LONG), critical)));
         });
     }
 
@@ -60,15 +69,10 @@ public final class openssl_sha_h {
         return sha256.HANDLES.isPresent();
     }
 
-    /** Room for one SHA256_CTX, reused by one thread for any number of digests. */
-    public static byte[] newContext() {
-        return new byte[CTX_BYTES];
-    }
-
-    /** SHA256_Init: starts a digest in ctx (from {@link #newContext}). Only when {@link #available}. */
-    public static void init(byte[] ctx) {
+    /** SHA256_Init: starts a digest in the context at ctx ({@link #contextSize} bytes of native memory). Only when {@link #available}. */
+    public static void init(long ctx) {
         try {
-            check((int) sha256.HANDLES.get().init().invokeExact(MemorySegment.ofArray(ctx)));
+            check((int) sha256.HANDLES.get().init().invokeExact(ctx));
         } catch (RuntimeException e) {
             throw e;
         } catch (Throwable t) {
@@ -76,11 +80,10 @@ public final class openssl_sha_h {
         }
     }
 
-    /** SHA256_Update with data[off, off+len). */
-    public static void update(byte[] ctx, byte[] data, int off, int len) {
+    /** SHA256_Update with the len bytes of native memory at data. */
+    public static void update(long ctx, long data, long len) {
         try {
-            check((int) sha256.HANDLES.get().update().invokeExact(MemorySegment.ofArray(ctx),
-                    MemorySegment.ofArray(data).asSlice(off, len), (long) len));
+            check((int) sha256.HANDLES.get().update().invokeExact(ctx, data, len));
         } catch (RuntimeException e) {
             throw e;
         } catch (Throwable t) {
@@ -88,11 +91,10 @@ public final class openssl_sha_h {
         }
     }
 
-    /** SHA256_Final into out[outOff, outOff+32). */
-    public static void finish(byte[] ctx, byte[] out, int outOff) {
+    /** SHA256_Final: the 32-byte digest into the native memory at out. */
+    public static void finish(long ctx, long out) {
         try {
-            check((int) sha256.HANDLES.get().fin().invokeExact(MemorySegment.ofArray(out).asSlice(outOff, 32),
-                    MemorySegment.ofArray(ctx)));
+            check((int) sha256.HANDLES.get().fin().invokeExact(out, ctx));
         } catch (RuntimeException e) {
             throw e;
         } catch (Throwable t) {

@@ -12,15 +12,15 @@ import java.util.Arrays;
 
 /**
  * fs-verity digests of open files. One instance per thread: it owns a native read buffer (no
- * allocation per file) and streams, so memory does not grow with file size.
+ * allocation per file), which libcrypto hashes where it is, and streams, so memory does not
+ * grow with file size.
  */
 public final class FdDigester implements AutoCloseable {
     private static final int BUFFER = 256 * 1024;
 
     private final Arena arena = Arena.ofConfined();
-    private final MemorySegment native_ = arena.allocate(BUFFER);
-    private final byte[] heap = new byte[BUFFER];
-    private final FsVerity verity = new FsVerity();
+    private final MemorySegment native_ = arena.allocate(BUFFER, 4096);
+    private final FsVerity verity = new FsVerity(FsVerity.Alg.SHA256, arena); // hashes native_ where it is
     private byte[] keep = new byte[0]; // the content kept for the caller, reused from file to file
     private boolean held;
 
@@ -45,15 +45,14 @@ public final class FdDigester implements AutoCloseable {
         }
         long total = 0;
         for (long n; (n = unistd_h.read(fd, native_, what)) > 0; ) {
-            MemorySegment.copy(native_, ValueLayout.JAVA_BYTE, 0, heap, 0, (int) n);
             if (total < keepUpTo) {
                 int k = (int) Math.min(n, keepUpTo - total);
                 if (total + k > keep.length) {
                     keep = Arrays.copyOf(keep, (int) Math.min(keepUpTo, Math.max(total + k, 2L * keep.length)));
                 }
-                System.arraycopy(heap, 0, keep, (int) total, k);
+                MemorySegment.copy(native_, ValueLayout.JAVA_BYTE, 0, keep, (int) total, k);
             }
-            v.update(heap, 0, (int) n);
+            v.update(native_, 0, n);
             total += n;
         }
         held = total <= keepUpTo;

@@ -2,6 +2,9 @@ package dev.composefs.core.fsverity;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -10,8 +13,10 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * The fs-verity file digest: 4096-byte blocks, no salt, SHA-256 as composefs uses it (SHA-512
@@ -38,54 +43,78 @@ public final class FsVerity {
         }
     }
 
+    private static final int DESCRIPTOR_SIZE = 256; // struct fsverity_descriptor
+    private static final byte[] ZEROS = new byte[BLOCK_SIZE]; // never written
+
+    /** A zero block in native memory, never written: the padding of short blocks is hashed from here. */
+    private static final class NativeZeros {
+        static final MemorySegment BLOCK = Arena.global().allocate(BLOCK_SIZE);
+    }
+
     private final Alg alg;
     private final int digestSize;
-    private final MessageDigest sha;
+    private final Arena arena;
     /**
-     * The SHA256_CTX for libcrypto where it loads (see openssl_sha_h) and the algorithm is
-     * SHA-256; null where the JDK's digest hashes.
+     * libcrypto's SHA256_CTX (see openssl_sha_h) where it loads and the algorithm is SHA-256;
+     * null where the JDK's digest ({@link #sha}) hashes.
      */
-    private final byte[] shaContext;
-    private final byte[] block = new byte[BLOCK_SIZE];
-    private static final byte[] ZEROS = new byte[BLOCK_SIZE]; // never written
+    private final MemorySegment shaContext;
+    private final MessageDigest sha;
+    private final byte[] jdkDigest;
+    // The hashed bytes are in native memory, where libcrypto reads them by address: the partial
+    // block being filled, one block per Merkle tree level, the descriptor and the final digest.
+    private final MemorySegment block;
+    private final MemorySegment descriptor;
+    private final ByteBuffer descriptorView;
+    private final MemorySegment out;
     private int blockFill;
     private long size;
-    private final List<byte[]> levels = new ArrayList<>();
-    private final List<int[]> fills = new ArrayList<>();
-    private final List<long[]> counts = new ArrayList<>();
+    private final List<MemorySegment> levels = new ArrayList<>();
+    private int[] fills = new int[4];
+    private long[] counts = new long[4];
 
     public FsVerity() {
         this(Alg.SHA256);
     }
 
     public FsVerity(Alg alg) {
-        this(alg, true);
+        this(alg, true, Arena.ofAuto());
+    }
+
+    /** Its native buffers (about 9 KiB, more for files over 512 KiB) from arena, which must outlive its use. */
+    public FsVerity(Alg alg, Arena arena) {
+        this(alg, true, arena);
     }
 
     /** With useLibcrypto false, the JDK's SHA-256 even where libcrypto loads (tests compare both). */
     FsVerity(Alg alg, boolean useLibcrypto) {
+        this(alg, useLibcrypto, Arena.ofAuto());
+    }
+
+    private FsVerity(Alg alg, boolean useLibcrypto, Arena arena) {
         this.alg = alg;
         this.digestSize = alg.size;
-        shaContext = useLibcrypto && alg == Alg.SHA256 && dev.composefs.bindings.openssl_sha_h.available()
-                ? dev.composefs.bindings.openssl_sha_h.newContext() : null;
+        this.arena = arena;
+        boolean native_ = useLibcrypto && alg == Alg.SHA256 && dev.composefs.bindings.openssl_sha_h.available();
+        shaContext = native_ ? arena.allocate(dev.composefs.bindings.openssl_sha_h.contextSize(), 8) : null;
         try {
-            sha = MessageDigest.getInstance(alg.jdkName);
+            sha = native_ ? null : MessageDigest.getInstance(alg.jdkName);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("the JDK has no " + alg.jdkName, e);
         }
+        jdkDigest = native_ ? null : new byte[digestSize];
+        block = arena.allocate(BLOCK_SIZE, 8);
+        descriptor = arena.allocate(DESCRIPTOR_SIZE, 8);
+        descriptorView = descriptor.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        out = arena.allocate(Alg.SHA512.size, 8);
     }
 
     public void update(byte[] data, int off, int len) {
+        Objects.checkFromIndexSize(off, len, data.length);
         size += len;
         while (len > 0) {
-            if (blockFill == 0 && len >= BLOCK_SIZE) {
-                hashBlock(data, off, BLOCK_SIZE, 0); // whole block straight from the caller's buffer
-                off += BLOCK_SIZE;
-                len -= BLOCK_SIZE;
-                continue;
-            }
             int n = Math.min(len, BLOCK_SIZE - blockFill);
-            System.arraycopy(data, off, block, blockFill, n);
+            MemorySegment.copy(data, off, block, ValueLayout.JAVA_BYTE, blockFill, n);
             blockFill += n;
             off += n;
             len -= n;
@@ -100,6 +129,36 @@ public final class FsVerity {
         update(data, 0, data.length);
     }
 
+    /**
+     * The len bytes of src at off: whole blocks of native memory are hashed where they are
+     * (a file read into a native buffer needs no copy to the heap).
+     */
+    public void update(MemorySegment src, long off, long len) {
+        Objects.checkFromIndexSize(off, len, src.byteSize());
+        if (!src.scope().isAlive()) {
+            throw new IllegalStateException("the segment's arena is closed");
+        }
+        size += len;
+        boolean direct = shaContext == null || src.isNative();
+        while (len > 0) {
+            if (blockFill == 0 && len >= BLOCK_SIZE && direct) {
+                hashBlock(src, off, BLOCK_SIZE, 0);
+                off += BLOCK_SIZE;
+                len -= BLOCK_SIZE;
+                continue;
+            }
+            int n = (int) Math.min(len, BLOCK_SIZE - blockFill);
+            MemorySegment.copy(src, off, block, blockFill, n);
+            blockFill += n;
+            off += n;
+            len -= n;
+            if (blockFill == BLOCK_SIZE) {
+                hashBlock(block, 0, BLOCK_SIZE, 0);
+                blockFill = 0;
+            }
+        }
+    }
+
     public void update(ByteBuffer buf) {
         byte[] tmp = new byte[Math.min(buf.remaining(), 1 << 16)];
         while (buf.hasRemaining()) {
@@ -111,111 +170,116 @@ public final class FsVerity {
 
     /** Starts over for a new file, keeping the buffers and the MessageDigest (whose lookup is not free). */
     public void reset() {
-        sha.reset();
+        if (sha != null) {
+            sha.reset();
+        }
         blockFill = 0;
         size = 0;
-        for (int i = 0; i < levels.size(); i++) {
-            fills.get(i)[0] = 0;
-            counts.get(i)[0] = 0;
-        }
+        Arrays.fill(fills, 0);
+        Arrays.fill(counts, 0);
     }
 
     /**
      * Hashes one block, src[off, off+len) zero-padded to 4096 bytes, into the next slot of level,
      * and a level block that fills up into the level above: no garbage per block. The padding is
-     * hashed from ZEROS rather than written into the buffers: zero-filling the tails of two 4 KiB
-     * buffers per file was 5% of a digest run's CPU (C1 fills byte by byte).
+     * hashed from a zero block rather than written into the buffers: zero-filling the tails of
+     * two 4 KiB buffers per file was 5% of a digest run's CPU (C1 fills byte by byte).
      */
-    private void hashBlock(byte[] src, int off, int len, int level) {
+    private void hashBlock(MemorySegment src, long off, int len, int level) {
         if (levels.size() == level) {
-            levels.add(new byte[BLOCK_SIZE]);
-            fills.add(new int[1]);
-            counts.add(new long[1]);
-        }
-        byte[] buf = levels.get(level);
-        int[] fill = fills.get(level);
-        if (shaContext != null) {
-            dev.composefs.bindings.openssl_sha_h.init(shaContext);
-            dev.composefs.bindings.openssl_sha_h.update(shaContext, src, off, len);
-            if (len < BLOCK_SIZE) {
-                dev.composefs.bindings.openssl_sha_h.update(shaContext, ZEROS, 0, BLOCK_SIZE - len);
-            }
-            dev.composefs.bindings.openssl_sha_h.finish(shaContext, buf, fill[0]);
-        } else {
-            sha.update(src, off, len);
-            sha.update(ZEROS, 0, BLOCK_SIZE - len);
-            try {
-                sha.digest(buf, fill[0], digestSize);
-            } catch (java.security.DigestException e) {
-                throw new IllegalStateException(alg.jdkName + " digest does not fit " + digestSize + " bytes", e);
+            levels.add(arena.allocate(BLOCK_SIZE, 8));
+            if (level == fills.length) {
+                fills = Arrays.copyOf(fills, level * 2);
+                counts = Arrays.copyOf(counts, level * 2);
             }
         }
-        fill[0] += digestSize;
-        counts.get(level)[0]++;
-        if (fill[0] == BLOCK_SIZE) {
-            fill[0] = 0;
+        MemorySegment buf = levels.get(level);
+        hash(src, off, len, BLOCK_SIZE, buf, fills[level]);
+        fills[level] += digestSize;
+        counts[level]++;
+        if (fills[level] == BLOCK_SIZE) {
+            fills[level] = 0;
             hashBlock(buf, 0, BLOCK_SIZE, level + 1);
         }
     }
 
+    /** The digest of src[off, off+len) zero-padded to padTo bytes, written to dst at dstOff. */
+    private void hash(MemorySegment src, long off, int len, int padTo, MemorySegment dst, long dstOff) {
+        if (shaContext != null) {
+            long ctx = shaContext.address();
+            dev.composefs.bindings.openssl_sha_h.init(ctx);
+            dev.composefs.bindings.openssl_sha_h.update(ctx, src.address() + off, len);
+            if (padTo > len) {
+                dev.composefs.bindings.openssl_sha_h.update(ctx, NativeZeros.BLOCK.address(), padTo - len);
+            }
+            dev.composefs.bindings.openssl_sha_h.finish(ctx, dst.address() + dstOff);
+            return;
+        }
+        sha.update(src.asSlice(off, len).asByteBuffer());
+        sha.update(ZEROS, 0, padTo - len);
+        try {
+            sha.digest(jdkDigest, 0, digestSize);
+        } catch (java.security.DigestException e) {
+            throw new IllegalStateException(alg.jdkName + " digest does not fit " + digestSize + " bytes", e);
+        }
+        MemorySegment.copy(jdkDigest, 0, dst, ValueLayout.JAVA_BYTE, dstOff, digestSize);
+    }
+
     /** The digest of everything passed to update; call reset() before reusing this object. */
     public byte[] digest() {
-        byte[] root = new byte[digestSize];
+        descriptor.fill((byte) 0);
         if (size > 0) {
             if (blockFill > 0) {
                 hashBlock(block, 0, blockFill, 0);
                 blockFill = 0;
             }
             for (int level = 0;; level++) {
-                if (counts.get(level)[0] == 1) {
-                    System.arraycopy(levels.get(level), 0, root, 0, digestSize);
+                if (counts[level] == 1) {
+                    MemorySegment.copy(levels.get(level), 0, descriptor, 16, digestSize); // the root hash
                     break;
                 }
-                int[] fill = fills.get(level);
-                if (fill[0] > 0) {
-                    int n = fill[0];
-                    fill[0] = 0;
+                if (fills[level] > 0) {
+                    int n = fills[level];
+                    fills[level] = 0;
                     hashBlock(levels.get(level), 0, n, level + 1);
                 }
             }
         }
-        // struct fsverity_descriptor
-        ByteBuffer d = ByteBuffer.allocate(256).order(ByteOrder.LITTLE_ENDIAN);
-        d.put(0, (byte) 1); // version
-        d.put(1, (byte) alg.number); // FS_VERITY_HASH_ALG_*
-        d.put(2, (byte) 12); // log2(block size)
-        d.put(3, (byte) 0); // salt size
-        d.putLong(8, size);
-        d.put(16, root);
-        if (shaContext != null) {
-            byte[] out = new byte[DIGEST_SIZE];
-            dev.composefs.bindings.openssl_sha_h.init(shaContext);
-            dev.composefs.bindings.openssl_sha_h.update(shaContext, d.array(), 0, 256);
-            dev.composefs.bindings.openssl_sha_h.finish(shaContext, out, 0);
-            return out;
-        }
-        sha.update(d.array());
-        return sha.digest();
+        descriptorView.put(0, (byte) 1); // version
+        descriptorView.put(1, (byte) alg.number); // FS_VERITY_HASH_ALG_*
+        descriptorView.put(2, (byte) 12); // log2(block size)
+        descriptorView.put(3, (byte) 0); // salt size
+        descriptorView.putLong(8, size);
+        hash(descriptor, 0, DESCRIPTOR_SIZE, DESCRIPTOR_SIZE, out, 0);
+        byte[] digest = new byte[digestSize];
+        MemorySegment.copy(out, ValueLayout.JAVA_BYTE, 0, digest, 0, digestSize);
+        return digest;
     }
 
     public static byte[] of(byte[] data) {
         return of(data, Alg.SHA256);
     }
 
+    // The one-shot digests free their native buffers at once: a digest per small file of an
+    // archive would otherwise leave them to the garbage collector by the thousand.
     public static byte[] of(byte[] data, Alg alg) {
-        FsVerity v = new FsVerity(alg);
-        v.update(data);
-        return v.digest();
+        try (Arena arena = Arena.ofConfined()) {
+            FsVerity v = new FsVerity(alg, arena);
+            v.update(data);
+            return v.digest();
+        }
     }
 
     public static byte[] of(InputStream in) throws IOException {
-        FsVerity v = new FsVerity();
-        byte[] buf = new byte[1 << 16];
-        int n;
-        while ((n = in.read(buf)) > 0) {
-            v.update(buf, 0, n);
+        try (Arena arena = Arena.ofConfined()) {
+            FsVerity v = new FsVerity(Alg.SHA256, arena);
+            byte[] buf = new byte[1 << 16];
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                v.update(buf, 0, n);
+            }
+            return v.digest();
         }
-        return v.digest();
     }
 
     public static byte[] of(Path file) throws IOException {
@@ -224,8 +288,8 @@ public final class FsVerity {
 
     /** The fs-verity digest of a file with the given algorithm. */
     public static byte[] of(Path file, Alg alg) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            FsVerity v = new FsVerity(alg);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ); Arena arena = Arena.ofConfined()) {
+            FsVerity v = new FsVerity(alg, arena);
             ByteBuffer buf = ByteBuffer.allocate(1 << 16);
             while (ch.read(buf.clear()) > 0) {
                 buf.flip();

@@ -359,9 +359,10 @@ public final class ObjectStore implements AutoCloseable {
                     + ": " + e.getMessage(), e);
         }
         try {
-            FsVerity verity = new FsVerity();
             long done = 0;
+            byte[] digest;
             try (Arena arena = Arena.ofConfined()) {
+                FsVerity verity = new FsVerity(FsVerity.Alg.SHA256, arena);
                 byte[] heap = new byte[1 << 20];
                 MemorySegment buf = arena.allocate(heap.length);
                 while (done < size) {
@@ -369,13 +370,13 @@ public final class ObjectStore implements AutoCloseable {
                     if (n < 0) {
                         throw new IOException(source + ": ended after " + done + " of " + size + " bytes");
                     }
-                    verity.update(heap, 0, n);
                     MemorySegment.copy(heap, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, n);
+                    verity.update(buf, 0, n); // hashes the very bytes written
                     unistd_h.writeFully(tmp, buf, n, source);
                     done += n;
                 }
+                digest = verity.digest();
             }
-            byte[] digest = verity.digest();
             String path = objectPath(digest);
             String subdir = path.substring(0, 2);
             String name = path.substring(3);

@@ -37,6 +37,37 @@ class FsVerityTest {
         assertEquals(reference(f), FsVerity.hex(jdk.digest()), "the JDK's SHA-256, as where libcrypto is missing");
     }
 
+    /**
+     * Native memory fed in odd pieces (whole blocks are hashed in place, the rest through the
+     * partial block), and a heap segment, against fsverity-utils; with libcrypto and the JDK.
+     */
+    @ParameterizedTest(name = "segments {0} bytes")
+    @ValueSource(longs = {0, 1, 4096, 3 * HASH_BLOCK + 17})
+    void segmentsInAnyPiecesMatchFsverityDigest(long size) throws Exception {
+        Path f = tmp.resolve("m" + size);
+        byte[] data = new byte[(int) size];
+        new Random(size + 7).nextBytes(data);
+        Files.write(f, data);
+        String expected = reference(f);
+        for (boolean libcrypto : new boolean[] {true, false}) {
+            try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                java.lang.foreign.MemorySegment seg = arena.allocate(size + 3).asSlice(3); // unaligned
+                java.lang.foreign.MemorySegment.copy(data, 0, seg, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, data.length);
+                FsVerity v = new FsVerity(FsVerity.Alg.SHA256, libcrypto);
+                Random pieces = new Random(size);
+                for (long off = 0; off < size; ) {
+                    long n = Math.min(size - off, 1 + pieces.nextInt(3 * FsVerity.BLOCK_SIZE));
+                    v.update(seg, off, n);
+                    off += n;
+                }
+                assertEquals(expected, FsVerity.hex(v.digest()), "native, libcrypto " + libcrypto);
+                v.reset();
+                v.update(java.lang.foreign.MemorySegment.ofArray(data), 0, size);
+                assertEquals(expected, FsVerity.hex(v.digest()), "heap segment after reset, libcrypto " + libcrypto);
+            }
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void libcryptoIsUsedWhereItIsInstalled() {
         boolean installed = java.nio.file.Files.exists(Path.of("/usr/lib/x86_64-linux-gnu/libcrypto.so.3"))
