@@ -100,6 +100,17 @@ public final class Native {
         return cstr(arena, s.getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
+    /**
+     * The first n bytes of seg as a new array. Not seg.asSlice(0, n).toArray(JAVA_BYTE), which
+     * makes a slice and a byte-order copy of the layout per call: on every xattr list, value and
+     * symlink target of a tree scan.
+     */
+    public static byte[] toBytes(MemorySegment seg, long n) {
+        byte[] out = new byte[Math.toIntExact(n)];
+        MemorySegment.copy(seg, C_CHAR, 0, out, 0, out.length);
+        return out;
+    }
+
     /** How a raw path appears in error messages. */
     static String display(byte[] path) {
         return new String(path, java.nio.charset.StandardCharsets.UTF_8);

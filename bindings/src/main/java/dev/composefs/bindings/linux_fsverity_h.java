@@ -95,7 +95,7 @@ public final class linux_fsverity_h {
             arg.set(C_LONG, 16, buf.byteSize());
             arg.set(C_LONG, 24, buf.address());
             int n = sys_ioctl_h.ioctl(fd, FS_IOC_READ_VERITY_METADATA, arg, "FS_IOC_READ_VERITY_METADATA", path);
-            return buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
+            return Native.toBytes(buf, n);
         }
     }
 

@@ -146,7 +146,7 @@ public final class sys_xattr_h {
                 long want = size;
                 try {
                     long n = Native.call(call, target, (st, a) -> c.invoke(st, a, buf, want));
-                    return buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
+                    return Native.toBytes(buf, n);
                 } catch (SyscallException e) {
                     if (e.errno() != Errno.ERANGE || attempt > 3) {
                         throw e;

@@ -153,7 +153,7 @@ public final class unistd_h {
             long n = Native.call("readlinkat", Native.display(path), (st, a) -> Classic.RAW
                     ? syscall6(st, Classic.readlinkat.number, dirfd, addr(Native.cstr(a, path)), buf.address(), PATH_MAX, 0, 0)
                     : (long) readlinkat.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), buf, (long) PATH_MAX));
-            return buf.asSlice(0, n).toArray(Native.C_CHAR);
+            return Native.toBytes(buf, n);
         }
     }
 

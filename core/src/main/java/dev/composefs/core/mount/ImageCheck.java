@@ -50,7 +50,7 @@ final class ImageCheck {
             for (long k; n < want && (k = unistd_h.read(fd, buf.asSlice(n), image.toString())) > 0; ) {
                 n += k;
             }
-            head = buf.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            head = dev.composefs.bindings.Native.toBytes(buf, n);
             unistd_h.lseek(fd, 0, unistd_h.SEEK_SET, image.toString());
         } catch (SyscallException e) {
             throw MountException.failed(image + ": cannot read the image: " + e.getMessage(), e);

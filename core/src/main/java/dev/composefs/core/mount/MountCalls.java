@@ -1,11 +1,11 @@
 package dev.composefs.core.mount;
 
+import dev.composefs.bindings.Native;
 import dev.composefs.bindings.SyscallException;
 import dev.composefs.bindings.sys_mount_h;
 import dev.composefs.bindings.unistd_h;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -94,7 +94,7 @@ public interface MountCalls {
                     if (n <= 0) {
                         break;
                     }
-                    sb.append(new String(buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE),
+                    sb.append(new String(Native.toBytes(buf, n),
                             StandardCharsets.UTF_8).strip()).append('\n');
                 }
             } catch (SyscallException e) {
