@@ -80,6 +80,12 @@ public final class Main {
             try {
                 out.write(b, off, len);
             } catch (java.io.IOException e) {
+                if ("Broken pipe".equals(e.getMessage())) {
+                    // The reader is gone (`composefs-info ls IMAGE | head`): end as a C program
+                    // ends on SIGPIPE, at once, silently and with its status (128 + 13).
+                    System.err.flush();
+                    Runtime.getRuntime().halt(141);
+                }
                 throw new java.io.IOException("cannot write to standard output: " + e.getMessage(), e);
             }
         }
