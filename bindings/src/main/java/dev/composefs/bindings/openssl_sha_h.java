@@ -21,6 +21,12 @@ import java.util.Optional;
  * call, and wrapping heap arrays three times per 4 KiB block was 100 MB of garbage in a digest
  * of 640 MB. The callers own the memory and its bounds; the calls are critical (no safepoint
  * transition), as a block's hash is a few microseconds.
+ *
+ * <p>All three are linked with one signature, (long, long, long) -> int: a signature is a
+ * downcall stub, spun at first use for about 5 ms, and a digest run's start-up is short.
+ * SHA256_Init reads one argument and SHA256_Final two; the others are passed in registers the
+ * callee never reads, which every 64-bit ABI the JDK links for (x86-64, AArch64, RISC-V, POWER,
+ * s390x: the first six integer arguments in registers, owned by the caller) makes harmless.
  */
 public final class openssl_sha_h {
     private openssl_sha_h() {}
@@ -44,12 +50,10 @@ public final class openssl_sha_h {
                 return Optional.empty();
             }
             Linker.Option critical = Linker.Option.critical(false);
-            return Optional.of(new Handles(
-                    Native.LINKER.downcallHandle(init.get(), FunctionDescriptor.of(Native.C_INT, Native.C_LONG), critical),
-                    Native.LINKER.downcallHandle(update.get(), FunctionDescriptor.of(Native.C_INT, Native.C_LONG,
-                            Native.C_LONG, Native.C_LONG), critical),
-                    Native.LINKER.downcallHandle(fin.get(), FunctionDescriptor.of(Native.C_INT, Native.C_LONG,
-                            Native.C_LONG), critical)));
+            FunctionDescriptor three = FunctionDescriptor.of(Native.C_INT, Native.C_LONG, Native.C_LONG, Native.C_LONG);
+            return Optional.of(new Handles(Native.LINKER.downcallHandle(init.get(), three, critical),
+                    Native.LINKER.downcallHandle(update.get(), three, critical),
+                    Native.LINKER.downcallHandle(fin.get(), three, critical)));
         });
     }
 
@@ -72,7 +76,7 @@ public final class openssl_sha_h {
     /** SHA256_Init: starts a digest in the context at ctx ({@link #contextSize} bytes of native memory). Only when {@link #available}. */
     public static void init(long ctx) {
         try {
-            check((int) sha256.HANDLES.get().init().invokeExact(ctx));
+            check((int) sha256.HANDLES.get().init().invokeExact(ctx, 0L, 0L));
         } catch (RuntimeException e) {
             throw e;
         } catch (Throwable t) {
@@ -94,7 +98,7 @@ public final class openssl_sha_h {
     /** SHA256_Final: the 32-byte digest into the native memory at out. */
     public static void finish(long ctx, long out) {
         try {
-            check((int) sha256.HANDLES.get().fin().invokeExact(out, ctx));
+            check((int) sha256.HANDLES.get().fin().invokeExact(out, ctx, 0L));
         } catch (RuntimeException e) {
             throw e;
         } catch (Throwable t) {
