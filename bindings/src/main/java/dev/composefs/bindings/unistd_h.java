@@ -130,9 +130,15 @@ public final class unistd_h {
 
     /** read(2) into buf (up to its size); 0 at end of file. */
     public static long read(int fd, MemorySegment buf, String what) throws SyscallException {
+        return read(fd, buf, buf.byteSize(), what);
+    }
+
+    /** read(2) of at most count bytes into buf (count at most its size); 0 at end of file. */
+    public static long read(int fd, MemorySegment buf, long count, String what) throws SyscallException {
+        java.util.Objects.checkFromIndexSize(0, count, buf.byteSize());
         return Native.call("read", what, (st, a) -> Classic.RAW
-                ? syscall6(st, Classic.read.number, fd, buf.address(), buf.byteSize(), 0, 0, 0)
-                : (long) read.HANDLE.invokeExact(st, fd, buf, buf.byteSize()));
+                ? syscall6(st, Classic.read.number, fd, buf.address(), count, 0, 0, 0)
+                : (long) read.HANDLE.invokeExact(st, fd, buf, count));
     }
 
     /** write(2) of all of buf[0, len), looping over short writes. */

@@ -272,7 +272,7 @@ public final class DirectoryScanner {
             if (measured != null) {
                 f.digest = measured;
             } else {
-                FdDigester.Result r = dg.digest(fd, inline, fromMemory ? IN_MEMORY_COPY : 0, what);
+                FdDigester.Result r = dg.digest(fd, size, inline, fromMemory ? IN_MEMORY_COPY : 0, what);
                 if (r.size() != size) {
                     throw new IOException(what + ": changed during the scan (" + size + " bytes, then " + r.size() + ")");
                 }
