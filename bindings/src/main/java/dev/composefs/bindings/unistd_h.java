@@ -135,10 +135,15 @@ public final class unistd_h {
 
     /** read(2) of at most count bytes into buf (count at most its size); 0 at end of file. */
     public static long read(int fd, MemorySegment buf, long count, String what) throws SyscallException {
-        java.util.Objects.checkFromIndexSize(0, count, buf.byteSize());
+        return read(fd, buf, 0, count, what);
+    }
+
+    /** read(2) of at most count bytes into buf at offset (within its size); 0 at end of file. */
+    public static long read(int fd, MemorySegment buf, long offset, long count, String what) throws SyscallException {
+        java.util.Objects.checkFromIndexSize(offset, count, buf.byteSize());
         return Native.call("read", what, (st, a) -> Classic.RAW
-                ? syscall6(st, Classic.read.number, fd, buf.address(), count, 0, 0, 0)
-                : (long) read.HANDLE.invokeExact(st, fd, buf, count));
+                ? syscall6(st, Classic.read.number, fd, buf.address() + offset, count, 0, 0, 0)
+                : (long) read.HANDLE.invokeExact(st, fd, buf.asSlice(offset), count));
     }
 
     /** write(2) of all of buf[0, len), looping over short writes. */

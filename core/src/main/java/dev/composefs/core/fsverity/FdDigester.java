@@ -16,58 +16,61 @@ import java.util.Arrays;
  * grow with file size.
  */
 public final class FdDigester implements AutoCloseable {
-    private static final int BUFFER = 256 * 1024;
+    /** The read buffer: a file of up to this size is whole in it after its digest (see {@link #held}). */
+    public static final int BUFFER = 1 << 20;
 
     private final Arena arena = Arena.ofConfined();
     private final MemorySegment native_ = arena.allocate(BUFFER, 4096);
     private final FsVerity verity = new FsVerity(FsVerity.Alg.SHA256, arena); // hashes native_ where it is
-    private byte[] keep = new byte[0]; // the content kept for the caller, reused from file to file
-    private boolean held;
+    private long heldSize = -1;
 
-    /** What was read: the digest, the byte count, and the content itself if it was at most keepUpTo bytes. */
+    /** What was read: the digest, the byte count, and the content itself if it was at most copyUpTo bytes. */
     public record Result(byte[] digest, long size, byte[] content) {}
 
-    /** Reads fd from its current offset to the end; content (a copy) if at most keepUpTo bytes. */
-    public Result digest(int fd, int keepUpTo, String what) throws IOException {
-        return digest(fd, Long.MAX_VALUE, keepUpTo, keepUpTo, what);
+    /** Reads fd from its current offset to the end; content (a copy) if at most copyUpTo bytes. */
+    public Result digest(int fd, int copyUpTo, String what) throws IOException {
+        return digest(fd, Long.MAX_VALUE, copyUpTo, what);
     }
 
     /**
      * Reads at most size bytes of fd (to its end if that comes first: the result's size says),
-     * keeping up to holdUpTo bytes in this digester (see {@link #heldBytes}) and returning a copy
-     * as content only if there are at most copyUpTo. A scan passes the size statx gave, as
-     * fsverity-utils reads its st_size: a file read in full needs no further read to see its end
-     * (one syscall of six per file), and the digest is of exactly the bytes the image describes.
+     * returning a copy as content only if there are at most copyUpTo. A scan passes the size
+     * statx gave, as fsverity-utils reads its st_size: a file read in full needs no further read
+     * to see its end (one syscall of six per file), and the digest is of exactly the bytes the
+     * image describes. The file is read into the buffer front to back, so one of at most
+     * {@link #BUFFER} bytes is afterwards whole in it ({@link #held}).
      */
-    public Result digest(int fd, long size, int copyUpTo, int holdUpTo, String what) throws IOException {
-        int keepUpTo = Math.max(copyUpTo, holdUpTo);
+    public Result digest(int fd, long size, int copyUpTo, String what) throws IOException {
         FsVerity v = verity;
         v.reset();
-        if (keep.length < Math.min(keepUpTo, BUFFER)) {
-            keep = new byte[Math.min(keepUpTo, BUFFER)];
-        }
         long total = 0;
-        for (long n; total < size && (n = unistd_h.read(fd, native_, Math.min(size - total, BUFFER), what)) > 0; ) {
-            if (total < keepUpTo) {
-                int k = (int) Math.min(n, keepUpTo - total);
-                if (total + k > keep.length) {
-                    keep = Arrays.copyOf(keep, (int) Math.min(keepUpTo, Math.max(total + k, 2L * keep.length)));
-                }
-                MemorySegment.copy(native_, ValueLayout.JAVA_BYTE, 0, keep, (int) total, k);
+        long fill = 0; // bytes in the buffer: it starts over from its front when full
+        for (long n; total < size; total += n, fill += n) {
+            if (fill == BUFFER) {
+                fill = 0;
             }
-            v.update(native_, 0, n);
-            total += n;
+            n = unistd_h.read(fd, native_, fill, Math.min(size - total, BUFFER - fill), what);
+            if (n == 0) {
+                break;
+            }
+            v.update(native_, fill, n);
         }
-        held = total <= keepUpTo;
-        return new Result(v.digest(), total, total <= copyUpTo ? Arrays.copyOf(keep, (int) total) : null);
+        heldSize = total <= BUFFER ? total : -1;
+        byte[] content = null;
+        if (total <= copyUpTo) {
+            content = new byte[(int) total];
+            MemorySegment.copy(native_, ValueLayout.JAVA_BYTE, 0, content, 0, content.length);
+        }
+        return new Result(v.digest(), total, content);
     }
 
     /**
-     * The bytes the last digest held, its whole file in the first Result.size() bytes (valid
-     * until the next digest), or null if the file was larger than asked.
+     * The whole content of the file the last digest read (valid until the next digest), or null
+     * if it was larger than {@link #BUFFER}: what a store writes for a new object, straight from
+     * the bytes that were hashed, without a copy.
      */
-    public byte[] heldBytes() {
-        return held ? keep : null;
+    public MemorySegment held() {
+        return heldSize >= 0 ? native_.asSlice(0, heldSize) : null;
     }
 
     /**

@@ -163,6 +163,13 @@ public final class ObjectStore implements AutoCloseable {
                 out -> writeAll(out, content, length, source));
     }
 
+    /** Stores content (native memory, e.g. a scan's read buffer), whose digest the caller computed from it. */
+    public boolean put(MemorySegment content, byte[] digest, String source) throws IOException {
+        String path = objectPath(digest);
+        return publish(path.substring(0, 2), path.substring(3), digest, source, null,
+                out -> unistd_h.writeFully(out, content, content.byteSize(), source));
+    }
+
     /**
      * Caches a kernel-driver descriptor as {@link #descriptorPath} (written and sealed like an
      * object); true if this call wrote it. An existing one is left as it is: the caller checks it

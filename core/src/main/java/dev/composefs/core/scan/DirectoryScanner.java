@@ -119,7 +119,7 @@ public final class DirectoryScanner {
     private static final int PATH_CHUNK = 3072;
 
     /** Files up to this size are copied into the store from the bytes the digest pass read. */
-    private static final int IN_MEMORY_COPY = 1 << 20;
+    private static final int IN_MEMORY_COPY = FdDigester.BUFFER;
 
     private record InodeKey(int devMajor, int devMinor, long ino) {}
 
@@ -268,21 +268,21 @@ public final class DirectoryScanner {
             // pass and written from memory: one read and one hash, and what is stored is exactly
             // what was hashed (no read-back of the copy).
             boolean fromMemory = store != null && measured == null && size <= IN_MEMORY_COPY && !store.reflinks();
-            byte[] held = null;
+            java.lang.foreign.MemorySegment held = null;
             if (measured != null) {
                 f.digest = measured;
             } else {
-                FdDigester.Result r = dg.digest(fd, size, inline, fromMemory ? IN_MEMORY_COPY : 0, what);
+                FdDigester.Result r = dg.digest(fd, size, inline, what);
                 if (r.size() != size) {
                     throw new IOException(what + ": changed during the scan (" + size + " bytes, then " + r.size() + ")");
                 }
                 f.digest = r.digest();
                 f.content = r.content();
-                held = fromMemory ? dg.heldBytes() : null;
+                held = fromMemory ? dg.held() : null;
             }
             // Inline files live in the image itself; like upstream, only backed files go to the store.
             if (store != null && size > inline) {
-                boolean added = held != null ? store.put(held, (int) size, f.digest, what)
+                boolean added = held != null ? store.put(held, f.digest, what)
                         : store.put(fd, f.digest, size, what, dg);
                 if (added) {
                     stored.incrementAndGet();
