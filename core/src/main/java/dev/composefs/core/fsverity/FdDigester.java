@@ -16,11 +16,14 @@ import java.util.Arrays;
  * grow with file size.
  */
 public final class FdDigester implements AutoCloseable {
-    /** The read buffer: a file of up to this size is whole in it after its digest (see {@link #held}). */
-    public static final int BUFFER = 1 << 20;
+    /** The largest file that a digest can leave whole in its buffer, if asked to (see {@link #held}). */
+    public static final int HOLD_MAX = 1 << 20;
+    private static final int BUFFER = 256 * 1024;
 
     private final Arena arena = Arena.ofConfined();
-    private final MemorySegment native_ = arena.allocate(BUFFER, 4096);
+    // The read buffer, made 1 MiB the first time a file that large must be held: a native
+    // allocation is zeroed, so every page of it counts in RSS from the start.
+    private MemorySegment native_ = arena.allocate(BUFFER, 4096);
     private final FsVerity verity = new FsVerity(FsVerity.Alg.SHA256, arena); // hashes native_ where it is
     private long heldSize = -1;
 
@@ -29,7 +32,7 @@ public final class FdDigester implements AutoCloseable {
 
     /** Reads fd from its current offset to the end; content (a copy) if at most copyUpTo bytes. */
     public Result digest(int fd, int copyUpTo, String what) throws IOException {
-        return digest(fd, Long.MAX_VALUE, copyUpTo, what);
+        return digest(fd, Long.MAX_VALUE, copyUpTo, false, what);
     }
 
     /**
@@ -37,25 +40,29 @@ public final class FdDigester implements AutoCloseable {
      * returning a copy as content only if there are at most copyUpTo. A scan passes the size
      * statx gave, as fsverity-utils reads its st_size: a file read in full needs no further read
      * to see its end (one syscall of six per file), and the digest is of exactly the bytes the
-     * image describes. The file is read into the buffer front to back, so one of at most
-     * {@link #BUFFER} bytes is afterwards whole in it ({@link #held}).
+     * image describes. The file is read into the buffer front to back; with hold, one of at most
+     * {@link #HOLD_MAX} bytes is afterwards whole in it ({@link #held}).
      */
-    public Result digest(int fd, long size, int copyUpTo, String what) throws IOException {
+    public Result digest(int fd, long size, int copyUpTo, boolean hold, String what) throws IOException {
         FsVerity v = verity;
         v.reset();
+        if (hold && size > native_.byteSize() && native_.byteSize() < HOLD_MAX) {
+            native_ = arena.allocate(HOLD_MAX, 4096); // the small one stays in the arena: 256 KiB, once
+        }
+        long capacity = native_.byteSize();
         long total = 0;
         long fill = 0; // bytes in the buffer: it starts over from its front when full
         for (long n; total < size; total += n, fill += n) {
-            if (fill == BUFFER) {
+            if (fill == capacity) {
                 fill = 0;
             }
-            n = unistd_h.read(fd, native_, fill, Math.min(size - total, BUFFER - fill), what);
+            n = unistd_h.read(fd, native_, fill, Math.min(size - total, capacity - fill), what);
             if (n == 0) {
                 break;
             }
             v.update(native_, fill, n);
         }
-        heldSize = total <= BUFFER ? total : -1;
+        heldSize = total <= capacity ? total : -1;
         byte[] content = null;
         if (total <= copyUpTo) {
             content = new byte[(int) total];
@@ -66,8 +73,8 @@ public final class FdDigester implements AutoCloseable {
 
     /**
      * The whole content of the file the last digest read (valid until the next digest), or null
-     * if it was larger than {@link #BUFFER}: what a store writes for a new object, straight from
-     * the bytes that were hashed, without a copy.
+     * if it was larger than the buffer (which holding makes {@link #HOLD_MAX}): what a store
+     * writes for a new object, straight from the bytes that were hashed, without a copy.
      */
     public MemorySegment held() {
         return heldSize >= 0 ? native_.asSlice(0, heldSize) : null;

@@ -119,7 +119,7 @@ public final class DirectoryScanner {
     private static final int PATH_CHUNK = 3072;
 
     /** Files up to this size are copied into the store from the bytes the digest pass read. */
-    private static final int IN_MEMORY_COPY = FdDigester.BUFFER;
+    private static final int IN_MEMORY_COPY = FdDigester.HOLD_MAX;
 
     private record InodeKey(int devMajor, int devMinor, long ino) {}
 
@@ -272,7 +272,7 @@ public final class DirectoryScanner {
             if (measured != null) {
                 f.digest = measured;
             } else {
-                FdDigester.Result r = dg.digest(fd, size, inline, what);
+                FdDigester.Result r = dg.digest(fd, size, inline, fromMemory, what);
                 if (r.size() != size) {
                     throw new IOException(what + ": changed during the scan (" + size + " bytes, then " + r.size() + ")");
                 }
