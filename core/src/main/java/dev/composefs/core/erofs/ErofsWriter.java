@@ -62,14 +62,13 @@ public final class ErofsWriter {
      * One inode as the image stores it, after upstream's rewrite (overlay xattrs added, whiteouts
      * escaped); the synthetic root whiteouts have no source node. There is one per entry of a
      * tree, so it holds only what every inode needs; a directory's entries are in {@link Dir}.
+     * Owner and mtime are read from the tree's Meta (the root's, for the synthetic whiteouts)
+     * rather than copied: 16 bytes less per inode, all of them live until the image is written.
      */
     private static final class Inode {
         final Node source;
+        final Meta meta;
         int mode;
-        int uid;
-        int gid;
-        long mtimeSec;
-        int mtimeNsec;
         int nlink; // unsigned
         long size;
         Dir dir;
@@ -92,8 +91,25 @@ public final class ErofsWriter {
         int blkaddr;
         int pos; // the image is under 2 GiB
 
-        Inode(Node source) {
+        Inode(Node source, Meta meta) {
             this.source = source;
+            this.meta = meta;
+        }
+
+        int uid() {
+            return meta.uid();
+        }
+
+        int gid() {
+            return meta.gid();
+        }
+
+        long mtimeSec() {
+            return meta.mtimeSec();
+        }
+
+        int mtimeNsec() {
+            return meta.mtimeNsec();
         }
 
         int type() {
@@ -234,17 +250,13 @@ public final class ErofsWriter {
         if (!Meta.isValidType(m.mode())) {
             throw new TreeException(where(join(dir, name0)) + ": invalid file type in mode 0" + Integer.toOctalString(m.mode()));
         }
-        Inode w = new Inode(n);
+        Inode w = new Inode(n, m);
         inodeCount++;
         if (n instanceof Directory d) {
             w.dir = new Dir(d.entries().size() + 2, new XattrList());
         }
         XattrList xattrs = w.dir != null ? w.dir.xattrs : scratch.clear();
         w.mode = m.mode();
-        w.uid = m.uid();
-        w.gid = m.gid();
-        w.mtimeSec = m.mtimeSec();
-        w.mtimeNsec = m.mtimeNsec();
         w.nlink = m.nlink();
         for (var e : m.xattrs().entries()) {
             String key = e.getKey();
@@ -456,13 +468,9 @@ public final class ErofsWriter {
             if (j < n && names[j].equals(hex)) {
                 continue;
             }
-            Inode w = new Inode(null);
+            Inode w = new Inode(null, root.meta); // the root's owner and mtime
             w.mode = Meta.S_IFCHR | 0644;
             w.nlink = 1;
-            w.uid = root.uid;
-            w.gid = root.gid;
-            w.mtimeSec = root.mtimeSec;
-            w.mtimeNsec = root.mtimeNsec;
             XattrList wx = scratch.clear();
             if (selinux != null) {
                 wx.put("security.selinux", selinux);
@@ -485,13 +493,13 @@ public final class ErofsWriter {
     private void computeTree(Inode root) {
         order.ensureCapacity(inodeCount + 256);
         order.add(root);
-        minSec = root.mtimeSec;
-        minNsec = root.mtimeNsec;
+        minSec = root.mtimeSec();
+        minNsec = root.mtimeNsec();
         for (int i = 0; i < order.size(); i++) {
             Inode n = order.get(i);
-            if (n.mtimeSec < minSec || (n.mtimeSec == minSec && Integer.compareUnsigned(n.mtimeNsec, minNsec) < 0)) {
-                minSec = n.mtimeSec;
-                minNsec = n.mtimeNsec;
+            if (n.mtimeSec() < minSec || (n.mtimeSec() == minSec && Integer.compareUnsigned(n.mtimeNsec(), minNsec) < 0)) {
+                minSec = n.mtimeSec();
+                minNsec = n.mtimeNsec();
             }
             Dir dir = n.dir;
             if (dir != null) {
@@ -579,11 +587,11 @@ public final class ErofsWriter {
     }
 
     private boolean fitsCompact(Inode node) {
-        if (node.mtimeSec != minSec || node.mtimeNsec != minNsec) {
+        if (node.mtimeSec() != minSec || node.mtimeNsec() != minNsec) {
             return false;
         }
-        if (Integer.toUnsignedLong(node.nlink) > 0xffff || Integer.toUnsignedLong(node.uid) > 0xffff
-                || Integer.toUnsignedLong(node.gid) > 0xffff) {
+        if (Integer.toUnsignedLong(node.nlink) > 0xffff || Integer.toUnsignedLong(node.uid()) > 0xffff
+                || Integer.toUnsignedLong(node.gid()) > 0xffff) {
             return false;
         }
         long size = node.type() == Meta.S_IFDIR ? (long) node.nBlocks * BLOCK_SIZE + node.tail : node.size;
@@ -742,17 +750,17 @@ public final class ErofsWriter {
             Le.put32(img, p + 8, (int) size);
             Le.put32(img, p + 16, iu);
             Le.put32(img, p + 20, inodeNum);
-            Le.put16(img, p + 24, n.uid);
-            Le.put16(img, p + 26, n.gid);
+            Le.put16(img, p + 24, n.uid());
+            Le.put16(img, p + 26, n.gid());
             p += Format.INODE_COMPACT_SIZE;
         } else {
             Le.put64(img, p + 8, size);
             Le.put32(img, p + 16, iu);
             Le.put32(img, p + 20, inodeNum);
-            Le.put32(img, p + 24, n.uid);
-            Le.put32(img, p + 28, n.gid);
-            Le.put64(img, p + 32, n.mtimeSec);
-            Le.put32(img, p + 40, n.mtimeNsec);
+            Le.put32(img, p + 24, n.uid());
+            Le.put32(img, p + 28, n.gid());
+            Le.put64(img, p + 32, n.mtimeSec());
+            Le.put32(img, p + 40, n.mtimeNsec());
             Le.put32(img, p + 44, n.nlink);
             p += Format.INODE_EXTENDED_SIZE;
         }

@@ -26,8 +26,7 @@ final class XattrTable {
     private Object[] values = new Object[1024];
     private int[] hashes = new int[1024];
     private int[] counts = new int[1024];
-    private long[] offsets;
-    private int[] entrySizes;
+    private int[] offsets; // in the shared area, which is far smaller than the image (under 2 GiB)
     private int[] index = new int[2048]; // id + 1, 0 = free; a power of two, at most half full
 
     private long sharedSize;
@@ -111,14 +110,8 @@ final class XattrTable {
      * (descending by name, then value length, then value bytes).
      */
     void layOutShared() {
-        offsets = new long[size];
+        offsets = new int[size];
         Arrays.fill(offsets, -1);
-        entrySizes = new int[size];
-        for (int id = 0; id < size; id++) {
-            int nameId = nameOf[id];
-            int suffix = names.get(nameId).length() - Format.XATTR_PREFIXES[prefixOf[nameId]].length();
-            entrySizes[id] = (int) roundUp(Format.XATTR_ENTRY_SIZE + suffix + XattrValue.length(values[id]), 4);
-        }
         List<Integer> shared = new ArrayList<>();
         for (int id = 0; id < size; id++) {
             if (counts[id] > 1) {
@@ -142,7 +135,7 @@ final class XattrTable {
         for (int i = 0; i < sharedOrder.length; i++) {
             int id = shared.get(i);
             sharedOrder[i] = id;
-            offsets[id] = off;
+            offsets[id] = Math.toIntExact(off);
             off += entrySize(id);
         }
         sharedSize = off;
@@ -171,9 +164,14 @@ final class XattrTable {
         return filterBitOf[nameOf[id]];
     }
 
-    /** Size of one stored entry (header, name suffix and value, padded to 4 bytes); after {@link #layOutShared}. */
+    /**
+     * Size of one stored entry (header, name suffix and value, padded to 4 bytes). Worked out
+     * when asked, not kept: an array of them was 4 bytes more per pair, two pairs per file.
+     */
     int entrySize(int id) {
-        return entrySizes[id];
+        int nameId = nameOf[id];
+        int suffix = names.get(nameId).length() - Format.XATTR_PREFIXES[prefixOf[nameId]].length();
+        return (int) roundUp(Format.XATTR_ENTRY_SIZE + suffix + XattrValue.length(values[id]), 4);
     }
 
     /** Writes one entry (erofs_xattr_entry, suffix, value) at p; returns the padded end. */
