@@ -348,7 +348,7 @@ public final class ErofsWriter {
             throw new TreeException(where(join(dir, name)) + ": inline content must match the size and be at most "
                     + Limits.INLINE_CONTENT_MAX + " bytes");
         }
-        String payload = f.payload();
+        String payload = f.payloadIsObjectPath() ? null : f.payload(); // an object path needs no string of its own
         if (payload != null && payload.length() >= Limits.PATH_MAX) {
             throw new TreeException(where(join(dir, name)) + ": payload too long");
         }
@@ -362,7 +362,9 @@ public final class ErofsWriter {
         // Data in the store: overlayfs finds it by the redirect, and checks it against the digest.
         w.external = true;
         xattrs.put(METACOPY, digest != null ? XattrValue.metacopy(f) : EMPTY);
-        if (payload != null && !payload.isEmpty()) {
+        if (f.payloadIsObjectPath()) {
+            xattrs.put(REDIRECT, XattrValue.redirectToObject(f));
+        } else if (payload != null && !payload.isEmpty()) {
             xattrs.put(REDIRECT, XattrValue.redirect(payload));
         }
         computeChunking(w, dir, name);

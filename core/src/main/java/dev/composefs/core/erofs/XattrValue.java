@@ -5,12 +5,13 @@ import java.util.Arrays;
 
 /**
  * An xattr value as the writer carries it: a byte[] of its bytes; for an overlay redirect, a
- * String: the payload path it names, whose value is "/" + payload; for an overlay metacopy with
- * a digest, the RegularFile whose digest it carries (a 4-byte header, then the digest). Both
- * overlay xattrs are on every file in the store, and a byte array per file for each was 4 and
- * 3 MB on a 64k-entry tree, all of it live until the image is written; the payload string and
- * the file are the tree's own, and their bytes go straight into the image. Every form hashes
- * and compares by the value's bytes, so which form a value has never matters.
+ * String: the payload path it names, whose value is "/" + payload, or an ObjectRedirect where
+ * that path is the file's digest's object path (the tree keeps no string for it, see
+ * RegularFile); for an overlay metacopy with a digest, the RegularFile whose digest it carries
+ * (a 4-byte header, then the digest). Both overlay xattrs are on every file in the store, and a
+ * byte array per file for each was 4 and 3 MB on a 64k-entry tree, all of it live until the
+ * image is written; their bytes go straight from the tree into the image. Every form hashes and
+ * compares by the value's bytes, so which form a value has never matters.
  */
 final class XattrValue {
     private XattrValue() {}
@@ -23,6 +24,25 @@ final class XattrValue {
         return payload;
     }
 
+    /** The redirect "/" + objectPath(digest) of a file whose payload is its digest's object path. */
+    private record ObjectRedirect(RegularFile file) {
+        static final int LENGTH = 1 + 65;
+
+        /** Byte i of the value: '/', two hex digits, '/', 62 hex digits. */
+        byte at(int i) {
+            if (i == 0 || i == 3) {
+                return '/';
+            }
+            int nibble = i < 3 ? i - 1 : i - 2; // the index of the hex digit in the digest's 64
+            int b = file.digest()[nibble >> 1];
+            return (byte) RegularFile.hexDigit((nibble & 1) == 0 ? b >> 4 : b);
+        }
+    }
+
+    static Object redirectToObject(RegularFile file) {
+        return new ObjectRedirect(file);
+    }
+
     /** The value of trusted.overlay.metacopy for a file with an fs-verity digest (32 bytes). */
     static Object metacopy(RegularFile withDigest) {
         return withDigest;
@@ -32,6 +52,7 @@ final class XattrValue {
         return switch (v) {
             case byte[] b -> b.length;
             case String p -> p.length() + 1;
+            case ObjectRedirect r -> ObjectRedirect.LENGTH;
             default -> METACOPY_HEADER.length + 32;
         };
     }
@@ -51,6 +72,13 @@ final class XattrValue {
             }
             return h;
         }
+        if (v instanceof ObjectRedirect r) {
+            int h = 1;
+            for (int i = 0; i < ObjectRedirect.LENGTH; i++) {
+                h = 31 * h + r.at(i);
+            }
+            return h;
+        }
         String p = (String) v;
         int h = 31 + '/';
         for (int i = 0, n = p.length(); i < n; i++) {
@@ -66,6 +94,9 @@ final class XattrValue {
         if (a instanceof RegularFile fa && b instanceof RegularFile fb) {
             return Arrays.equals(fa.digest(), fb.digest());
         }
+        if (a instanceof ObjectRedirect ra && b instanceof ObjectRedirect rb) {
+            return Arrays.equals(ra.file().digest(), rb.file().digest());
+        }
         return Arrays.equals(bytes(a), bytes(b));
     }
 
@@ -76,6 +107,10 @@ final class XattrValue {
         }
         if (a instanceof RegularFile fa && b instanceof RegularFile fb) {
             return Arrays.compareUnsigned(fa.digest(), fb.digest());
+        }
+        if (a instanceof ObjectRedirect ra && b instanceof ObjectRedirect rb) {
+            // fixed-length lower-case hex of the digests, '/' in the same places: their byte order
+            return Arrays.compareUnsigned(ra.file().digest(), rb.file().digest());
         }
         return Arrays.compareUnsigned(bytes(a), bytes(b));
     }
@@ -88,6 +123,10 @@ final class XattrValue {
         } else if (v instanceof RegularFile f) {
             System.arraycopy(METACOPY_HEADER, 0, dst, off, METACOPY_HEADER.length);
             System.arraycopy(f.digest(), 0, dst, off + METACOPY_HEADER.length, 32);
+        } else if (v instanceof ObjectRedirect r) {
+            for (int i = 0; i < ObjectRedirect.LENGTH; i++) {
+                dst[off + i] = r.at(i);
+            }
         } else {
             String p = (String) v;
             dst[off] = '/';

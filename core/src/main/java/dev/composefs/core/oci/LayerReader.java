@@ -186,7 +186,7 @@ final class LayerReader {
         if (size <= ScanOptions.UPSTREAM_INLINE_LIMIT) {
             byte[] bytes = readAll(content, size, source);
             byte[] digest = FsVerity.of(bytes);
-            return new Leaf(new RegularFile(meta, size, bytes, ObjectStore.objectPath(digest), digest));
+            return new Leaf(RegularFile.stored(meta, size, bytes, digest));
         }
         if (size > Hashers.HANDOFF_MAX) {
             return new Leaf(stored(meta, size, store.put(content, size, source)));
@@ -230,7 +230,7 @@ final class LayerReader {
             counters.shared().incrementAndGet();
             counters.sharedBytes().addAndGet(size);
         }
-        return new RegularFile(meta, size, null, ObjectStore.objectPath(stored.digest()), stored.digest());
+        return RegularFile.stored(meta, size, null, stored.digest());
     }
 
     private Node symlink(TarEntry e) throws IOException {

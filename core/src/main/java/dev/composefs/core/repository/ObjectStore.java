@@ -30,6 +30,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import dev.composefs.core.tree.RegularFile;
 import java.util.HexFormat;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
@@ -119,8 +120,7 @@ public final class ObjectStore implements AutoCloseable {
 
     /** The store-relative path of the object with this digest: {@code XX/<62 hex>}. */
     public static String objectPath(byte[] digest) {
-        String hex = HexFormat.of().formatHex(digest);
-        return hex.substring(0, 2) + "/" + hex.substring(2);
+        return RegularFile.objectPath(digest);
     }
 
     /** True if the object exists (as a regular file; anything else there is an error). */

@@ -321,7 +321,7 @@ public final class DirectoryScanner {
             }
             case sys_stat_h.S_IFREG -> f.size == 0
                     ? new RegularFile(meta, 0, null, null, null)
-                    : new RegularFile(meta, f.size, f.content, ObjectStore.objectPath(f.digest), f.digest);
+                    : RegularFile.stored(meta, f.size, f.content, f.digest);
             case sys_stat_h.S_IFLNK -> new Symlink(meta, f.symlinkTarget);
             case sys_stat_h.S_IFCHR, sys_stat_h.S_IFBLK -> new Device(meta, f.rdev);
             case sys_stat_h.S_IFIFO -> new Fifo(meta);
