@@ -109,19 +109,7 @@ public final class FsVerity {
     }
 
     public void update(byte[] data, int off, int len) {
-        Objects.checkFromIndexSize(off, len, data.length);
-        size += len;
-        while (len > 0) {
-            int n = Math.min(len, BLOCK_SIZE - blockFill);
-            MemorySegment.copy(data, off, block, ValueLayout.JAVA_BYTE, blockFill, n);
-            blockFill += n;
-            off += n;
-            len -= n;
-            if (blockFill == BLOCK_SIZE) {
-                hashBlock(block, 0, BLOCK_SIZE, 0);
-                blockFill = 0;
-            }
-        }
+        update(MemorySegment.ofArray(data), off, len);
     }
 
     public void update(byte[] data) {
@@ -130,7 +118,8 @@ public final class FsVerity {
 
     /**
      * The len bytes of src at off: whole blocks of native memory are hashed where they are
-     * (a file read into a native buffer needs no copy to the heap).
+     * (a file read into a native buffer needs no copy to the heap); libcrypto reads by address,
+     * so heap bytes go through the block buffer.
      */
     public void update(MemorySegment src, long off, long len) {
         Objects.checkFromIndexSize(off, len, src.byteSize());
