@@ -130,12 +130,7 @@ public final class unistd_h {
 
     /** read(2) into buf (up to its size); 0 at end of file. */
     public static long read(int fd, MemorySegment buf, String what) throws SyscallException {
-        return read(fd, buf, buf.byteSize(), what);
-    }
-
-    /** read(2) of at most count bytes into buf (count at most its size); 0 at end of file. */
-    public static long read(int fd, MemorySegment buf, long count, String what) throws SyscallException {
-        return read(fd, buf, 0, count, what);
+        return read(fd, buf, 0, buf.byteSize(), what);
     }
 
     /** read(2) of at most count bytes into buf at offset (within its size); 0 at end of file. */

@@ -21,6 +21,7 @@ import dev.composefs.bindings.sys_stat_h;
 import dev.composefs.bindings.unistd_h;
 import dev.composefs.core.fsverity.FdDigester;
 import dev.composefs.core.fsverity.FsVerity;
+import dev.composefs.core.tree.RegularFile;
 import dev.composefs.core.util.Parallel;
 import java.io.IOException;
 import java.io.InputStream;
@@ -30,8 +31,6 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import dev.composefs.core.tree.RegularFile;
-import java.util.HexFormat;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -153,14 +152,9 @@ public final class ObjectStore implements AutoCloseable {
 
     /** Stores bytes whose digest the caller computed from these very bytes; true if this call added them. */
     public boolean put(byte[] content, byte[] digest, String source) throws IOException {
-        return put(content, content.length, digest, source);
-    }
-
-    /** Stores the first length bytes of content, whose digest the caller computed from them. */
-    public boolean put(byte[] content, int length, byte[] digest, String source) throws IOException {
         String path = objectPath(digest);
         return publish(path.substring(0, 2), path.substring(3), digest, source, null,
-                out -> writeAll(out, content, length, source));
+                out -> writeAll(out, content, source));
     }
 
     /** Stores content (native memory, e.g. a scan's read buffer), whose digest the caller computed from it. */
@@ -195,14 +189,10 @@ public final class ObjectStore implements AutoCloseable {
     }
 
     private static void writeAll(int fd, byte[] bytes, String what) throws SyscallException {
-        writeAll(fd, bytes, bytes.length, what);
-    }
-
-    private static void writeAll(int fd, byte[] bytes, int length, String what) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(Math.max(1, length));
-            MemorySegment.copy(bytes, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, length);
-            unistd_h.writeFully(fd, buf, length, what);
+            MemorySegment buf = arena.allocate(Math.max(1, bytes.length));
+            MemorySegment.copy(bytes, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, bytes.length);
+            unistd_h.writeFully(fd, buf, bytes.length, what);
         }
     }
 
