@@ -46,7 +46,7 @@ enum Classic {
     copy_file_range(326, 285),
     statx(332, 291);
 
-    /** Whether the calls go through syscall(2); if not, {@link #number} is -1 and must not be used. */
+    /** Whether the calls go through syscall(2); if not, each goes through its libc wrapper and {@link #number} is unused. */
     static final boolean RAW = Table.COLUMN >= 0 && !"libc".equals(System.getProperty("composefs.syscalls"));
 
     /** x86-64's number and the generic table's. */

@@ -59,9 +59,9 @@ public final class DirectoryScanner {
      * is the tree's key, its meta the tree's): every Found lives until the tree is assembled,
      * long enough to be promoted, and keeping the statx record (88 bytes) and a second copy of
      * the name per entry made the old generation 19.6 MB after the scan of a 55k-entry tree
-     * instead of 15.6 (and 38 instead of 35 at the end). Its path is its
-     * parent chain, not a byte array per entry: paths of deep trees grow with depth, and a tree
-     * 5000 levels deep would hold gigabytes of them.
+     * instead of 15.6 (and 38 instead of 35 at the end). Its path is its parent chain, not a
+     * byte array per entry: paths of deep trees grow with depth, and a tree 5000 levels deep
+     * would hold gigabytes of them.
      */
     private static final class Found {
         final Found parent;
