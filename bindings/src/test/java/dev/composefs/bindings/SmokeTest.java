@@ -14,8 +14,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -235,6 +237,44 @@ class SmokeTest {
                     unistd_h.readlinkat(dir, "link".getBytes(StandardCharsets.US_ASCII)));
         } finally {
             unistd_h.close(dir);
+        }
+    }
+
+    @Test
+    void getdentsThroughOneCallerBufferAcrossBatchesAndDirectories() throws Exception {
+        // 3000 names of 1..255 bytes: about 400 KiB of records, so several batches of 64 KiB,
+        // whose sizes differ from batch to batch (the copy out is as large as each batch)
+        Path big = Files.createDirectory(tmp.resolve("big"));
+        Set<String> want = new HashSet<>();
+        for (int i = 0; i < 3000; i++) {
+            String name = i + "-" + "n".repeat(i % 250);
+            Files.createFile(big.resolve(name));
+            want.add(name);
+        }
+        Files.createFile(Files.createDirectory(tmp.resolve("small")).resolve("only"));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(dirent_h.BUFFER_SIZE, 8);
+            for (int round = 0; round < 2; round++) { // the buffer is reused, stale bytes and all
+                int dir = fcntl_h.openat(fcntl_h.AT_FDCWD, big.toString(), fcntl_h.O_RDONLY | fcntl_h.O_DIRECTORY
+                        | fcntl_h.O_CLOEXEC, 0);
+                int small = fcntl_h.openat(fcntl_h.AT_FDCWD, tmp.resolve("small").toString(), fcntl_h.O_RDONLY
+                        | fcntl_h.O_DIRECTORY | fcntl_h.O_CLOEXEC, 0);
+                try {
+                    Set<String> got = new HashSet<>();
+                    for (dirent_h.Entry e : dirent_h.readAll(dir, buf, big.toString())) {
+                        assertTrue(got.add(new String(e.name(), StandardCharsets.US_ASCII)), "each name once");
+                    }
+                    assertEquals(want, got);
+                    List<dirent_h.Entry> one = dirent_h.readAll(small, buf, "small");
+                    assertEquals(1, one.size());
+                    assertArrayEquals("only".getBytes(StandardCharsets.US_ASCII), one.get(0).name());
+                } finally {
+                    unistd_h.close(dir);
+                    unistd_h.close(small);
+                }
+            }
+            assertThrows(IllegalArgumentException.class,
+                    () -> dirent_h.readAll(fcntl_h.AT_FDCWD, buf.asSlice(0, 4096), "short buffer"));
         }
     }
 

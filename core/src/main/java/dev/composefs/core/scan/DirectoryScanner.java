@@ -30,6 +30,8 @@ import dev.composefs.core.tree.Xattrs;
 import dev.composefs.core.util.Parallel;
 import dev.composefs.core.util.Progress;
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -161,13 +163,15 @@ public final class DirectoryScanner {
         } catch (SyscallException e) {
             throw new IOException("error accessing " + source + ": " + e.getMessage(), e);
         }
-        try {
+        // the walk's getdents64 buffer: the walk is the producer, on this thread
+        try (Arena walkArena = Arena.ofConfined()) {
+            MemorySegment dirents = walkArena.allocate(dirent_h.BUFFER_SIZE, 8);
             // Workers read every entry's xattrs and every backed file's content, most of the
             // syscalls, while the walk (one thread, statx of every entry) is still going: the
             // other cores were idle for its length (a quarter of a digest-only run).
             Parallel.<FdDigester, Found>forEachProduced(sink -> {
                 sink.add(root);
-                walk(rootFd, root, sink);
+                walk(rootFd, root, sink, dirents);
             }, options.threads(), FdDigester::new, (dg, f) -> {
                 if (f.type() == sys_stat_h.S_IFREG && f.size > 0 && f.sameInodeAs == null) {
                     digest(dg, rootFd, f); // reads the xattrs through the fd it opens anyway
@@ -187,10 +191,10 @@ public final class DirectoryScanner {
      * Reads dir's entries (sorted, statx of each) depth first, handing each to the sink once
      * the workers may take it: its type, hardlink leader and size are known.
      */
-    private void walk(int dirFd, Found dir, Parallel.Sink<Found> sink) throws IOException {
+    private void walk(int dirFd, Found dir, Parallel.Sink<Found> sink, MemorySegment dirents) throws IOException {
         List<dirent_h.Entry> list;
         try {
-            list = dirent_h.readAll(dirFd, "directory"); // failure() names the path
+            list = dirent_h.readAll(dirFd, dirents, "directory"); // failure() names the path
         } catch (SyscallException e) {
             throw failure(dir, e);
         }
@@ -213,7 +217,7 @@ public final class DirectoryScanner {
                 sink.add(f);
                 int fd = open(dirFd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, f);
                 try {
-                    walk(fd, f, sink);
+                    walk(fd, f, sink, dirents);
                 } finally {
                     unistd_h.closeQuietly(fd);
                 }
@@ -268,7 +272,7 @@ public final class DirectoryScanner {
             // pass and written from memory: one read and one hash, and what is stored is exactly
             // what was hashed (no read-back of the copy).
             boolean fromMemory = store != null && measured == null && size <= IN_MEMORY_COPY && !store.reflinks();
-            java.lang.foreign.MemorySegment held = null;
+            MemorySegment held = null;
             if (measured != null) {
                 f.digest = measured;
             } else {
