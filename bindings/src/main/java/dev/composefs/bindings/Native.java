@@ -6,6 +6,7 @@ import java.lang.foreign.GroupLayout;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
@@ -86,8 +87,8 @@ public final class Native {
     }
 
     /** A NUL-terminated copy of a path given as its raw bytes: Linux names are byte strings, not text. */
-    static MemorySegment cstr(Arena arena, byte[] path) {
-        MemorySegment s = arena.allocate(path.length + 1L); // zeroed, so the terminator is already there
+    static MemorySegment cstr(SegmentAllocator arena, byte[] path) {
+        MemorySegment s = arena.allocate(path.length + 1L); // zeroed (an arena's, a Scratch's), so terminated
         MemorySegment.copy(path, 0, s, C_CHAR, 0, path.length);
         return s;
     }
@@ -96,7 +97,7 @@ public final class Native {
      * A NUL-terminated UTF-8 copy of s, as Arena.allocateFrom makes it, without its write of the
      * terminator through a layout path (see offsetOf).
      */
-    static MemorySegment cstr(Arena arena, String s) {
+    static MemorySegment cstr(SegmentAllocator arena, String s) {
         return cstr(arena, s.getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
@@ -130,10 +131,10 @@ public final class Native {
         return new AssertionError("native call failed unexpectedly", t);
     }
 
-    /** One native invocation: gets the errno capture segment and an arena for its arguments. */
+    /** One native invocation: gets the errno capture segment and zeroed memory for its arguments. */
     @FunctionalInterface
     interface Invocation {
-        long invoke(MemorySegment errnoState, Arena arena) throws Throwable;
+        long invoke(MemorySegment errnoState, SegmentAllocator arena) throws Throwable;
     }
 
     /**
@@ -148,6 +149,23 @@ public final class Native {
             throw e;
         } catch (Throwable t) {
             throw wrap(t);
+        }
+    }
+
+    /** {@link #call(String, String, Invocation)} in the thread's scratch (null: an arena of its own). */
+    static long call(Scratch scratch, String name, String target, Invocation invocation) throws SyscallException {
+        if (scratch == null) {
+            return call(name, target, invocation);
+        }
+        long mark = scratch.mark();
+        try {
+            return check(invocation.invoke(scratch.errno, scratch), scratch.errno, name, target);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        } finally {
+            scratch.release(mark);
         }
     }
 

@@ -47,8 +47,7 @@ public final class dirent_h {
     private static final int TYPE = (int) Native.offsetOf(dirent64, "d_type");
     private static final int NAME = (int) Native.offsetOf(dirent64, "d_name");
     private static final int INO = (int) Native.offsetOf(dirent64, "d_ino");
-    /** The size of a buffer for {@link #readAll(int, MemorySegment, String)}: one getdents64 batch. */
-    public static final int BUFFER_SIZE = 64 * 1024;
+    private static final int BUFFER_SIZE = 64 * 1024; // one getdents64 batch
 
     // The libc wrapper, used only where Classic.RAW is false (see there).
     private static final class getdents64 {
@@ -62,16 +61,22 @@ public final class dirent_h {
     /** All entries of the directory fd except "." and "..", in the filesystem's order. */
     public static List<Entry> readAll(int dirfd, String what) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
-            return readAll(dirfd, arena.allocate(BUFFER_SIZE, 8), what);
+            return readAll(null, dirfd, buffer(arena), what);
         }
     }
 
+    /** A buffer for {@link #readAll(Scratch, int, MemorySegment, String)}, in arena. */
+    public static MemorySegment buffer(Arena arena) {
+        return arena.allocate(BUFFER_SIZE, 8);
+    }
+
     /**
-     * Like {@link #readAll(int, String)}, through the caller's buffer (at least {@link
-     * #BUFFER_SIZE} bytes, 8-aligned): a walk reading thousands of directories on one thread
-     * reuses one, instead of allocating and zeroing 64 KiB per directory.
+     * Like {@link #readAll(int, String)}, through the caller's buffer (from {@link #buffer}) and
+     * in its scratch (or null): a walk reading thousands of
+     * directories on one thread reuses one, instead of allocating and zeroing 64 KiB per directory.
      */
-    public static List<Entry> readAll(int dirfd, MemorySegment buf, String what) throws SyscallException {
+    public static List<Entry> readAll(Scratch scratch, int dirfd, MemorySegment buf, String what)
+            throws SyscallException {
         if (buf.byteSize() < BUFFER_SIZE) {
             throw new IllegalArgumentException("getdents64 buffer of " + buf.byteSize() + " bytes, " + BUFFER_SIZE + " needed");
         }
@@ -83,7 +88,7 @@ public final class dirent_h {
         byte[] raw = null;
         ByteBuffer view = null;
         while (true) {
-            long n = Native.call("getdents64", what,
+            long n = Native.call(scratch, "getdents64", what,
                     (st, a) -> Classic.RAW ? unistd_h.syscall6(st, Classic.getdents64.number, dirfd, buf.address(), BUFFER_SIZE, 0, 0, 0)
                             : (long) getdents64.HANDLE.invokeExact(st, dirfd, buf, (long) BUFFER_SIZE));
             if (n == 0) {

@@ -84,25 +84,36 @@ public final class fcntl_h {
 
     /** openat(2) with the path as raw bytes, for names that are not valid UTF-8. */
     public static int openat(int dirfd, byte[] path, int flags, int mode) throws SyscallException {
-        return (int) Native.call("openat", Native.display(path), (st, a) -> Classic.RAW
+        return openat(null, dirfd, path, flags, mode);
+    }
+
+    /** {@link #openat(int, byte[], int, int)} in the calling thread's scratch (or null). */
+    public static int openat(Scratch scratch, int dirfd, byte[] path, int flags, int mode) throws SyscallException {
+        return (int) Native.call(scratch, "openat", Native.display(path), (st, a) -> Classic.RAW
                 ? unistd_h.syscall6(st, Classic.openat.number, dirfd, addr(Native.cstr(a, path)), flags, mode, 0, 0)
                 : (int) openat.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), flags, mode));
     }
 
     public static int openat2(int dirfd, String path, long flags, long mode, long resolve) throws SyscallException {
-        return openat2(dirfd, path.getBytes(StandardCharsets.UTF_8), flags, mode, resolve);
+        return openat2(null, dirfd, path.getBytes(StandardCharsets.UTF_8), flags, mode, resolve);
     }
 
     public static int openat2(int dirfd, byte[] path, long flags, long mode, long resolve) throws SyscallException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment how = arena.allocate(open_how);
+        return openat2(null, dirfd, path, flags, mode, resolve);
+    }
+
+    /** {@link #openat2(int, byte[], long, long, long)} in the calling thread's scratch (or null). */
+    public static int openat2(Scratch scratch, int dirfd, byte[] path, long flags, long mode, long resolve)
+            throws SyscallException {
+        return (int) Native.call(scratch, "openat2", Native.display(path), (st, a) -> {
+            MemorySegment how = a.allocate(open_how);
             // one bulk copy of the three members (consecutive u64s, the probe checks where):
             // MemorySegment.set goes through var handles, which made C1's compilation of this
             // method, once per file of a scan, take a 2.2 MB arena
             MemorySegment.copy(new long[] {flags, mode, resolve}, 0, how, C_LONG, HOW_FLAGS, 3);
-            return (int) unistd_h.syscall("openat2", Native.display(path), unistd_h.SYS_openat2, dirfd,
-                    addr(Native.cstr(arena, path)), addr(how), open_how.byteSize());
-        }
+            return unistd_h.syscall6(st, unistd_h.SYS_openat2, dirfd, addr(Native.cstr(a, path)), addr(how),
+                    open_how.byteSize(), 0, 0);
+        });
     }
 
     public static int fcntl(int fd, int cmd, int arg) throws SyscallException {

@@ -9,6 +9,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
 
@@ -197,7 +198,7 @@ public final class sys_mount_h {
         }
     }
 
-    private static MemorySegment str(Arena arena, String s) {
+    private static MemorySegment str(SegmentAllocator arena, String s) {
         return s == null ? MemorySegment.NULL : Native.cstr(arena, s);
     }
 }

@@ -130,9 +130,14 @@ public final class sys_stat_h {
 
     /** statx(2) with the path as raw bytes, for names that are not valid UTF-8. */
     public static Statx statx(int dirfd, byte[] path, int flags, int mask) throws SyscallException {
-        try (var arena = java.lang.foreign.Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(statx);
-            Native.call("statx", Native.display(path), (st, a) -> Classic.RAW
+        return statx(null, dirfd, path, flags, mask);
+    }
+
+    /** {@link #statx(int, byte[], int, int)} in the calling thread's scratch (or null). */
+    public static Statx statx(Scratch scratch, int dirfd, byte[] path, int flags, int mask) throws SyscallException {
+        return Scratch.within(scratch, s -> {
+            MemorySegment buf = s.allocate(statx);
+            Native.call(s, "statx", Native.display(path), (st, a) -> Classic.RAW
                     ? unistd_h.syscall6(st, Classic.statx.number, dirfd, unistd_h.addr(Native.cstr(a, path)), flags, mask,
                             buf.address(), 0)
                     : (int) statx_libc.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), flags, mask, buf));
@@ -154,7 +159,7 @@ public final class sys_stat_h {
                     b.getInt((int) OFF_RDEV_MINOR),
                     b.getInt((int) OFF_DEV_MAJOR),
                     b.getInt((int) OFF_DEV_MINOR));
-        }
+        });
     }
 
     private static long off(String field) {

@@ -8,6 +8,7 @@ import static dev.composefs.bindings.unistd_h.addr;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.charset.StandardCharsets;
@@ -71,7 +72,7 @@ public final class sys_xattr_h {
     /** The names of path's xattrs (not following a final symlink), in the order the filesystem lists them. */
     public static List<String> llistxattr(String path) throws SyscallException {
         List<String> names = new ArrayList<>();
-        for (byte[] n : split(sized("llistxattr", path, (st, a, buf, size) -> Classic.RAW
+        for (byte[] n : split(sized(null, "llistxattr", path, (st, a, buf, size) -> Classic.RAW
                 ? unistd_h.syscall6(st, Classic.llistxattr.number, addr(Native.cstr(a, path)), addr(buf), size, 0, 0, 0)
                 : (long) llistxattr.HANDLE.invokeExact(st, Native.cstr(a, path), buf, size)))) {
             names.add(new String(n, StandardCharsets.UTF_8));
@@ -84,14 +85,19 @@ public final class sys_xattr_h {
      * reaches the inode the fd holds, whatever its type. Names come back as raw bytes.
      */
     public static List<byte[]> listxattr(String path) throws SyscallException {
-        return split(sized("listxattr", path, (st, a, buf, size) -> Classic.RAW
+        return listxattr(null, path);
+    }
+
+    /** {@link #listxattr(String)} in the calling thread's scratch (or null). */
+    public static List<byte[]> listxattr(Scratch scratch, String path) throws SyscallException {
+        return split(sized(scratch, "listxattr", path, (st, a, buf, size) -> Classic.RAW
                 ? unistd_h.syscall6(st, Classic.listxattr.number, addr(Native.cstr(a, path)), addr(buf), size, 0, 0, 0)
                 : (long) listxattr.HANDLE.invokeExact(st, Native.cstr(a, path), buf, size)));
     }
 
     public static byte[] lgetxattr(String path, String name) throws SyscallException {
         byte[] n = name.getBytes(StandardCharsets.UTF_8);
-        return sized("lgetxattr", path + " " + name, (st, a, buf, size) -> Classic.RAW
+        return sized(null, "lgetxattr", path + " " + name, (st, a, buf, size) -> Classic.RAW
                 ? unistd_h.syscall6(st, Classic.lgetxattr.number, addr(Native.cstr(a, path)), addr(Native.cstr(a, n)),
                         addr(buf), size, 0, 0)
                 : (long) lgetxattr.HANDLE.invokeExact(st, Native.cstr(a, path), Native.cstr(a, n), buf, size));
@@ -99,7 +105,12 @@ public final class sys_xattr_h {
 
     /** getxattr(2) (following symlinks, see {@link #listxattr}) with the name as raw bytes. */
     public static byte[] getxattr(String path, byte[] name) throws SyscallException {
-        return sized("getxattr", path + " " + Native.display(name), (st, a, buf, size) -> Classic.RAW
+        return getxattr(null, path, name);
+    }
+
+    /** {@link #getxattr(String, byte[])} in the calling thread's scratch (or null). */
+    public static byte[] getxattr(Scratch scratch, String path, byte[] name) throws SyscallException {
+        return sized(scratch, "getxattr", path + " " + Native.display(name), (st, a, buf, size) -> Classic.RAW
                 ? unistd_h.syscall6(st, Classic.getxattr.number, addr(Native.cstr(a, path)), addr(Native.cstr(a, name)),
                         addr(buf), size, 0, 0)
                 : (long) getxattr.HANDLE.invokeExact(st, Native.cstr(a, path), Native.cstr(a, name), buf, size));
@@ -107,14 +118,24 @@ public final class sys_xattr_h {
 
     /** flistxattr(2) on an open (not O_PATH) fd: no path to resolve. what names it in errors. */
     public static List<byte[]> flistxattr(int fd, String what) throws SyscallException {
-        return split(sized("flistxattr", what, (st, a, buf, size) -> Classic.RAW
+        return flistxattr(null, fd, what);
+    }
+
+    /** {@link #flistxattr(int, String)} in the calling thread's scratch (or null). */
+    public static List<byte[]> flistxattr(Scratch scratch, int fd, String what) throws SyscallException {
+        return split(sized(scratch, "flistxattr", what, (st, a, buf, size) -> Classic.RAW
                 ? unistd_h.syscall6(st, Classic.flistxattr.number, fd, addr(buf), size, 0, 0, 0)
                 : (long) flistxattr.HANDLE.invokeExact(st, fd, buf, size)));
     }
 
     /** fgetxattr(2) with the name as raw bytes. */
     public static byte[] fgetxattr(int fd, byte[] name, String what) throws SyscallException {
-        return sized("fgetxattr", what + " " + Native.display(name), (st, a, buf, size) -> Classic.RAW
+        return fgetxattr(null, fd, name, what);
+    }
+
+    /** {@link #fgetxattr(int, byte[], String)} in the calling thread's scratch (or null). */
+    public static byte[] fgetxattr(Scratch scratch, int fd, byte[] name, String what) throws SyscallException {
+        return sized(scratch, "fgetxattr", what + " " + Native.display(name), (st, a, buf, size) -> Classic.RAW
                 ? unistd_h.syscall6(st, Classic.fgetxattr.number, fd, addr(Native.cstr(a, name)), addr(buf), size, 0, 0)
                 : (long) fgetxattr.HANDLE.invokeExact(st, fd, Native.cstr(a, name), buf, size));
     }
@@ -134,26 +155,31 @@ public final class sys_xattr_h {
 
     @FunctionalInterface
     private interface SizedCall {
-        long invoke(MemorySegment errnoState, Arena arena, MemorySegment buf, long size) throws Throwable;
+        long invoke(MemorySegment errnoState, SegmentAllocator arena, MemorySegment buf, long size) throws Throwable;
     }
 
     /** The list/get protocol: a small buffer first; on ERANGE ask for the size (0-length call) and retry. */
-    private static byte[] sized(String call, String target, SizedCall c) throws SyscallException {
+    private static byte[] sized(Scratch scratch, String call, String target, SizedCall c) throws SyscallException {
         long size = FIRST_TRY;
         for (int attempt = 0; ; attempt++) {
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment buf = arena.allocate(size);
-                long want = size;
+            long want = size;
+            boolean last = attempt > 3;
+            byte[] got = Scratch.within(scratch, s -> {
+                MemorySegment buf = s.allocate(want);
                 try {
-                    long n = Native.call(call, target, (st, a) -> c.invoke(st, a, buf, want));
+                    long n = Native.call(s, call, target, (st, a) -> c.invoke(st, a, buf, want));
                     return Native.toBytes(buf, n);
                 } catch (SyscallException e) {
-                    if (e.errno() != Errno.ERANGE || attempt > 3) {
+                    if (e.errno() != Errno.ERANGE || last) {
                         throw e;
                     }
+                    return null; // grew since it was measured: measure again
                 }
-                size = Math.max(1, Native.call(call, target, (st, a) -> c.invoke(st, a, MemorySegment.NULL, 0L)));
+            });
+            if (got != null) {
+                return got;
             }
+            size = Math.max(1, Native.call(scratch, call, target, (st, a) -> c.invoke(st, a, MemorySegment.NULL, 0L)));
         }
     }
 

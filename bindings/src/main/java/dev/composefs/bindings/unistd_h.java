@@ -102,15 +102,25 @@ public final class unistd_h {
     }
 
     public static void close(int fd) throws SyscallException {
-        Native.call("close", "fd " + fd, (st, a) -> Classic.RAW ? syscall6(st, Classic.close.number, fd, 0, 0, 0, 0, 0)
+        close(null, fd);
+    }
+
+    /** {@link #close(int)} in the calling thread's scratch (or null). */
+    public static void close(Scratch scratch, int fd) throws SyscallException {
+        Native.call(scratch, "close", "fd " + fd, (st, a) -> Classic.RAW ? syscall6(st, Classic.close.number, fd, 0, 0, 0, 0, 0)
                 : (int) close.HANDLE.invokeExact(st, fd));
     }
 
     /** close(2) for cleanup paths, where a failure must not hide the original error. */
     public static void closeQuietly(int fd) {
+        closeQuietly(null, fd);
+    }
+
+    /** {@link #closeQuietly(int)} in the calling thread's scratch (or null). */
+    public static void closeQuietly(Scratch scratch, int fd) {
         if (fd >= 0) {
             try {
-                close(fd);
+                close(scratch, fd);
             } catch (SyscallException ignored) {
                 // the fd is released by the kernel even when close reports an error
             }
@@ -135,8 +145,14 @@ public final class unistd_h {
 
     /** read(2) of at most count bytes into buf at offset (within its size); 0 at end of file. */
     public static long read(int fd, MemorySegment buf, long offset, long count, String what) throws SyscallException {
+        return read(null, fd, buf, offset, count, what);
+    }
+
+    /** {@link #read(int, MemorySegment, long, long, String)} in the calling thread's scratch (or null). */
+    public static long read(Scratch scratch, int fd, MemorySegment buf, long offset, long count, String what)
+            throws SyscallException {
         java.util.Objects.checkFromIndexSize(offset, count, buf.byteSize());
-        return Native.call("read", what, (st, a) -> Classic.RAW
+        return Native.call(scratch, "read", what, (st, a) -> Classic.RAW
                 ? syscall6(st, Classic.read.number, fd, buf.address() + offset, count, 0, 0, 0)
                 : (long) read.HANDLE.invokeExact(st, fd, buf.asSlice(offset), count));
     }
@@ -154,13 +170,18 @@ public final class unistd_h {
 
     /** readlinkat(2): a symlink's target as raw bytes. */
     public static byte[] readlinkat(int dirfd, byte[] path) throws SyscallException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(PATH_MAX);
-            long n = Native.call("readlinkat", Native.display(path), (st, a) -> Classic.RAW
+        return readlinkat(null, dirfd, path);
+    }
+
+    /** {@link #readlinkat(int, byte[])} in the calling thread's scratch (or null). */
+    public static byte[] readlinkat(Scratch scratch, int dirfd, byte[] path) throws SyscallException {
+        return Scratch.within(scratch, s -> {
+            MemorySegment buf = s.allocate(PATH_MAX);
+            long n = Native.call(s, "readlinkat", Native.display(path), (st, a) -> Classic.RAW
                     ? syscall6(st, Classic.readlinkat.number, dirfd, addr(Native.cstr(a, path)), buf.address(), PATH_MAX, 0, 0)
                     : (long) readlinkat.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), buf, (long) PATH_MAX));
             return Native.toBytes(buf, n);
-        }
+        });
     }
 
     public static void unlinkat(int dirfd, String path, int flags) throws SyscallException {

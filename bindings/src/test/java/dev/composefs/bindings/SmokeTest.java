@@ -252,8 +252,8 @@ class SmokeTest {
             want.add(name);
         }
         Files.createFile(Files.createDirectory(tmp.resolve("small")).resolve("only"));
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(dirent_h.BUFFER_SIZE, 8);
+        try (Arena arena = Arena.ofConfined(); Scratch scratch = Scratch.open()) {
+            MemorySegment buf = dirent_h.buffer(arena);
             for (int round = 0; round < 2; round++) { // the buffer is reused, stale bytes and all
                 int dir = fcntl_h.openat(fcntl_h.AT_FDCWD, big.toString(), fcntl_h.O_RDONLY | fcntl_h.O_DIRECTORY
                         | fcntl_h.O_CLOEXEC, 0);
@@ -261,11 +261,11 @@ class SmokeTest {
                         | fcntl_h.O_DIRECTORY | fcntl_h.O_CLOEXEC, 0);
                 try {
                     Set<String> got = new HashSet<>();
-                    for (dirent_h.Entry e : dirent_h.readAll(dir, buf, big.toString())) {
+                    for (dirent_h.Entry e : dirent_h.readAll(scratch, dir, buf, big.toString())) {
                         assertTrue(got.add(new String(e.name(), StandardCharsets.US_ASCII)), "each name once");
                     }
                     assertEquals(want, got);
-                    List<dirent_h.Entry> one = dirent_h.readAll(small, buf, "small");
+                    List<dirent_h.Entry> one = dirent_h.readAll(scratch, small, buf, "small");
                     assertEquals(1, one.size());
                     assertArrayEquals("only".getBytes(StandardCharsets.US_ASCII), one.get(0).name());
                 } finally {
@@ -274,7 +274,7 @@ class SmokeTest {
                 }
             }
             assertThrows(IllegalArgumentException.class,
-                    () -> dirent_h.readAll(fcntl_h.AT_FDCWD, buf.asSlice(0, 4096), "short buffer"));
+                    () -> dirent_h.readAll(null, fcntl_h.AT_FDCWD, buf.asSlice(0, 4096), "short buffer"));
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.composefs.core.fsverity;
 
 import dev.composefs.bindings.Errno;
+import dev.composefs.bindings.Scratch;
 import dev.composefs.bindings.SyscallException;
 import dev.composefs.bindings.linux_fsverity_h;
 import dev.composefs.bindings.unistd_h;
@@ -12,7 +13,8 @@ import java.lang.foreign.ValueLayout;
 /**
  * fs-verity digests of open files. One instance per thread: it owns a native read buffer (no
  * allocation per file), which libcrypto hashes where it is, and streams, so memory does not
- * grow with file size.
+ * grow with file size; and the thread's {@link Scratch} for its calls, which a scan's worker
+ * uses for the rest of its calls too.
  */
 public final class FdDigester implements AutoCloseable {
     /** The largest file that a digest can leave whole in its buffer, if asked to (see {@link #held}). */
@@ -20,6 +22,7 @@ public final class FdDigester implements AutoCloseable {
     private static final int BUFFER = 256 * 1024;
 
     private final Arena arena = Arena.ofConfined();
+    private final Scratch scratch = Scratch.open();
     // The read buffer, made 1 MiB the first time a file that large must be held: a native
     // allocation is zeroed, so every page of it counts in RSS from the start.
     private MemorySegment native_ = arena.allocate(BUFFER, 4096);
@@ -55,7 +58,7 @@ public final class FdDigester implements AutoCloseable {
             if (fill == capacity) {
                 fill = 0;
             }
-            n = unistd_h.read(fd, native_, fill, Math.min(size - total, capacity - fill), what);
+            n = unistd_h.read(scratch, fd, native_, fill, Math.min(size - total, capacity - fill), what);
             if (n == 0) {
                 break;
             }
@@ -68,6 +71,11 @@ public final class FdDigester implements AutoCloseable {
             MemorySegment.copy(native_, ValueLayout.JAVA_BYTE, 0, content, 0, content.length);
         }
         return new Result(v.digest(), total, content);
+    }
+
+    /** The owning thread's scratch for native calls. */
+    public Scratch scratch() {
+        return scratch;
     }
 
     /**
@@ -102,6 +110,7 @@ public final class FdDigester implements AutoCloseable {
 
     @Override
     public void close() {
+        scratch.close();
         arena.close();
     }
 }

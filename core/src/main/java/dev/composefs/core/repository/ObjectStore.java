@@ -11,6 +11,7 @@ import static dev.composefs.bindings.fcntl_h.O_RDONLY;
 import static dev.composefs.bindings.fcntl_h.O_WRONLY;
 
 import dev.composefs.bindings.Errno;
+import dev.composefs.bindings.Scratch;
 import dev.composefs.bindings.SyscallException;
 import dev.composefs.bindings.fcntl_h;
 import dev.composefs.bindings.linux_fs_h;
@@ -28,6 +29,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -126,7 +128,7 @@ public final class ObjectStore implements AutoCloseable {
     public boolean contains(byte[] digest) throws IOException {
         String path = objectPath(digest);
         int dir = dirFd(path.substring(0, 2), false);
-        return dir >= 0 && isObject(dir, path.substring(3), path);
+        return dir >= 0 && isObject(null, dir, path.substring(3), path);
     }
 
     /** The store's directory of cached kernel-driver descriptors, each named by its fs-verity digest. */
@@ -141,7 +143,7 @@ public final class ObjectStore implements AutoCloseable {
      */
     public boolean put(int srcFd, byte[] digest, long size, String source, FdDigester dg) throws IOException {
         String path = objectPath(digest);
-        return publish(path.substring(0, 2), path.substring(3), digest, source, dg, out -> {
+        return publish(path.substring(0, 2), path.substring(3), digest, source, dg, dg.scratch(), out -> {
             unistd_h.lseek(srcFd, 0, unistd_h.SEEK_SET, source);
             long copied = copy(srcFd, out, size, source);
             if (copied != size) {
@@ -153,14 +155,17 @@ public final class ObjectStore implements AutoCloseable {
     /** Stores bytes whose digest the caller computed from these very bytes; true if this call added them. */
     public boolean put(byte[] content, byte[] digest, String source) throws IOException {
         String path = objectPath(digest);
-        return publish(path.substring(0, 2), path.substring(3), digest, source, null,
+        return publish(path.substring(0, 2), path.substring(3), digest, source, null, null,
                 out -> writeAll(out, content, source));
     }
 
-    /** Stores content (native memory, e.g. a scan's read buffer), whose digest the caller computed from it. */
-    public boolean put(MemorySegment content, byte[] digest, String source) throws IOException {
+    /**
+     * Stores content (native memory, e.g. a scan's read buffer), whose digest the caller computed
+     * from it; scratch: the calling thread's for native calls, or null.
+     */
+    public boolean put(MemorySegment content, byte[] digest, String source, Scratch scratch) throws IOException {
         String path = objectPath(digest);
-        return publish(path.substring(0, 2), path.substring(3), digest, source, null,
+        return publish(path.substring(0, 2), path.substring(3), digest, source, null, scratch,
                 out -> unistd_h.writeFully(out, content, content.byteSize(), source));
     }
 
@@ -171,7 +176,7 @@ public final class ObjectStore implements AutoCloseable {
      */
     public boolean putDescriptor(byte[] descriptor, byte[] digest) throws IOException {
         String name = FsVerity.hex(digest);
-        return publish(DESCRIPTORS, name, digest, "descriptor " + name, null, out -> writeAll(out, descriptor, name));
+        return publish(DESCRIPTORS, name, digest, "descriptor " + name, null, null, out -> writeAll(out, descriptor, name));
     }
 
     /** Where the descriptor of the image with this fs-verity digest is cached: {@code descriptors/<hex digest>}. */
@@ -253,11 +258,11 @@ public final class ObjectStore implements AutoCloseable {
      * sealed (see {@link #seal}), renamed into place; true if this call added it. In a batch the
      * fsync and the rename wait for {@link #commit}.
      */
-    private boolean publish(String subdir, String name, byte[] digest, String source, FdDigester dg, Filler filler)
-            throws IOException {
+    private boolean publish(String subdir, String name, byte[] digest, String source, FdDigester dg, Scratch scratch,
+            Filler filler) throws IOException {
         String path = subdir + "/" + name;
         int dir = dirFd(subdir, true);
-        if (isObject(dir, name, path)) {
+        if (isObject(scratch, dir, name, path)) {
             return false;
         }
         ConcurrentHashMap<String, Pending> b = batch;
@@ -378,7 +383,7 @@ public final class ObjectStore implements AutoCloseable {
             String subdir = path.substring(0, 2);
             String name = path.substring(3);
             int dir = dirFd(subdir, true);
-            if (isObject(dir, name, path)) {
+            if (isObject(null, dir, name, path)) {
                 return new Stored(digest, false);
             }
             sys_stat_h.fchmod(tmp, 0644, source);
@@ -490,9 +495,11 @@ public final class ObjectStore implements AutoCloseable {
         }
     }
 
-    private boolean isObject(int dir, String name, String path) throws IOException {
+    /** Whether dir/name is an object (a regular file; anything else there is an error); scratch may be null. */
+    private boolean isObject(Scratch scratch, int dir, String name, String path) throws IOException {
         try {
-            var st = sys_stat_h.statx(dir, name, AT_SYMLINK_NOFOLLOW, sys_stat_h.STATX_TYPE);
+            var st = sys_stat_h.statx(scratch, dir, name.getBytes(StandardCharsets.UTF_8), AT_SYMLINK_NOFOLLOW,
+                    sys_stat_h.STATX_TYPE);
             if (st.type() != sys_stat_h.S_IFREG) {
                 throw new IOException(where(path) + ": not a regular file (something was planted in the store); "
                         + "refusing to use it");

@@ -8,6 +8,7 @@ import static dev.composefs.bindings.fcntl_h.O_NOFOLLOW;
 import static dev.composefs.bindings.fcntl_h.O_PATH;
 import static dev.composefs.bindings.fcntl_h.O_RDONLY;
 
+import dev.composefs.bindings.Scratch;
 import dev.composefs.bindings.SyscallException;
 import dev.composefs.bindings.dirent_h;
 import dev.composefs.bindings.fcntl_h;
@@ -56,36 +57,33 @@ public final class DirectoryScanner {
     public record Result(Directory root, long entries, long files, long bytes, long stored) {}
 
     /**
-     * One inode as the walk found it; xattrs (into its meta's), digest and content arrive from
-     * the workers. It keeps only what the tree needs, in the form the tree keeps it (its name
-     * is the tree's key, its meta the tree's): every Found lives until the tree is assembled,
-     * long enough to be promoted, and keeping the statx record (88 bytes) and a second copy of
-     * the name per entry made the old generation 19.6 MB after the scan of a 55k-entry tree
-     * instead of 15.6 (and 38 instead of 35 at the end). Its path is its parent chain, not a
-     * byte array per entry: paths of deep trees grow with depth, and a tree 5000 levels deep
-     * would hold gigabytes of them.
+     * One inode as the walk found it, until its node is in the tree: the walk places every
+     * node it can make at once (directories, symlinks, devices, empty files), a worker the
+     * regular file whose digest it computed; xattrs arrive later, into the meta the node shares.
+     * So a Found dies young, in flight from the walk to a worker: kept until the tree was
+     * assembled at the end, the 59k of a 55k-file scan were promoted and stayed in the old
+     * generation (4.7 MB, and their child lists) through the image writer, at the peak of RSS.
+     * Its path is its parent chain, not a byte array per entry: paths of deep trees grow with
+     * depth, and a tree 5000 levels deep would hold gigabytes of them.
      */
     private static final class Found {
         final Found parent;
         final String name; // raw bytes as Latin-1, see Node
         final Meta meta; // nlink 1: further names found by --hardlinks are counted in links
         final long size;
-        final long rdev;
         final boolean verity;
-        String symlinkTarget;
-        List<Found> children;
+        Directory dir; // a directory's node, which its entries are put into as they are made
+        // --hardlinks: the first name of an inode is placed once the walk has counted its names
+        boolean leader;
         Found sameInodeAs;
         int links = 1;
-        byte[] digest;
-        byte[] content;
         Node node;
 
-        Found(Found parent, String name, Meta meta, long size, long rdev, boolean verity) {
+        Found(Found parent, String name, Meta meta, long size, boolean verity) {
             this.parent = parent;
             this.name = name;
             this.meta = meta;
             this.size = size;
-            this.rdev = rdev;
             this.verity = verity;
         }
 
@@ -125,11 +123,15 @@ public final class DirectoryScanner {
 
     private record InodeKey(int devMajor, int devMinor, long ino) {}
 
+    /** The walk's own native memory: its calls' scratch and its getdents64 buffer. */
+    private record WalkMemory(Scratch scratch, MemorySegment dirents) {}
+
     private final Path source;
     private final ScanOptions options;
     private final ObjectStore store;
     private final Progress progress;
     private final Map<InodeKey, Found> inodes = new HashMap<>();
+    private final List<Found> followers = new ArrayList<>(); // further names of the inodes
     private long toDigest;
     private final AtomicLong bytesToDigest = new AtomicLong();
     private volatile long entries; // written by the walk only, read for the progress line
@@ -159,67 +161,69 @@ public final class DirectoryScanner {
             if (root.type() != sys_stat_h.S_IFDIR) {
                 throw new IOException(source + ": not a directory (a symlink is not followed)");
             }
+            root.dir = new Directory(root.meta);
             rootFd = fcntl_h.openat(AT_FDCWD, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
         } catch (SyscallException e) {
             throw new IOException("error accessing " + source + ": " + e.getMessage(), e);
         }
-        // the walk's getdents64 buffer: the walk is the producer, on this thread
-        try (Arena walkArena = Arena.ofConfined()) {
-            MemorySegment dirents = walkArena.allocate(dirent_h.BUFFER_SIZE, 8);
+        // the walk's native memory: it is the producer, on this thread
+        try (Arena walkArena = Arena.ofConfined(); Scratch walkScratch = Scratch.open()) {
+            WalkMemory memory = new WalkMemory(walkScratch, dirent_h.buffer(walkArena));
             // Workers read every entry's xattrs and every backed file's content, most of the
             // syscalls, while the walk (one thread, statx of every entry) is still going: the
             // other cores were idle for its length (a quarter of a digest-only run).
             Parallel.<FdDigester, Found>forEachProduced(sink -> {
                 sink.add(root);
-                walk(rootFd, root, sink, dirents);
+                walk(rootFd, root, sink, memory);
             }, options.threads(), FdDigester::new, (dg, f) -> {
                 if (f.type() == sys_stat_h.S_IFREG && f.size > 0 && f.sameInodeAs == null) {
                     digest(dg, rootFd, f); // reads the xattrs through the fd it opens anyway
                 } else {
-                    xattrs(rootFd, f);
+                    xattrs(dg.scratch(), rootFd, f);
                 }
             });
         } finally {
             unistd_h.closeQuietly(rootFd);
             progress.clear();
         }
-        Directory tree = (Directory) assemble(root);
-        return new Result(tree, entries, toDigest, bytesDone.get(), stored.get());
+        placeHardlinks();
+        return new Result(root.dir, entries, toDigest, bytesDone.get(), stored.get());
     }
 
     /**
      * Reads dir's entries (sorted, statx of each) depth first, handing each to the sink once
      * the workers may take it: its type, hardlink leader and size are known.
      */
-    private void walk(int dirFd, Found dir, Parallel.Sink<Found> sink, MemorySegment dirents) throws IOException {
+    private void walk(int dirFd, Found dir, Parallel.Sink<Found> sink, WalkMemory memory) throws IOException {
+        Scratch scratch = memory.scratch();
         List<dirent_h.Entry> list;
         try {
-            list = dirent_h.readAll(dirFd, dirents, "directory"); // failure() names the path
+            list = dirent_h.readAll(scratch, dirFd, memory.dirents(), "directory"); // failure() names the path
         } catch (SyscallException e) {
             throw failure(dir, e);
         }
         list.sort((a, b) -> Arrays.compareUnsigned(a.name(), b.name())); // strcmp order, as the image has it
-        dir.children = new ArrayList<>(list.size());
         for (dirent_h.Entry e : list) {
             byte[] name = e.name();
-            Statx st = statx(dirFd, name, dir, name);
+            Statx st = statx(scratch, dirFd, name, dir, name);
             int type = st.type();
             if (options.skipDevices() && (type == sys_stat_h.S_IFCHR || type == sys_stat_h.S_IFBLK)) {
                 continue;
             }
             Found f = found(dir, new String(name, StandardCharsets.ISO_8859_1), st);
-            dir.children.add(f);
             entries++;
             if (progress.enabled()) {
                 progress.update(progressLine());
             }
             if (type == sys_stat_h.S_IFDIR) {
+                f.dir = new Directory(f.meta);
+                place(f, f.dir);
                 sink.add(f);
-                int fd = open(dirFd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, f);
+                int fd = open(scratch, dirFd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, f);
                 try {
-                    walk(fd, f, sink, dirents);
+                    walk(fd, f, sink, memory);
                 } finally {
-                    unistd_h.closeQuietly(fd);
+                    unistd_h.closeQuietly(scratch, fd);
                 }
                 continue;
             }
@@ -228,19 +232,37 @@ public final class DirectoryScanner {
                 if (first != null) {
                     f.sameInodeAs = first;
                     first.links++;
+                    followers.add(f);
                     sink.add(f);
                     continue;
                 }
+                f.leader = true;
             }
-            if (type == sys_stat_h.S_IFLNK) {
-                try {
-                    f.symlinkTarget = new String(unistd_h.readlinkat(dirFd, name), StandardCharsets.ISO_8859_1);
-                } catch (SyscallException ex) {
-                    throw failure(f, ex);
+            Node n = switch (type) {
+                case sys_stat_h.S_IFREG -> {
+                    if (st.size() == 0) {
+                        yield new RegularFile(f.meta, 0, null, null, null);
+                    }
+                    toDigest++;
+                    bytesToDigest.addAndGet(st.size());
+                    yield null; // a worker makes it, with the digest
                 }
-            } else if (type == sys_stat_h.S_IFREG && st.size() > 0) {
-                toDigest++;
-                bytesToDigest.addAndGet(st.size());
+                case sys_stat_h.S_IFLNK -> {
+                    try {
+                        yield new Symlink(f.meta,
+                                new String(unistd_h.readlinkat(scratch, dirFd, name), StandardCharsets.ISO_8859_1));
+                    } catch (SyscallException ex) {
+                        throw failure(f, ex);
+                    }
+                }
+                case sys_stat_h.S_IFCHR, sys_stat_h.S_IFBLK -> new Device(f.meta, st.rdev());
+                case sys_stat_h.S_IFIFO -> new Fifo(f.meta);
+                case sys_stat_h.S_IFSOCK -> new Socket(f.meta);
+                default -> throw new IOException("error accessing " + source + "/" + display(f.relPath())
+                        + ": unknown file type " + Integer.toOctalString(f.meta.mode()));
+            };
+            if (n != null) {
+                place(f, n);
             }
             sink.add(f);
         }
@@ -251,54 +273,100 @@ public final class DirectoryScanner {
         boolean epoch = options.useEpoch();
         Meta meta = new Meta(st.mode(), st.uid(), st.gid(), epoch ? 0 : st.mtimeSec(), epoch ? 0 : st.mtimeNsec(), 1,
                 new Xattrs());
-        return new Found(parent, name, meta, st.size(), st.rdev(), st.isVerity());
+        return new Found(parent, name, meta, st.size(), st.isVerity());
+    }
+
+    /**
+     * Puts f's node into its directory's node, from the walk or a worker (so under the
+     * directory's lock); a --hardlinks leader waits for {@link #placeHardlinks}.
+     */
+    private static void place(Found f, Node n) {
+        f.node = n;
+        if (f.parent == null || f.leader) {
+            return;
+        }
+        Directory d = f.parent.dir;
+        synchronized (d) {
+            d.entries().put(f.name, n);
+        }
+    }
+
+    /**
+     * Places the first name of every inode --hardlinks found names of, with nlink counting
+     * them, and the further names as hardlinks to it: once the walk and the workers are done.
+     */
+    private void placeHardlinks() {
+        for (Found leader : inodes.values()) {
+            Node n = leader.node;
+            if (leader.links > 1) {
+                Meta m = n.meta().withNlink(leader.links);
+                n = switch (n) {
+                    case RegularFile r -> new RegularFile(m, r.size(), r.content(), r.payload(), r.digest());
+                    case Symlink l -> new Symlink(m, l.target());
+                    case Device d -> new Device(m, d.rdev());
+                    case Fifo x -> new Fifo(m);
+                    case Socket x -> new Socket(m);
+                    case Directory x -> throw new IllegalStateException("a directory with hardlinks");
+                    case Hardlink x -> throw new IllegalStateException("a hardlink leading hardlinks");
+                };
+            }
+            leader.leader = false;
+            place(leader, n);
+        }
+        for (Found f : followers) {
+            place(f, new Hardlink(f.sameInodeAs.node));
+        }
     }
 
     private void digest(FdDigester dg, int rootFd, Found f) throws IOException {
         byte[] rel = f.relPath();
         String what = source + "/" + display(rel);
+        Scratch scratch = dg.scratch();
         int fd;
         try {
-            fd = openBeneath(rootFd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            fd = openBeneath(scratch, rootFd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         } catch (SyscallException e) {
             throw failure(f, e);
         }
         try {
-            xattrsOf(fd, f, what);
+            xattrsOf(scratch, fd, f, what);
             long size = f.size;
             int inline = options.inlineLimit();
             byte[] measured = f.verity && size > inline ? FdDigester.measured(fd, what) : null;
+            byte[] digest;
+            byte[] content = null;
             // Where the store cannot share extents, a small file's bytes are kept from the digest
             // pass and written from memory: one read and one hash, and what is stored is exactly
             // what was hashed (no read-back of the copy).
             boolean fromMemory = store != null && measured == null && size <= IN_MEMORY_COPY && !store.reflinks();
             MemorySegment held = null;
             if (measured != null) {
-                f.digest = measured;
+                digest = measured;
             } else {
                 FdDigester.Result r = dg.digest(fd, size, inline, fromMemory, what);
                 if (r.size() != size) {
                     throw new IOException(what + ": changed during the scan (" + size + " bytes, then " + r.size() + ")");
                 }
-                f.digest = r.digest();
-                f.content = r.content();
+                digest = r.digest();
+                content = r.content();
                 held = fromMemory ? dg.held() : null;
             }
             // Inline files live in the image itself; like upstream, only backed files go to the store.
             if (store != null && size > inline) {
-                boolean added = held != null ? store.put(held, f.digest, what)
-                        : store.put(fd, f.digest, size, what, dg);
+                boolean added = held != null ? store.put(held, digest, what, scratch)
+                        : store.put(fd, digest, size, what, dg);
                 if (added) {
                     stored.incrementAndGet();
                 }
             }
+            place(f, RegularFile.stored(f.meta, size, content, digest));
             bytesDone.addAndGet(size);
             digested.incrementAndGet();
             if (progress.enabled()) {
                 progress.update(progressLine());
             }
         } finally {
-            unistd_h.closeQuietly(fd);
+            unistd_h.closeQuietly(scratch, fd);
         }
     }
 
@@ -309,62 +377,36 @@ public final class DirectoryScanner {
                 + (store != null ? ", " + stored.get() + " new objects" : "");
     }
 
-    private Node assemble(Found f) {
-        if (f.sameInodeAs != null) {
-            return new Hardlink(f.sameInodeAs.node);
-        }
-        // nlink is 1 unless --hardlinks found further names; directories are counted by the writer
-        Meta meta = f.links == 1 ? f.meta : f.meta.withNlink(f.links);
-        Node n = switch (f.type()) {
-            case sys_stat_h.S_IFDIR -> {
-                Directory d = new Directory(meta);
-                for (Found c : f.children) {
-                    d.entries().put(c.name, assemble(c));
-                }
-                yield d;
-            }
-            case sys_stat_h.S_IFREG -> f.size == 0
-                    ? new RegularFile(meta, 0, null, null, null)
-                    : RegularFile.stored(meta, f.size, f.content, f.digest);
-            case sys_stat_h.S_IFLNK -> new Symlink(meta, f.symlinkTarget);
-            case sys_stat_h.S_IFCHR, sys_stat_h.S_IFBLK -> new Device(meta, f.rdev);
-            case sys_stat_h.S_IFIFO -> new Fifo(meta);
-            case sys_stat_h.S_IFSOCK -> new Socket(meta);
-            default -> throw new IllegalStateException("unknown file type " + Integer.toOctalString(f.meta.mode()));
-        };
-        f.node = n;
-        return n;
-    }
-
     /** Reads f's xattrs into its meta. */
-    private void xattrs(int rootFd, Found f) throws IOException {
+    private void xattrs(Scratch scratch, int rootFd, Found f) throws IOException {
         if (options.skipXattrs()) {
             return;
         }
         // Like upstream: an O_PATH fd reaches any inode type (a symlink too), /proc/self/fd names it.
         int fd;
         try {
-            fd = openBeneath(rootFd, f.relPath(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            fd = openBeneath(scratch, rootFd, f.relPath(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
         } catch (SyscallException e) {
             throw failure(f, e);
         }
         try {
             String proc = "/proc/self/fd/" + fd;
-            filtered(f.meta.xattrs(), sys_xattr_h.listxattr(proc), key -> sys_xattr_h.getxattr(proc, key));
+            filtered(f.meta.xattrs(), sys_xattr_h.listxattr(scratch, proc), key -> sys_xattr_h.getxattr(scratch, proc, key));
         } catch (SyscallException e) {
             throw failure(f, e);
         } finally {
-            unistd_h.closeQuietly(fd);
+            unistd_h.closeQuietly(scratch, fd);
         }
     }
 
     /** Reads the xattrs of a file open for reading into its meta: flistxattr on its fd, no path to resolve. */
-    private void xattrsOf(int fd, Found f, String what) throws IOException {
+    private void xattrsOf(Scratch scratch, int fd, Found f, String what) throws IOException {
         if (options.skipXattrs()) {
             return;
         }
         try {
-            filtered(f.meta.xattrs(), sys_xattr_h.flistxattr(fd, what), key -> sys_xattr_h.fgetxattr(fd, key, what));
+            filtered(f.meta.xattrs(), sys_xattr_h.flistxattr(scratch, fd, what),
+                    key -> sys_xattr_h.fgetxattr(scratch, fd, key, what));
         } catch (SyscallException e) {
             throw failure(f, e);
         }
@@ -390,13 +432,13 @@ public final class DirectoryScanner {
      * symlink (the tree cannot be redirected mid-scan), at most PATH_CHUNK bytes of path per
      * openat2, through intermediate directory fds where it lies deeper than that.
      */
-    private static int openBeneath(int rootFd, byte[] rel, int flags) throws SyscallException {
+    private static int openBeneath(Scratch scratch, int rootFd, byte[] rel, int flags) throws SyscallException {
         long resolve = fcntl_h.RESOLVE_BENEATH | fcntl_h.RESOLVE_NO_SYMLINKS;
         if (rel.length == 0) {
-            return fcntl_h.openat(rootFd, new byte[] {'.'}, flags & ~O_NOFOLLOW, 0);
+            return fcntl_h.openat(scratch, rootFd, new byte[] {'.'}, flags & ~O_NOFOLLOW, 0);
         }
         if (rel.length <= PATH_CHUNK) {
-            return fcntl_h.openat2(rootFd, rel, flags, 0, resolve);
+            return fcntl_h.openat2(scratch, rootFd, rel, flags, 0, resolve);
         }
         int base = rootFd;
         try {
@@ -410,33 +452,33 @@ public final class DirectoryScanner {
                 }
                 byte[] part = Arrays.copyOfRange(rel, from, to);
                 if (to == rel.length) {
-                    return fcntl_h.openat2(base, part, flags, 0, resolve);
+                    return fcntl_h.openat2(scratch, base, part, flags, 0, resolve);
                 }
-                int next = fcntl_h.openat2(base, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0, resolve);
+                int next = fcntl_h.openat2(scratch, base, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0, resolve);
                 if (base != rootFd) {
-                    unistd_h.closeQuietly(base);
+                    unistd_h.closeQuietly(scratch, base);
                 }
                 base = next;
                 from = to + 1;
             }
         } finally {
             if (base != rootFd) {
-                unistd_h.closeQuietly(base);
+                unistd_h.closeQuietly(scratch, base);
             }
         }
     }
 
-    private Statx statx(int dirFd, byte[] name, Found dir, byte[] childName) throws IOException {
+    private Statx statx(Scratch scratch, int dirFd, byte[] name, Found dir, byte[] childName) throws IOException {
         try {
-            return sys_stat_h.statx(dirFd, name, AT_SYMLINK_NOFOLLOW, STATX_MASK);
+            return sys_stat_h.statx(scratch, dirFd, name, AT_SYMLINK_NOFOLLOW, STATX_MASK);
         } catch (SyscallException e) {
             throw failure(dir, childName, e);
         }
     }
 
-    private int open(int dirFd, byte[] name, int flags, Found f) throws IOException {
+    private int open(Scratch scratch, int dirFd, byte[] name, int flags, Found f) throws IOException {
         try {
-            return fcntl_h.openat(dirFd, name, flags, 0);
+            return fcntl_h.openat(scratch, dirFd, name, flags, 0);
         } catch (SyscallException e) {
             throw failure(f, e);
         }

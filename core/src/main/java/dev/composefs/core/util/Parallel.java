@@ -2,6 +2,7 @@ package dev.composefs.core.util;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
@@ -26,11 +27,13 @@ public final class Parallel {
         void produce(Sink<T> sink) throws IOException;
     }
 
-    /** Where a producer puts its items; {@link #add} throws once a task has failed, to stop the producer. */
+    /**
+     * Where a producer puts its items; {@link #add} throws once a task has failed, to stop the
+     * producer. A taken item is no longer referenced here, so one a task is done with can die young.
+     */
     public static final class Sink<T> {
-        private final List<T> items = new ArrayList<>();
+        private final ArrayDeque<T> items = new ArrayDeque<>();
         private final AtomicReference<Throwable> failure;
-        private int next;
         private boolean closed;
 
         private Sink(AtomicReference<Throwable> failure) {
@@ -52,10 +55,10 @@ public final class Parallel {
 
         /** The next item, waiting for the producer; null once it is done and all are taken, or on failure. */
         private synchronized T take() throws InterruptedException {
-            while (next == items.size() && !closed && failure.get() == null) {
+            while (items.isEmpty() && !closed && failure.get() == null) {
                 wait();
             }
-            return failure.get() != null || next == items.size() ? null : items.get(next++);
+            return failure.get() != null ? null : items.poll();
         }
     }
 
