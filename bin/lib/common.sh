@@ -88,12 +88,9 @@ run_cli() {
     flags="$JIT_FLAGS -Xlog:disable"
     dir="$REPO/mount-helper/target/startup"
     # Start-up is most of a short run (a mount, a small image): the JVM's class data cache,
-    # one per program, JIT profile and JDK, since the cache only serves the flags it was made with.
-    case $flags in
-        *-Xint*) cache="$dir/$prog-${JDK##*/}-int" ;;
-        *TieredStopAtLevel=1*) cache="$dir/$prog-${JDK##*/}-c1" ;;
-        *) cache="$dir/$prog-${JDK##*/}-c2" ;;
-    esac
+    # one per program, kind of run and JDK, since the cache only serves the flags it was made
+    # with, and loads at start-up every class its first run loaded.
+    cache="$dir/$prog-${JDK##*/}-$JIT_KIND"
     jdk_feature_of "$JDK"
     if [ "$JDK_FEATURE" -lt 25 ]; then
         # JDK 22-24: a dynamic AppCDS archive. A rebuilt jar makes it unusable and the JVM then
@@ -143,7 +140,10 @@ stale_cache() {
     done
 }
 
-# Sets JIT_FLAGS for program $1 with arguments $2...: short runs (a dump, an image, a mount)
+# Sets JIT_FLAGS for program $1 with arguments $2..., and JIT_KIND, the kind of run they are
+# for, which names its class data cache: a cache recorded by one kind of run (an image from a
+# dump, say) made another (a directory scan) load the classes of both at start-up, 1.8 MB more
+# peak RSS for a scan of 55k files (bench/ingest). Short runs (a dump, an image, a mount)
 # are over before C2 would pay off, so C1 only and the serial GC. Runs that hash file content
 # (directory ingest, store fsck, measure-file) hash through libcrypto where it is installed
 # (core's FsVerity, bindings' openssl_sha_h), at the CPU's speed under C1 too: C2 would spend
@@ -154,19 +154,21 @@ jit_flags() {
     local prog=$1 a
     shift
     JIT_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn64m"
+    JIT_KIND=c1
     case $prog in
         mkcomposefs)
             for a in "$@"; do
                 if [ "$a" = --from-file ]; then
                     build_young_gen
                     JIT_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 $YOUNG_GEN"
+                    JIT_KIND=c1-dump
                     return
                 fi
             done
             hashing_flags ;;
         composefs-info) [ "${1:-}" = measure-file ] && hashing_flags ;;
         mount.composefs) mount_flags "$@" ;;
-        composefs) case ${1:-} in store) hashing_flags ;; oci) JIT_FLAGS="-XX:+UseParallelGC -Xmn64m" ;; esac ;;
+        composefs) case ${1:-} in store) hashing_flags ;; oci) JIT_FLAGS="-XX:+UseParallelGC -Xmn64m" JIT_KIND=c2 ;; esac ;;
     esac
 }
 
@@ -188,6 +190,7 @@ mount_flags() {
         done </proc/filesystems
     fi
     JIT_FLAGS="-XX:+UseSerialGC -Xint -Xmn8m -XX:-UsePerfData"
+    JIT_KIND=int
 }
 
 # Sets JIT_FLAGS for a run that hashes file content: C1 where libcrypto hashes, with a small
@@ -200,8 +203,10 @@ mount_flags() {
 hashing_flags() {
     if have_libcrypto; then
         JIT_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn8m -Xms32m $NO_STACKMAP_C1"
+        JIT_KIND=c1-hash
     else
         JIT_FLAGS="-XX:+UseParallelGC -Xmn64m"
+        JIT_KIND=c2-hash
     fi
 }
 
