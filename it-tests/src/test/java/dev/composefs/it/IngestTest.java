@@ -204,6 +204,49 @@ class IngestTest {
     }
 
     @Test
+    void aStoreOnAnotherFilesystemGetsCopiesHashedOnTheirWay() throws Exception {
+        // Between filesystems neither a reflink nor copy_file_range works (EXDEV): the copy
+        // goes through the digester's buffer and is hashed as it is written.
+        Path shm = Path.of("/dev/shm");
+        assumeTrue(Files.isDirectory(shm) && Files.isWritable(shm)
+                && !Files.getFileStore(shm).equals(Files.getFileStore(work)),
+                "needs /dev/shm writable and on another filesystem than " + work);
+        Path big = Files.createDirectories(work.resolve("big-src"));
+        java.util.Random r = new java.util.Random(21);
+        for (int size : new int[] {(1 << 20) + 1, 3 * (1 << 20) + 5000, 9 * (1 << 20) - 1}) {
+            byte[] b = new byte[size];
+            r.nextBytes(b);
+            Files.write(big.resolve("f" + size), b);
+        }
+        Path store = Files.createTempDirectory(shm, "composefs-it-store");
+        try {
+            Path image = work.resolve("big.cfs");
+            Cli.Result run = Cli.run("mkcomposefs", "--digest-store=" + store, big.toString(), image.toString());
+            assertEquals(0, run.exit(), run.stderr());
+            List<Path> objects;
+            try (Stream<Path> s = Files.walk(store)) {
+                objects = s.filter(Files::isRegularFile).sorted().toList();
+            }
+            assertEquals(3, objects.size(), objects.toString());
+            for (Path o : objects) {
+                String name = store.relativize(o).toString().replace("/", "");
+                assertEquals(name, SourceTree.sh("fsverity", "digest", "--compact", o.toString()).trim());
+            }
+            try (Stream<Path> s = Files.list(big)) {
+                for (Path f : s.toList()) {
+                    String digest = SourceTree.sh("fsverity", "digest", "--compact", f.toString()).trim();
+                    Path o = store.resolve(digest.substring(0, 2)).resolve(digest.substring(2));
+                    assertEquals(-1, Files.mismatch(f, o), f + " and its object");
+                }
+            }
+        } finally {
+            try (Stream<Path> s = Files.walk(store)) {
+                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    @Test
     void concurrentWritersShareOneStore() throws Exception {
         Path store = work.resolve("store-concurrent");
         List<Process> ps = new ArrayList<>();

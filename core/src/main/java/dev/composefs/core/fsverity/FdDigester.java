@@ -73,6 +73,27 @@ public final class FdDigester implements AutoCloseable {
         return new Result(v.digest(), total, content);
     }
 
+    /**
+     * Copies at most size bytes of in (from its current offset; fewer if it ends first: the
+     * result's size says) to out through the read buffer, hashing them on the way: the digest
+     * is of exactly the bytes written. what and outWhat name the two in errors.
+     */
+    public Result copy(int in, int out, long size, String what, String outWhat) throws IOException {
+        FsVerity v = verity;
+        v.reset();
+        heldSize = -1; // the buffer is overwritten
+        long total = 0;
+        for (long n; total < size; total += n) {
+            n = unistd_h.read(scratch, in, native_, 0, Math.min(size - total, native_.byteSize()), what);
+            if (n == 0) {
+                break;
+            }
+            v.update(native_, 0, n);
+            unistd_h.writeFully(out, native_, n, outWhat);
+        }
+        return new Result(v.digest(), total, null);
+    }
+
     /** The owning thread's scratch for native calls. */
     public Scratch scratch() {
         return scratch;

@@ -145,18 +145,23 @@ public final class ObjectStore implements AutoCloseable {
         String path = objectPath(digest);
         return publish(path.substring(0, 2), path.substring(3), digest, source, dg, dg.scratch(), out -> {
             unistd_h.lseek(srcFd, 0, unistd_h.SEEK_SET, source);
-            long copied = copy(srcFd, out, size, source);
-            if (copied != size) {
-                throw new IOException(source + ": changed while being stored (" + copied + " bytes, expected " + size + ")");
+            Copy copied = copy(srcFd, out, size, source, dg);
+            if (copied.bytes() != size || copied.digest() != null && !Arrays.equals(copied.digest(), digest)) {
+                throw new IOException(source + ": changed while being stored (" + (copied.bytes() != size
+                        ? copied.bytes() + " bytes, expected " + size : "the bytes copied have another digest")
+                        + "); nothing was stored for it");
             }
+            return copied.digest() != null;
         });
     }
 
     /** Stores bytes whose digest the caller computed from these very bytes; true if this call added them. */
     public boolean put(byte[] content, byte[] digest, String source) throws IOException {
         String path = objectPath(digest);
-        return publish(path.substring(0, 2), path.substring(3), digest, source, null, null,
-                out -> writeAll(out, content, source));
+        return publish(path.substring(0, 2), path.substring(3), digest, source, null, null, out -> {
+            writeAll(out, content, source);
+            return true;
+        });
     }
 
     /**
@@ -166,7 +171,10 @@ public final class ObjectStore implements AutoCloseable {
     public boolean put(MemorySegment content, byte[] digest, String source, Scratch scratch) throws IOException {
         String path = objectPath(digest);
         return publish(path.substring(0, 2), path.substring(3), digest, source, null, scratch,
-                out -> unistd_h.writeFully(out, content, content.byteSize(), source));
+                out -> {
+                    unistd_h.writeFully(out, content, content.byteSize(), source);
+                    return true;
+                });
     }
 
     /**
@@ -176,7 +184,10 @@ public final class ObjectStore implements AutoCloseable {
      */
     public boolean putDescriptor(byte[] descriptor, byte[] digest) throws IOException {
         String name = FsVerity.hex(digest);
-        return publish(DESCRIPTORS, name, digest, "descriptor " + name, null, null, out -> writeAll(out, descriptor, name));
+        return publish(DESCRIPTORS, name, digest, "descriptor " + name, null, null, out -> {
+            writeAll(out, descriptor, name);
+            return true;
+        });
     }
 
     /** Where the descriptor of the image with this fs-verity digest is cached: {@code descriptors/<hex digest>}. */
@@ -189,8 +200,9 @@ public final class ObjectStore implements AutoCloseable {
         remove(DESCRIPTORS, FsVerity.hex(digest));
     }
 
+    /** Writes an object's content to out; true if those very bytes were hashed and matched its name. */
     private interface Filler {
-        void fill(int out) throws IOException;
+        boolean fill(int out) throws IOException;
     }
 
     private static void writeAll(int fd, byte[] bytes, String what) throws SyscallException {
@@ -274,7 +286,8 @@ public final class ObjectStore implements AutoCloseable {
         boolean handedOn = false; // to install() or to the batch: no longer ours to remove
         try {
             out = fcntl_h.openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-            filler.fill(out);
+            // bytes hashed on their way in need no read-back where there is no fs-verity
+            FdDigester readBack = filler.fill(out) ? null : dg;
             sys_stat_h.fchmod(out, 0644, where(subdir + "/" + tmp)); // readable by all, whatever the umask
             if (b == null) {
                 unistd_h.fsync(out, where(subdir + "/" + tmp));
@@ -283,9 +296,9 @@ public final class ObjectStore implements AutoCloseable {
             out = -1;
             if (b == null) {
                 handedOn = true;
-                return install(dir, tmp, subdir, name, digest, source, dg);
+                return install(dir, tmp, subdir, name, digest, source, readBack);
             }
-            seal(dir, tmp, digest, source, dg);
+            seal(dir, tmp, digest, source, readBack);
             handedOn = true;
             return true;
         } catch (SyscallException e) {
@@ -400,11 +413,19 @@ public final class ObjectStore implements AutoCloseable {
         }
     }
 
-    private long copy(int in, int out, long size, String source) throws IOException {
+    /** What {@link #copy} wrote: how many bytes, and their digest where it hashed them on the way (else null). */
+    private record Copy(long bytes, byte[] digest) {}
+
+    /**
+     * Copies in to out: a reflink, else an in-kernel copy_file_range, else through dg's buffer,
+     * hashing the bytes as they are written (a copy between filesystems, where the kernel cannot:
+     * the digest then vouches for exactly what was written, and no read-back is needed).
+     */
+    private Copy copy(int in, int out, long size, String source, FdDigester dg) throws IOException {
         if (tryReflink.get()) {
             try {
                 linux_fs_h.ficlone(out, in, source);
-                return size;
+                return new Copy(size, null);
             } catch (SyscallException e) {
                 if (!(e.is(Errno.EOPNOTSUPP) || e.is(Errno.EXDEV) || e.is(Errno.EINVAL) || e.is(Errno.ENOTTY)
                         || e.is(Errno.EBADF))) {
@@ -419,7 +440,7 @@ public final class ObjectStore implements AutoCloseable {
                 for (long n; (n = unistd_h.copyFileRange(in, out, 1L << 30, source)) > 0; ) {
                     done += n;
                 }
-                return done;
+                return new Copy(done, null);
             } catch (SyscallException e) {
                 boolean unsupported = e.is(Errno.EXDEV) || e.is(Errno.ENOSYS) || e.is(Errno.EOPNOTSUPP)
                         || e.is(Errno.EINVAL);
@@ -429,14 +450,8 @@ public final class ObjectStore implements AutoCloseable {
                 tryCopyRange.set(false);
             }
         }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(1 << 16);
-            for (long n; (n = unistd_h.read(in, buf, source)) > 0; ) {
-                unistd_h.writeFully(out, buf, n, source);
-                done += n;
-            }
-        }
-        return done;
+        FdDigester.Result r = dg.copy(in, out, size, source, root.toString());
+        return new Copy(r.size(), r.digest());
     }
 
     /**
