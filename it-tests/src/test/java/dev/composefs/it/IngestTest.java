@@ -44,6 +44,19 @@ class IngestTest {
         return r.out();
     }
 
+    /** The files of a store, sorted, each checked to be named by its digest as fsverity-utils computes it. */
+    private static List<Path> objectsNamedByTheirDigests(Path store) throws Exception {
+        List<Path> objects;
+        try (Stream<Path> s = Files.walk(store)) {
+            objects = s.filter(Files::isRegularFile).sorted().toList();
+        }
+        for (Path o : objects) {
+            String name = store.relativize(o).toString().replace("/", "");
+            assertEquals(name, SourceTree.sh("fsverity", "digest", "--compact", o.toString()).trim());
+        }
+        return objects;
+    }
+
     /** Builds with flags, checks the dump against the independent one, then rebuilds from that dump. */
     private static byte[] buildAndCheck(String name, SourceTree.Flags flags, String... options) throws Exception {
         Path image = work.resolve(name + ".cfs");
@@ -161,18 +174,13 @@ class IngestTest {
         Path image = work.resolve("layout.cfs");
         Cli.Result r = Cli.run("mkcomposefs", "--digest-store=" + store, src.toString(), image.toString());
         assertEquals(0, r.exit(), r.stderr());
-        List<Path> objects;
-        try (Stream<Path> s = Files.walk(store)) {
-            objects = s.filter(Files::isRegularFile).sorted().toList();
-        }
+        List<Path> objects = objectsNamedByTheirDigests(store);
         String dump = dump(image);
         List<String> payloads = dump.lines().map(l -> l.split(" ")).filter(f -> f.length > 8 && f[8].length() == 65)
                 .map(f -> f[8]).distinct().sorted().toList();
         assertEquals(payloads, objects.stream().map(p -> store.relativize(p).toString()).toList(),
                 "one object per distinct backed content (inline files stay in the image)");
         for (Path o : objects) {
-            String name = store.relativize(o).toString().replace("/", "");
-            assertEquals(name, SourceTree.sh("fsverity", "digest", "--compact", o.toString()).trim());
             assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(o)));
         }
         try (Stream<Path> s = Files.walk(store)) {
@@ -223,15 +231,8 @@ class IngestTest {
             Path image = work.resolve("big.cfs");
             Cli.Result run = Cli.run("mkcomposefs", "--digest-store=" + store, big.toString(), image.toString());
             assertEquals(0, run.exit(), run.stderr());
-            List<Path> objects;
-            try (Stream<Path> s = Files.walk(store)) {
-                objects = s.filter(Files::isRegularFile).sorted().toList();
-            }
+            List<Path> objects = objectsNamedByTheirDigests(store);
             assertEquals(3, objects.size(), objects.toString());
-            for (Path o : objects) {
-                String name = store.relativize(o).toString().replace("/", "");
-                assertEquals(name, SourceTree.sh("fsverity", "digest", "--compact", o.toString()).trim());
-            }
             try (Stream<Path> s = Files.list(big)) {
                 for (Path f : s.toList()) {
                     String digest = SourceTree.sh("fsverity", "digest", "--compact", f.toString()).trim();

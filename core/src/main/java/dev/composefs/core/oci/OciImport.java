@@ -6,14 +6,9 @@ import dev.composefs.core.oci.LayerTree.Entry;
 import dev.composefs.core.oci.LayerTree.Leaf;
 import dev.composefs.core.repository.ObjectStore;
 import dev.composefs.core.tar.TarReader;
-import dev.composefs.core.tree.Device;
 import dev.composefs.core.tree.Directory;
-import dev.composefs.core.tree.Fifo;
 import dev.composefs.core.tree.Hardlink;
 import dev.composefs.core.tree.Node;
-import dev.composefs.core.tree.RegularFile;
-import dev.composefs.core.tree.Socket;
-import dev.composefs.core.tree.Symlink;
 import dev.composefs.core.util.Progress;
 import java.io.BufferedInputStream;
 import java.io.IOException;
@@ -216,28 +211,12 @@ public final class OciImport {
                 if (existing != null) {
                     n = new Hardlink(existing);
                 } else {
-                    n = withNlink(inode, names.get(inode)[0]);
+                    n = Node.withNlink(inode, names.get(inode)[0]);
                     made.put(inode, n);
                 }
             }
             out.entries().put(e.getKey(), n);
         }
         return out;
-    }
-
-    private static Node withNlink(Node n, int nlink) {
-        if (nlink == 1) {
-            return n;
-        }
-        var m = n.meta().withNlink(nlink);
-        return switch (n) {
-            case RegularFile f -> new RegularFile(m, f.size(), f.content(), f.payload(), f.digest());
-            case Symlink s -> new Symlink(m, s.target());
-            case Device dev -> new Device(m, dev.rdev());
-            case Fifo f -> new Fifo(m);
-            case Socket s -> new Socket(m);
-            case Directory dir -> dir;
-            case Hardlink h -> h;
-        };
     }
 }

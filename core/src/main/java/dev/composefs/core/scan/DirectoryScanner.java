@@ -297,21 +297,8 @@ public final class DirectoryScanner {
      */
     private void placeHardlinks() {
         for (Found leader : inodes.values()) {
-            Node n = leader.node;
-            if (leader.links > 1) {
-                Meta m = n.meta().withNlink(leader.links);
-                n = switch (n) {
-                    case RegularFile r -> new RegularFile(m, r.size(), r.content(), r.payload(), r.digest());
-                    case Symlink l -> new Symlink(m, l.target());
-                    case Device d -> new Device(m, d.rdev());
-                    case Fifo x -> new Fifo(m);
-                    case Socket x -> new Socket(m);
-                    case Directory x -> throw new IllegalStateException("a directory with hardlinks");
-                    case Hardlink x -> throw new IllegalStateException("a hardlink leading hardlinks");
-                };
-            }
             leader.leader = false;
-            place(leader, n);
+            place(leader, Node.withNlink(leader.node, leader.links));
         }
         for (Found f : followers) {
             place(f, new Hardlink(f.sameInodeAs.node));
