@@ -72,8 +72,8 @@ public final class dirent_h {
 
     /**
      * Like {@link #readAll(int, String)}, through the caller's buffer (from {@link #buffer}) and
-     * in its scratch (or null): a walk reading thousands of
-     * directories on one thread reuses one, instead of allocating and zeroing 64 KiB per directory.
+     * in its scratch (or null): a walk reading thousands of directories on one thread reuses one
+     * buffer, instead of allocating and zeroing 64 KiB per directory.
      */
     public static List<Entry> readAll(Scratch scratch, int dirfd, MemorySegment buf, String what)
             throws SyscallException {

@@ -5,7 +5,6 @@ import static dev.composefs.bindings.Native.C_LONG;
 import static dev.composefs.bindings.Native.C_POINTER;
 import static dev.composefs.bindings.unistd_h.addr;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
