@@ -157,15 +157,21 @@ jit_flags() {
     JIT_KIND=c1
     case $prog in
         mkcomposefs)
+            local store=
             for a in "$@"; do
-                if [ "$a" = --from-file ]; then
-                    build_young_gen
-                    JIT_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 $YOUNG_GEN"
-                    JIT_KIND=c1-dump
-                    return
-                fi
+                case $a in
+                    --from-file)
+                        build_young_gen
+                        JIT_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 $YOUNG_GEN"
+                        JIT_KIND=c1-dump
+                        return ;;
+                    --digest-store | --digest-store=*) store=-store ;;
+                esac
             done
-            hashing_flags ;;
+            # a scan into a store has a cache of its own: one recorded by a digest-only scan
+            # lacks the store's classes (a warm-store ingest of the JDK's tree: 229 -> 219 ms)
+            hashing_flags
+            JIT_KIND=$JIT_KIND$store ;;
         composefs-info) [ "${1:-}" = measure-file ] && hashing_flags ;;
         mount.composefs) mount_flags "$@" ;;
         composefs) case ${1:-} in store) hashing_flags ;; oci) JIT_FLAGS="-XX:+UseParallelGC -Xmn64m" JIT_KIND=c2 ;; esac ;;
