@@ -71,9 +71,7 @@ public final class sys_xattr_h {
     /** The names of path's xattrs (not following a final symlink), in the order the filesystem lists them. */
     public static List<String> llistxattr(String path) throws SyscallException {
         List<String> names = new ArrayList<>();
-        for (byte[] n : split(sized(null, "llistxattr", path, (st, a, buf, size) -> Classic.RAW
-                ? unistd_h.syscall6(st, Classic.llistxattr.number, addr(Native.cstr(a, path)), addr(buf), size, 0, 0, 0)
-                : (long) llistxattr.HANDLE.invokeExact(st, Native.cstr(a, path), buf, size)))) {
+        for (byte[] n : listOfPath(null, llistxattr.HANDLE, Classic.llistxattr, "llistxattr", path)) {
             names.add(new String(n, StandardCharsets.UTF_8));
         }
         return names;
@@ -89,17 +87,12 @@ public final class sys_xattr_h {
 
     /** {@link #listxattr(String)} in the calling thread's scratch (or null). */
     public static List<byte[]> listxattr(Scratch scratch, String path) throws SyscallException {
-        return split(sized(scratch, "listxattr", path, (st, a, buf, size) -> Classic.RAW
-                ? unistd_h.syscall6(st, Classic.listxattr.number, addr(Native.cstr(a, path)), addr(buf), size, 0, 0, 0)
-                : (long) listxattr.HANDLE.invokeExact(st, Native.cstr(a, path), buf, size)));
+        return listOfPath(scratch, listxattr.HANDLE, Classic.listxattr, "listxattr", path);
     }
 
     public static byte[] lgetxattr(String path, String name) throws SyscallException {
-        byte[] n = name.getBytes(StandardCharsets.UTF_8);
-        return sized(null, "lgetxattr", path + " " + name, (st, a, buf, size) -> Classic.RAW
-                ? unistd_h.syscall6(st, Classic.lgetxattr.number, addr(Native.cstr(a, path)), addr(Native.cstr(a, n)),
-                        addr(buf), size, 0, 0)
-                : (long) lgetxattr.HANDLE.invokeExact(st, Native.cstr(a, path), Native.cstr(a, n), buf, size));
+        return valueOfPath(null, lgetxattr.HANDLE, Classic.lgetxattr, "lgetxattr", path,
+                name.getBytes(StandardCharsets.UTF_8));
     }
 
     /** getxattr(2) (following symlinks, see {@link #listxattr}) with the name as raw bytes. */
@@ -109,10 +102,7 @@ public final class sys_xattr_h {
 
     /** {@link #getxattr(String, byte[])} in the calling thread's scratch (or null). */
     public static byte[] getxattr(Scratch scratch, String path, byte[] name) throws SyscallException {
-        return sized(scratch, "getxattr", path + " " + Native.display(name), (st, a, buf, size) -> Classic.RAW
-                ? unistd_h.syscall6(st, Classic.getxattr.number, addr(Native.cstr(a, path)), addr(Native.cstr(a, name)),
-                        addr(buf), size, 0, 0)
-                : (long) getxattr.HANDLE.invokeExact(st, Native.cstr(a, path), Native.cstr(a, name), buf, size));
+        return valueOfPath(scratch, getxattr.HANDLE, Classic.getxattr, "getxattr", path, name);
     }
 
     /** flistxattr(2) on an open (not O_PATH) fd: no path to resolve. what names it in errors. */
@@ -137,6 +127,23 @@ public final class sys_xattr_h {
         return sized(scratch, "fgetxattr", what + " " + Native.display(name), (st, a, buf, size) -> Classic.RAW
                 ? unistd_h.syscall6(st, Classic.fgetxattr.number, fd, addr(Native.cstr(a, name)), addr(buf), size, 0, 0)
                 : (long) fgetxattr.HANDLE.invokeExact(st, fd, Native.cstr(a, name), buf, size));
+    }
+
+    /** The list of a path's xattr names through the l/listxattr call c (its libc wrapper h). */
+    private static List<byte[]> listOfPath(Scratch scratch, MethodHandle h, Classic c, String call, String path)
+            throws SyscallException {
+        return split(sized(scratch, call, path, (st, a, buf, size) -> Classic.RAW
+                ? unistd_h.syscall6(st, c.number, addr(Native.cstr(a, path)), addr(buf), size, 0, 0, 0)
+                : (long) h.invokeExact(st, Native.cstr(a, path), buf, size)));
+    }
+
+    /** The value of a path's xattr name through the l/getxattr call c (its libc wrapper h). */
+    private static byte[] valueOfPath(Scratch scratch, MethodHandle h, Classic c, String call, String path,
+            byte[] name) throws SyscallException {
+        return sized(scratch, call, path + " " + Native.display(name), (st, a, buf, size) -> Classic.RAW
+                ? unistd_h.syscall6(st, c.number, addr(Native.cstr(a, path)), addr(Native.cstr(a, name)), addr(buf),
+                        size, 0, 0)
+                : (long) h.invokeExact(st, Native.cstr(a, path), Native.cstr(a, name), buf, size));
     }
 
     /** NUL-terminated names. */
