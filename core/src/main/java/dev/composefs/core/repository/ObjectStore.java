@@ -158,10 +158,7 @@ public final class ObjectStore implements AutoCloseable {
     /** Stores bytes whose digest the caller computed from these very bytes; true if this call added them. */
     public boolean put(byte[] content, byte[] digest, String source) throws IOException {
         String path = objectPath(digest);
-        return publish(path.substring(0, 2), path.substring(3), digest, source, null, null, out -> {
-            writeAll(out, content, source);
-            return true;
-        });
+        return publish(path.substring(0, 2), path.substring(3), digest, source, null, null, written(content, source));
     }
 
     /**
@@ -184,10 +181,7 @@ public final class ObjectStore implements AutoCloseable {
      */
     public boolean putDescriptor(byte[] descriptor, byte[] digest) throws IOException {
         String name = FsVerity.hex(digest);
-        return publish(DESCRIPTORS, name, digest, "descriptor " + name, null, null, out -> {
-            writeAll(out, descriptor, name);
-            return true;
-        });
+        return publish(DESCRIPTORS, name, digest, "descriptor " + name, null, null, written(descriptor, name));
     }
 
     /** Where the descriptor of the image with this fs-verity digest is cached: {@code descriptors/<hex digest>}. */
@@ -205,12 +199,16 @@ public final class ObjectStore implements AutoCloseable {
         boolean fill(int out) throws IOException;
     }
 
-    private static void writeAll(int fd, byte[] bytes, String what) throws SyscallException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(Math.max(1, bytes.length));
-            MemorySegment.copy(bytes, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, bytes.length);
-            unistd_h.writeFully(fd, buf, bytes.length, what);
-        }
+    /** Fills an object with bytes whose digest the caller computed from them. */
+    private static Filler written(byte[] bytes, String what) {
+        return out -> {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment buf = arena.allocate(Math.max(1, bytes.length));
+                MemorySegment.copy(bytes, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, bytes.length);
+                unistd_h.writeFully(out, buf, bytes.length, what);
+            }
+            return true;
+        };
     }
 
     /** An object written and sealed under a temporary name, waiting for {@link #commit}. */
