@@ -94,15 +94,15 @@ public final class unistd_h {
     /** Linux's PATH_MAX: the longest symlink target readlinkat can return, plus the NUL it never writes. */
     private static final int PATH_MAX = 4096;
 
-    // syscall(2) with all six argument registers: the kernel ignores the ones a call does not
-    // take, and one signature means one downcall stub to link (each costs start-up time, see Classic).
     /**
-     * syscall(2) is variadic, but on the architectures with a syscall table here its six
-     * integer arguments travel exactly as named ones do: x86-64's syscall is an assembly stub
-     * that ignores %al (the only difference a variadic call makes there), and arm64's, riscv64's
-     * and loongarch64's calling conventions pass variadic integers in the same registers. Linked
-     * as a plain function it spins 9 fewer classes at first use, which every run pays (a mount
-     * helper run spins about 33). Elsewhere it is linked as what it is.
+     * syscall(2) with all six argument registers: the kernel ignores the ones a call does not
+     * take, and one signature means one downcall stub to link (each costs start-up time, see
+     * Classic). syscall(2) is variadic, but on the architectures with a syscall table here its
+     * integer arguments travel exactly as named ones do: x86-64's syscall is an assembly stub that
+     * ignores %al (the only difference a variadic call makes there), and arm64's, riscv64's and
+     * loongarch64's calling conventions pass variadic integers in the same registers. Linked as a
+     * plain function it spins 9 fewer classes at first use, which every run pays (a mount helper
+     * run spun 28, now 19). Elsewhere it is linked as what it is.
      */
     private static final class syscall6 {
         static final FunctionDescriptor DESC =
