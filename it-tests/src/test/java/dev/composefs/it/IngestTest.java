@@ -247,6 +247,70 @@ class IngestTest {
         }
     }
 
+    /**
+     * Files over 1 MiB go to a store that looks new (no subdirectories yet) copied first and
+     * hashed on their way; to one that has objects, hashed first while they are found stored, and
+     * copied first again once they are found new. Either way: one object per content, named by
+     * the digest fsverity-utils computes, equal to its source, nothing temporary left, an image
+     * byte for byte the one built without a store, and nothing rewritten by a rerun.
+     */
+    @Test
+    void largeFilesAreStoredOnceWhicheverIsDoneFirst() throws Exception {
+        Path big = Files.createDirectories(work.resolve("large-src"));
+        java.util.Random random = new java.util.Random(1121);
+        byte[] shared = new byte[5 * (1 << 20) + 3];
+        random.nextBytes(shared);
+        Files.write(big.resolve("a"), shared);
+        Files.write(big.resolve("same-as-a"), shared); // in the same batch as a: stored once
+        for (int i = 0; i < 4; i++) {
+            byte[] b = new byte[(1 << 20) + 1 + i * 777_777];
+            random.nextBytes(b);
+            Files.write(big.resolve("f" + i), b);
+        }
+        Path plain = work.resolve("large-plain.cfs");
+        assertEquals(0, Cli.run("mkcomposefs", big.toString(), plain.toString()).exit());
+
+        Path fresh = work.resolve("store-large-fresh");
+        List<Path> objects = storeLarge(big, fresh, plain, 5);
+        Map<Path, Long> mtimes = new java.util.HashMap<>();
+        for (Path o : objects) {
+            mtimes.put(o, Files.getLastModifiedTime(o).toMillis());
+        }
+        storeLarge(big, fresh, plain, 5); // everything found stored: nothing rewritten
+        for (Path o : objects) {
+            assertEquals(mtimes.get(o), Files.getLastModifiedTime(o).toMillis(), o + " rewritten");
+        }
+
+        // a store that has objects already, none of these: hashed first until found new
+        Path used = work.resolve("store-large-used");
+        assertEquals(0, Cli.run("mkcomposefs", "--digest-store=" + used, src.toString(),
+                work.resolve("large-used-src.cfs").toString()).exit());
+        int before = objectsNamedByTheirDigests(used).size();
+        storeLarge(big, used, plain, before + 5);
+    }
+
+    /** Stores tree big into store; checks the image against plain and the store's objects; returns them. */
+    private static List<Path> storeLarge(Path big, Path store, Path plain, int expectedObjects) throws Exception {
+        Path image = work.resolve("large-stored.cfs");
+        Cli.Result r = Cli.run("mkcomposefs", "--digest-store=" + store, big.toString(), image.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        assertArrayEquals(Files.readAllBytes(plain), Files.readAllBytes(image), "the store changes nothing in the image");
+        List<Path> objects = objectsNamedByTheirDigests(store);
+        assertEquals(expectedObjects, objects.size(), objects.toString());
+        try (Stream<Path> s = Files.list(big)) {
+            for (Path f : s.toList()) {
+                String digest = SourceTree.sh("fsverity", "digest", "--compact", f.toString()).trim();
+                Path o = store.resolve(digest.substring(0, 2)).resolve(digest.substring(2));
+                assertEquals(-1, Files.mismatch(f, o), f + " and its object");
+                assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(o)));
+            }
+        }
+        try (Stream<Path> s = Files.walk(store)) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".tmp")), "no temporary file left");
+        }
+        return objects;
+    }
+
     @Test
     void concurrentWritersShareOneStore() throws Exception {
         Path store = work.resolve("store-concurrent");

@@ -36,6 +36,7 @@ import java.util.Arrays;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 /**
@@ -63,11 +64,17 @@ public final class ObjectStore implements AutoCloseable {
     private final AtomicBoolean tryCopyRange = new AtomicBoolean(true);
     private volatile Sealing sealing = Sealing.UNKNOWN;
     private volatile ConcurrentHashMap<String, Pending> batch; // see beginBatch
+    // Large files found new to the store, and found stored already: whether copying before
+    // hashing pays (see copyFirst). A store without subdirectories starts out counting one new.
+    private final AtomicInteger largeNew;
+    private final AtomicInteger largeShared;
 
-    private ObjectStore(Path root, int rootFd, Consumer<String> warn) {
+    private ObjectStore(Path root, int rootFd, Consumer<String> warn, boolean empty) {
         this.root = root;
         this.rootFd = rootFd;
         this.warn = warn;
+        this.largeNew = new AtomicInteger(empty ? 1 : 0);
+        this.largeShared = new AtomicInteger(empty ? 0 : 1);
     }
 
     /**
@@ -103,7 +110,16 @@ public final class ObjectStore implements AutoCloseable {
             }
             throw new IOException(root + ": cannot lock object store: " + e.getMessage(), e);
         }
-        return new ObjectStore(root, fd, warn);
+        return new ObjectStore(root, fd, warn, withoutSubdirectories(fd));
+    }
+
+    /** Whether the directory fd has no subdirectories, by its link count; false where that says nothing (btrfs: 1). */
+    private static boolean withoutSubdirectories(int fd) {
+        try {
+            return sys_stat_h.statx(fd, "", fcntl_h.AT_EMPTY_PATH, sys_stat_h.STATX_NLINK).nlink() == 2;
+        } catch (SyscallException e) {
+            return false; // only a guess for speed: hashing first is never wrong
+        }
     }
 
     public Path root() {
@@ -143,7 +159,7 @@ public final class ObjectStore implements AutoCloseable {
      */
     public boolean put(int srcFd, byte[] digest, long size, String source, FdDigester dg) throws IOException {
         String path = objectPath(digest);
-        return publish(path.substring(0, 2), path.substring(3), digest, source, dg, dg.scratch(), out -> {
+        return counted(publish(path.substring(0, 2), path.substring(3), digest, source, dg, dg.scratch(), out -> {
             unistd_h.lseek(srcFd, 0, unistd_h.SEEK_SET, source);
             Copy copied = copy(srcFd, out, size, source, dg);
             if (copied.bytes() != size || copied.digest() != null && !Arrays.equals(copied.digest(), digest)) {
@@ -152,7 +168,51 @@ public final class ObjectStore implements AutoCloseable {
                         + "); nothing was stored for it");
             }
             return copied.digest() != null;
-        });
+        }));
+    }
+
+    /**
+     * Whether a large file is better stored by {@link #putCopying} than hashed first: when most
+     * of the large files seen so far were new. Copying first reads and hashes a new file once
+     * instead of twice (its copy is hashed too, or read back), and costs a copy that is thrown
+     * away for a file already stored: about a third of a hash, where a reflink costs nothing.
+     */
+    public boolean copyFirst() {
+        return largeNew.get() >= largeShared.get();
+    }
+
+    private boolean counted(boolean added) {
+        (added ? largeNew : largeShared).incrementAndGet();
+        return added;
+    }
+
+    /**
+     * Stores size bytes of srcFd (from offset 0), whose digest is not known yet, hashing them as
+     * they are copied (a reflink is hashed after): written to an unnamed O_TMPFILE file, then
+     * published under the digest of exactly its bytes unless that object exists, in the batch if
+     * one is open. Returns null where the filesystem has no O_TMPFILE: the caller hashes first.
+     */
+    public Stored putCopying(int srcFd, long size, String source, FdDigester dg) throws IOException {
+        int tmp = unnamedFile(source, false);
+        if (tmp < 0) {
+            return null;
+        }
+        try {
+            unistd_h.lseek(srcFd, 0, unistd_h.SEEK_SET, source);
+            FdDigester.Result r = reflink(tmp, srcFd, source) ? dg.digest(tmp, 0, source)
+                    : dg.copy(srcFd, tmp, size, source, root.toString());
+            if (r.size() != size) {
+                throw new IOException(source + ": changed while being stored (" + r.size() + " bytes, expected "
+                        + size + "); nothing was stored for it");
+            }
+            int t = tmp;
+            tmp = -1;
+            return new Stored(r.digest(), counted(adopt(t, r.digest(), source)));
+        } catch (SyscallException e) {
+            throw new IOException(root + ": cannot store " + source + ": " + e.getMessage(), e);
+        } finally {
+            unistd_h.closeQuietly(tmp);
+        }
     }
 
     /** Stores bytes whose digest the caller computed from these very bytes; true if this call added them. */
@@ -357,20 +417,14 @@ public final class ObjectStore implements AutoCloseable {
 
     /**
      * Stores exactly size bytes read from in (a large file inside an archive, say), whose digest
-     * is not known before they are read: written to an unnamed O_TMPFILE file while being hashed,
-     * linked in under a temporary name only when complete and renamed into place at once (never
-     * batched), so an interrupted run leaves nothing behind. An object that already exists is
-     * kept and the copy dropped. Small files are better hashed in memory by the caller and
-     * stored with {@link #put(byte[], byte[], String)}, which writes nothing for a shared one.
+     * is not known before they are read: written to an unnamed O_TMPFILE file while being hashed
+     * and published only when complete (see {@link #adopt}), so an interrupted run leaves nothing
+     * behind. An object that already exists is kept and the copy dropped. Small files are better
+     * hashed in memory by the caller and stored with {@link #put(byte[], byte[], String)}, which
+     * writes nothing for a shared one.
      */
     public Stored put(InputStream in, long size, String source) throws IOException {
-        int tmp;
-        try {
-            tmp = fcntl_h.openat(rootFd, ".", fcntl_h.O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-        } catch (SyscallException e) {
-            throw new IOException(root + ": cannot create an unnamed temporary file (O_TMPFILE) for " + source
-                    + ": " + e.getMessage(), e);
-        }
+        int tmp = unnamedFile(source, true);
         try {
             long done = 0;
             byte[] digest;
@@ -390,24 +444,80 @@ public final class ObjectStore implements AutoCloseable {
                 }
                 digest = verity.digest();
             }
-            String path = objectPath(digest);
-            String subdir = path.substring(0, 2);
-            String name = path.substring(3);
-            int dir = dirFd(subdir, true);
-            if (isObject(null, dir, name, path)) {
-                return new Stored(digest, false);
-            }
-            sys_stat_h.fchmod(tmp, 0644, source);
-            unistd_h.fsync(tmp, source);
-            String tmpName = tempName(name);
-            unistd_h.linkat(fcntl_h.AT_FDCWD, "/proc/self/fd/" + tmp, dir, tmpName, fcntl_h.AT_SYMLINK_FOLLOW);
-            unistd_h.close(tmp); // fs-verity needs every writable fd gone
+            int t = tmp;
             tmp = -1;
-            return new Stored(digest, install(dir, tmpName, subdir, name, digest, source, null));
+            return new Stored(digest, adopt(t, digest, source));
         } catch (SyscallException e) {
             throw new IOException(root + ": cannot store " + source + ": " + e.getMessage(), e);
         } finally {
             unistd_h.closeQuietly(tmp);
+        }
+    }
+
+    /**
+     * An unnamed file in the store's filesystem (O_TMPFILE, readable for hashing a reflink), or
+     * -1 where the filesystem has none and required is false.
+     */
+    private int unnamedFile(String source, boolean required) throws IOException {
+        try {
+            return fcntl_h.openat(rootFd, ".", fcntl_h.O_TMPFILE | fcntl_h.O_RDWR | O_CLOEXEC, 0644);
+        } catch (SyscallException e) {
+            if (!required && (e.is(Errno.EOPNOTSUPP) || e.is(Errno.EISDIR))) {
+                return -1;
+            }
+            throw new IOException(root + ": cannot create an unnamed temporary file (O_TMPFILE) for " + source
+                    + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Publishes the complete unnamed file tmp, whose bytes have this digest, unless the object
+     * exists: linked in under a temporary name, then sealed and renamed like any object (in the
+     * batch if one is open: the fsync and the rename wait for {@link #commit}). Closes tmp.
+     */
+    private boolean adopt(int tmp, byte[] digest, String source) throws IOException {
+        String path = objectPath(digest);
+        String subdir = path.substring(0, 2);
+        String name = path.substring(3);
+        ConcurrentHashMap<String, Pending> b = batch;
+        boolean pending = false;
+        try {
+            int dir = dirFd(subdir, true);
+            if (isObject(null, dir, name, path)) {
+                return false;
+            }
+            String tmpName = tempName(name);
+            if (b != null) {
+                if (b.putIfAbsent(path, new Pending(dir, tmpName, subdir, name)) != null) {
+                    return false; // this batch already writes it
+                }
+                pending = true;
+            }
+            sys_stat_h.fchmod(tmp, 0644, source);
+            if (b == null) {
+                unistd_h.fsync(tmp, source);
+            }
+            unistd_h.linkat(fcntl_h.AT_FDCWD, "/proc/self/fd/" + tmp, dir, tmpName, fcntl_h.AT_SYMLINK_FOLLOW);
+            unistd_h.close(tmp); // fs-verity needs every writable fd gone
+            tmp = -1;
+            if (b == null) {
+                return install(dir, tmpName, subdir, name, digest, source, null);
+            }
+            try {
+                seal(dir, tmpName, digest, source, null);
+            } catch (IOException | RuntimeException e) {
+                discard(dir, tmpName);
+                throw e;
+            }
+            pending = false;
+            return true;
+        } catch (SyscallException e) {
+            throw new IOException(where(path) + ": cannot store " + source + ": " + e.getMessage(), e);
+        } finally {
+            unistd_h.closeQuietly(tmp);
+            if (pending) {
+                b.remove(path);
+            }
         }
     }
 
@@ -420,17 +530,8 @@ public final class ObjectStore implements AutoCloseable {
      * the digest then vouches for exactly what was written, and no read-back is needed).
      */
     private Copy copy(int in, int out, long size, String source, FdDigester dg) throws IOException {
-        if (tryReflink.get()) {
-            try {
-                linux_fs_h.ficlone(out, in, source);
-                return new Copy(size, null);
-            } catch (SyscallException e) {
-                if (!(e.is(Errno.EOPNOTSUPP) || e.is(Errno.EXDEV) || e.is(Errno.EINVAL) || e.is(Errno.ENOTTY)
-                        || e.is(Errno.EBADF))) {
-                    throw e;
-                }
-                tryReflink.set(false); // the filesystem cannot share extents: copy from now on
-            }
+        if (reflink(out, in, source)) {
+            return new Copy(size, null);
         }
         long done = 0;
         if (tryCopyRange.get()) {
@@ -450,6 +551,24 @@ public final class ObjectStore implements AutoCloseable {
         }
         FdDigester.Result r = dg.copy(in, out, size, source, root.toString());
         return new Copy(r.size(), r.digest());
+    }
+
+    /** Clones in's extents into out (FICLONE); false once the filesystem has refused. */
+    private boolean reflink(int out, int in, String source) throws SyscallException {
+        if (!tryReflink.get()) {
+            return false;
+        }
+        try {
+            linux_fs_h.ficlone(out, in, source);
+            return true;
+        } catch (SyscallException e) {
+            if (!(e.is(Errno.EOPNOTSUPP) || e.is(Errno.EXDEV) || e.is(Errno.EINVAL) || e.is(Errno.ENOTTY)
+                    || e.is(Errno.EBADF))) {
+                throw e;
+            }
+            tryReflink.set(false); // the filesystem cannot share extents: copy from now on
+            return false;
+        }
     }
 
     /**

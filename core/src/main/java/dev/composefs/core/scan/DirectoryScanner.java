@@ -327,7 +327,15 @@ public final class DirectoryScanner {
             // what was hashed (no read-back of the copy).
             boolean fromMemory = store != null && measured == null && size <= IN_MEMORY_COPY && !store.reflinks();
             MemorySegment held = null;
-            if (measured != null) {
+            boolean added = false;
+            ObjectStore.Stored copied = null;
+            if (measured == null && store != null && size > IN_MEMORY_COPY && store.copyFirst()) {
+                copied = store.putCopying(fd, size, what, dg); // null: the store cannot, hash first
+            }
+            if (copied != null) {
+                digest = copied.digest();
+                added = copied.added();
+            } else if (measured != null) {
                 digest = measured;
             } else {
                 FdDigester.Result r = dg.digest(fd, size, inline, fromMemory, what);
@@ -339,12 +347,11 @@ public final class DirectoryScanner {
                 held = fromMemory ? dg.held() : null;
             }
             // Inline files live in the image itself; like upstream, only backed files go to the store.
-            if (store != null && size > inline) {
-                boolean added = held != null ? store.put(held, digest, what, scratch)
-                        : store.put(fd, digest, size, what, dg);
-                if (added) {
-                    stored.incrementAndGet();
-                }
+            if (store != null && size > inline && copied == null) {
+                added = held != null ? store.put(held, digest, what, scratch) : store.put(fd, digest, size, what, dg);
+            }
+            if (added) {
+                stored.incrementAndGet();
             }
             place(f, RegularFile.stored(f.meta, size, content, digest));
             bytesDone.addAndGet(size);
