@@ -34,18 +34,34 @@ public final class Parallel {
     public static final class Sink<T> {
         private final ArrayDeque<T> items = new ArrayDeque<>();
         private final AtomicReference<Throwable> failure;
+        private final ItemTask<T> overflow; // runs an item on the producer's thread, or null
         private boolean closed;
 
-        private Sink(AtomicReference<Throwable> failure) {
+        private Sink(AtomicReference<Throwable> failure, ItemTask<T> overflow) {
             this.failure = failure;
+            this.overflow = overflow;
         }
 
-        public synchronized void add(T item) throws IOException {
-            if (failure.get() != null) {
-                throw new Stopped();
+        /**
+         * Adds an item; while more than {@link #BACKLOG} wait, the producer runs the oldest
+         * itself before it goes on, so a producer faster than the tasks neither holds every
+         * item at once nor leaves its core idle.
+         */
+        public void add(T item) throws IOException {
+            T own = null;
+            synchronized (this) {
+                if (failure.get() != null) {
+                    throw new Stopped();
+                }
+                items.add(item);
+                notify();
+                if (overflow != null && items.size() > BACKLOG) {
+                    own = items.poll();
+                }
             }
-            items.add(item);
-            notify();
+            if (own != null) {
+                overflow.run(own);
+            }
         }
 
         private synchronized void close() {
@@ -62,6 +78,13 @@ public final class Parallel {
         }
     }
 
+    /** Items a producer may run ahead of the tasks: enough that no worker waits for the next. */
+    static final int BACKLOG = 1024;
+
+    private interface ItemTask<T> {
+        void run(T item) throws IOException;
+    }
+
     /** Thrown by {@link Sink#add} into the producer when a task has failed; that failure is what forEach throws. */
     private static final class Stopped extends IOException {
         Stopped() {
@@ -72,40 +95,50 @@ public final class Parallel {
     public static <S extends AutoCloseable, T> void forEach(List<T> items, int threads, Supplier<S> state,
             Task<S, T> task) throws IOException {
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        Sink<T> sink = new Sink<>(failure);
+        Sink<T> sink = new Sink<>(failure, null);
         sink.items.addAll(items);
         sink.closed = true;
-        run(sink, failure, Math.max(1, Math.min(threads, items.size())), state, task, null);
+        run(sink, failure, Math.max(1, Math.min(threads, items.size())), state, task, null, state);
     }
 
     /**
      * Like {@link #forEach}, with the items arriving while the tasks run: the producer runs on
      * the caller's thread and threads - 1 workers take its items as they come, then the caller
      * joins them. For a walk that would otherwise leave the other cores idle until it ends.
+     * A producer that runs ahead by more than {@link #BACKLOG} items runs tasks too, with
+     * the state the caller then keeps as a worker.
      */
     public static <S extends AutoCloseable, T> void forEachProduced(Producer<T> producer, int threads,
             Supplier<S> state, Task<S, T> task) throws IOException {
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        run(new Sink<>(failure), failure, Math.max(1, threads), state, task, producer);
+        Lazy<S> callerState = new Lazy<>(state);
+        Sink<T> sink = new Sink<>(failure, item -> task.run(callerState.get(), item));
+        run(sink, failure, Math.max(1, threads), state, task, producer, callerState);
+    }
+
+    /** The caller's worker state, made when first needed, on its thread. */
+    private static final class Lazy<S> implements Supplier<S> {
+        private final Supplier<S> make;
+        private S made;
+
+        Lazy(Supplier<S> make) {
+            this.make = make;
+        }
+
+        @Override
+        public S get() {
+            if (made == null) {
+                made = make.get();
+            }
+            return made;
+        }
     }
 
     private static <S extends AutoCloseable, T> void run(Sink<T> sink, AtomicReference<Throwable> failure, int n,
-            Supplier<S> state, Task<S, T> task, Producer<T> producer) throws IOException {
-        Runnable worker = () -> {
-            try (S s = state.get()) {
-                for (T item; (item = sink.take()) != null; ) {
-                    task.run(s, item);
-                }
-            } catch (Throwable t) {
-                failure.compareAndSet(null, t);
-                synchronized (sink) {
-                    sink.notifyAll(); // waiting workers see the failure
-                }
-            }
-        };
+            Supplier<S> state, Task<S, T> task, Producer<T> producer, Supplier<S> callerState) throws IOException {
         List<Thread> started = new ArrayList<>();
         for (int i = 1; i < n; i++) {
-            started.add(Thread.ofPlatform().name("composefs-worker-" + i).start(worker));
+            started.add(Thread.ofPlatform().name("composefs-worker-" + i).start(() -> work(sink, failure, state, task)));
         }
         if (producer != null) {
             try {
@@ -118,7 +151,7 @@ public final class Parallel {
                 sink.close();
             }
         }
-        worker.run();
+        work(sink, failure, callerState, task);
         for (Thread t : started) {
             try {
                 t.join();
@@ -144,5 +177,20 @@ public final class Parallel {
             throw e;
         }
         throw new IOException(t);
+    }
+
+    /** A worker: takes items until there are none (or a task failed), then closes its state. */
+    private static <S extends AutoCloseable, T> void work(Sink<T> sink, AtomicReference<Throwable> failure,
+            Supplier<S> state, Task<S, T> task) {
+        try (S s = state.get()) {
+            for (T item; (item = sink.take()) != null; ) {
+                task.run(s, item);
+            }
+        } catch (Throwable t) {
+            failure.compareAndSet(null, t);
+            synchronized (sink) {
+                sink.notifyAll(); // waiting workers see the failure
+            }
+        }
     }
 }

@@ -65,6 +65,44 @@ class ParallelTest {
         assertEquals(ITEMS, seen.size());
     }
 
+    /**
+     * A producer faster than the tasks runs the oldest item itself beyond {@link Parallel#BACKLOG}:
+     * the items produced and not yet done stay bounded, every item still runs once, and the
+     * caller keeps the one state it made for that as its worker state.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2, 4})
+    void aProducerAheadOfTheTasksRunsTheOldestItself(int threads) throws IOException {
+        AtomicInteger produced = new AtomicInteger();
+        AtomicInteger done = new AtomicInteger();
+        AtomicInteger mostAhead = new AtomicInteger();
+        AtomicInteger byProducer = new AtomicInteger();
+        AtomicInteger states = new AtomicInteger();
+        Set<Integer> seen = ConcurrentHashMap.newKeySet();
+        Thread caller = Thread.currentThread();
+        Parallel.<State, Integer>forEachProduced(sink -> {
+            for (int i = 0; i < ITEMS; i++) {
+                sink.add(i);
+                mostAhead.accumulateAndGet(produced.incrementAndGet() - done.get(), Math::max);
+            }
+        }, threads, () -> {
+            states.incrementAndGet();
+            return new State();
+        }, (s, i) -> {
+            if (Thread.currentThread() == caller) {
+                byProducer.incrementAndGet();
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(20_000);
+            assertTrue(seen.add(i), "item " + i + " twice");
+            done.incrementAndGet();
+        });
+        assertEquals(ITEMS, seen.size());
+        assertTrue(mostAhead.get() <= Parallel.BACKLOG + threads + 1, mostAhead + " items in flight");
+        assertTrue(byProducer.get() > 0, "the producer ran items");
+        assertEquals(threads, states.get(), "one state per thread, the caller's made once");
+        assertEquals(0, State.OPEN.get());
+    }
+
     @Test
     void aFailingTaskStopsTheProducerAndIsWhatIsThrown() {
         IOException bad = new IOException("item 500 is bad");
