@@ -198,12 +198,19 @@ public final class ObjectStore implements AutoCloseable {
             return null;
         }
         try {
+            // One read cannot see the file change under it, as a second one would: its
+            // modification time says whether it did (where timestamps are multigrain, ext4 and
+            // xfs since 6.13, asking for it makes the next write carry a distinct one).
+            sys_stat_h.Statx before = modified(dg.scratch(), srcFd, source);
             unistd_h.lseek(srcFd, 0, unistd_h.SEEK_SET, source);
             FdDigester.Result r = reflink(tmp, srcFd, source) ? dg.digest(tmp, 0, source)
                     : dg.copy(srcFd, tmp, size, source, root.toString());
-            if (r.size() != size) {
-                throw new IOException(source + ": changed while being stored (" + r.size() + " bytes, expected "
-                        + size + "); nothing was stored for it");
+            sys_stat_h.Statx after = modified(dg.scratch(), srcFd, source);
+            if (r.size() != size || after.size() != size || after.mtimeSec() != before.mtimeSec()
+                    || after.mtimeNsec() != before.mtimeNsec()) {
+                throw new IOException(source + ": changed while being stored (" + (r.size() != size
+                        ? r.size() + " bytes, expected " + size : "written to during the copy")
+                        + "); nothing was stored for it");
             }
             int t = tmp;
             tmp = -1;
@@ -551,6 +558,11 @@ public final class ObjectStore implements AutoCloseable {
         }
         FdDigester.Result r = dg.copy(in, out, size, source, root.toString());
         return new Copy(r.size(), r.digest());
+    }
+
+    private static sys_stat_h.Statx modified(Scratch scratch, int fd, String source) throws SyscallException {
+        return sys_stat_h.statx(scratch, fd, new byte[0], fcntl_h.AT_EMPTY_PATH,
+                sys_stat_h.STATX_MTIME | sys_stat_h.STATX_SIZE);
     }
 
     /** Clones in's extents into out (FICLONE); false once the filesystem has refused. */
