@@ -95,14 +95,14 @@ run_cli() {
     if [ "$JDK_FEATURE" -lt 25 ]; then
         # JDK 22-24: a dynamic AppCDS archive. A rebuilt jar makes it unusable and the JVM then
         # neither uses nor recreates it, so drop it.
-        stale_cache "$cache.jsa" "$JAR"
+        stale_cache "$cache.jsa" "$JAR" || exec "$JDK/bin/java" $flags -jar "$JAR" "$prog" "$@"
         [ -d "$dir" ] || mkdir -p "$dir" 2>/dev/null
         exec "$JDK/bin/java" $flags -XX:SharedArchiveFile="$cache.jsa" -XX:+AutoCreateSharedArchive -Xshare:auto \
             -jar "$JAR" "$prog" "$@"
     fi
     # JDK 25+: an AOT cache (JEP 483/514), which also keeps linked call sites, so a mount's
     # start-up is about half that with AppCDS.
-    stale_cache "$cache.aot" "$JAR"
+    stale_cache "$cache.aot" "$JAR" || exec "$JDK/bin/java" $flags -jar "$JAR" "$prog" "$@"
     if [ -f "$cache.aot" ]; then
         exec "$JDK/bin/java" $flags -XX:AOTCache="$cache.aot" -jar "$JAR" "$prog" "$@"
     fi
@@ -127,14 +127,17 @@ run_cli() {
     exit "$rc"
 }
 
-# Removes cache file $1 if it is older than jar $2 or any jar beside it in target/lib: a cache
-# made from other classes than the ones on the class path is not used, and with JDK 25 an AOT
-# cache that no longer matches made a 64k-entry build 40% slower (tests are builtins, no fork).
+# Removes cache file $1 if it is older than jar $2 or any jar beside it in target/lib: with
+# JDK 25 an AOT cache that no longer matches made a 64k-entry build 40% slower, and one the
+# JVM took for current ran the classes it holds, not the rebuilt jar's (tests are builtins, no
+# fork). Fails if the file is stale and stays, which a user who may not remove it (a checkout
+# built by root) must then run without.
 stale_cache() {
     local j
     for j in "$2" "${2%/*}"/lib/*.jar; do
         if [ "$1" -ot "$j" ]; then
-            rm -f "$1"
+            rm -f "$1" 2>/dev/null
+            [ ! -e "$1" ]
             return
         fi
     done

@@ -20,6 +20,7 @@ command -v skopeo >/dev/null || need+=(skopeo)        # ... copy them to archive
 command -v docker-registry >/dev/null || need+=(docker-registry)  # ... the registry (started by the tests)
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap) # a real Debian root file system as an image layer
 command -v groff >/dev/null || need+=(groff-base)     # renders the generated man pages in a test
+command -v strace >/dev/null || need+=(strace)        # a launcher test: which files a run opens
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "composefs: missing packages ${need[*]}; install them (as root: apt-get install ${need[*]})" >&2

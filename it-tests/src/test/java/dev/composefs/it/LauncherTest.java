@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -152,5 +153,49 @@ class LauncherTest {
         try (var files = Files.list(tmp)) {
             assertFalse(files.anyMatch(f -> f.getFileName().toString().contains(".tmp")), "no temp file left");
         }
+    }
+
+    /**
+     * A checkout built by root and run by another user after a rebuild: its class data cache is
+     * stale and not that user's to remove. The launcher runs without it, quietly; a stale AOT
+     * cache the JVM took for current ran the classes it held instead of the rebuilt jar's.
+     */
+    @Test
+    void aStaleCacheAUserMayNotRemoveIsNotUsed() throws Exception {
+        assumeTrue("root".equals(System.getProperty("user.name")), "needs root: runs the launcher as another user");
+        Path inst = tmp.resolve("inst");
+        Path target = Files.createDirectories(inst.resolve("mount-helper/target"));
+        Path built = Cli.repo().resolve("mount-helper/target");
+        Path jar;
+        try (var jars = Files.list(built)) {
+            jar = jars.filter(f -> f.getFileName().toString().matches("mount-helper-.*\\.jar")).findFirst().orElseThrow();
+        }
+        assertEquals(0, Cli.run("/bin/cp", "-a", Cli.repo().resolve("bin").toString(), jar.toString(),
+                built.resolve("lib").toString(), inst.toString()).exit());
+        Files.move(inst.resolve(jar.getFileName()), target.resolve(jar.getFileName()));
+        Files.move(inst.resolve("lib"), target.resolve("lib"));
+        Path src = Files.createDirectories(tmp.resolve("src"));
+        Files.writeString(src.resolve("f"), "some content, more than 64 bytes, so that it is not inlined: 0123456789");
+        String mkcomposefs = inst.resolve("bin/mkcomposefs").toString();
+        Cli.Result first = Cli.run(mkcomposefs, "--print-digest-only", src.toString()); // records the cache
+        assertEquals(0, first.exit(), first.stderr());
+        Path cache;
+        try (var files = Files.list(target.resolve("startup"))) {
+            cache = files.filter(f -> f.toString().endsWith(".aot") || f.toString().endsWith(".jsa")).findFirst()
+                    .orElseThrow();
+        }
+        // rebuilt: the jar is newer than the cache
+        Files.setLastModifiedTime(target.resolve(jar.getFileName()),
+                java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 60_000));
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path trace = tmp.resolve("openat.log");
+        Cli.Result r = Cli.run(List.of("/usr/bin/strace", "-f", "-qq", "-e", "trace=openat", "-o", trace.toString(),
+                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", mkcomposefs, "--print-digest-only",
+                src.toString()), null, Map.of());
+        assertEquals(0, r.exit(), r.stderr());
+        assertEquals("", r.stderr(), "nothing said about a cache that is not the user's");
+        assertEquals(first.out(), r.out());
+        assertTrue(Files.exists(cache), "still there: the user may not remove it");
+        assertFalse(Files.readString(trace).contains(cache.getFileName().toString()), "the stale cache was opened");
     }
 }
