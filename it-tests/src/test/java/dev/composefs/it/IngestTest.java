@@ -311,6 +311,41 @@ class IngestTest {
         return objects;
     }
 
+    /**
+     * A user who may not read a file: an empty one (nothing to read, like upstream) is in the
+     * image as root's scan has it, a non-empty one is an error naming it. The walk leaves a
+     * regular file's statx to the worker that opens it, which falls back to O_PATH for this.
+     */
+    @Test
+    void aScanAsAnotherUserTakesEmptyFilesItMayNotRead() throws Exception {
+        Path tree = Files.createDirectories(work.resolve("unreadable-src/sub"));
+        Files.writeString(tree.resolve("readable"), "x".repeat(100));
+        Path empty = Files.createFile(tree.resolve("empty-000"));
+        Files.setPosixFilePermissions(empty, PosixFilePermissions.fromString("---------"));
+        Path top = tree.getParent();
+        for (Path p = top; p != null && !p.equals(work.getParent()); p = p.getParent()) {
+            Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+        Files.setPosixFilePermissions(tree.resolve("readable"), PosixFilePermissions.fromString("rw-r--r--"));
+        Path asRoot = work.resolve("unreadable-root.cfs");
+        assertEquals(0, Cli.run("mkcomposefs", top.toString(), asRoot.toString()).exit());
+        Path out = Files.createDirectories(work.resolve("unreadable-out"));
+        Files.setPosixFilePermissions(out, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path asNobody = out.resolve("nobody.cfs");
+        Cli.Result r = Cli.run(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                Cli.repo().resolve("bin/mkcomposefs").toString(), top.toString(), asNobody.toString()), null, Map.of());
+        assertEquals(0, r.exit(), r.stderr());
+        assertArrayEquals(Files.readAllBytes(asRoot), Files.readAllBytes(asNobody));
+
+        Files.writeString(tree.resolve("secret"), "not for everyone");
+        Files.setPosixFilePermissions(tree.resolve("secret"), PosixFilePermissions.fromString("rw-------"));
+        r = Cli.run(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                Cli.repo().resolve("bin/mkcomposefs").toString(), top.toString(), asNobody.toString()), null, Map.of());
+        assertEquals(1, r.exit());
+        assertEquals(1, r.stderr().lines().count(), r.stderr());
+        assertTrue(r.stderr().contains("sub/secret") && r.stderr().contains("EACCES"), r.stderr());
+    }
+
     @Test
     void concurrentWritersShareOneStore() throws Exception {
         Path store = work.resolve("store-concurrent");
