@@ -1,7 +1,8 @@
 package dev.composefs.core.mount;
 
+import dev.composefs.core.util.InputFiles;
 import java.io.IOException;
-import java.nio.file.Files;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Set;
@@ -14,17 +15,22 @@ import java.util.Set;
 public record KernelProbe(String release, int major, int minor, Set<String> filesystems) {
 
     public static KernelProbe running() throws IOException {
-        String release = Files.readString(Path.of("/proc/sys/kernel/osrelease")).trim();
+        // read through the bindings a mount links anyway, not java.nio.file's channels (32 classes)
+        String release = procFile("/proc/sys/kernel/osrelease").trim();
         Set<String> fs = new HashSet<>();
         // by hand, not String.split: a regex compiled per line is a millisecond of a mount helper
         // run, which is interpreted ("nodev<TAB>name" or "<TAB>name")
-        for (String line : Files.readAllLines(Path.of("/proc/filesystems"))) {
+        for (String line : procFile("/proc/filesystems").split("\n", -1)) {
             String name = line.substring(line.lastIndexOf('\t') + 1).strip();
             if (!name.isEmpty()) {
                 fs.add(name);
             }
         }
         return of(release, fs);
+    }
+
+    private static String procFile(String path) throws IOException {
+        return new String(InputFiles.read(Path.of(path), 1 << 20, "kernel information"), StandardCharsets.US_ASCII);
     }
 
     /** release is "MAJOR.MINOR[.PATCH][-SUFFIX]"; what does not parse counts as 0. */

@@ -40,7 +40,11 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
 
     /** The same options with every path absolute (overlayfs shows layer paths in mountinfo). */
     public MountOptions absolute() {
-        return new MountOptions(basedirs.stream().map(Path::toAbsolutePath).toList(), digest, verity, tryVerity,
+        List<Path> absolute = new ArrayList<>(basedirs.size()); // a loop: streams are 61 classes on a mount's path
+        for (Path b : basedirs) {
+            absolute.add(b.toAbsolutePath());
+        }
+        return new MountOptions(List.copyOf(absolute), digest, verity, tryVerity,
                 idmap, uidmap, gidmap, upperdir == null ? null : upperdir.toAbsolutePath(),
                 workdir == null ? null : workdir.toAbsolutePath(), readOnly, mountAttrs, signature, trust);
     }

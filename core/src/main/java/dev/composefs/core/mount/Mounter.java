@@ -1,7 +1,9 @@
 package dev.composefs.core.mount;
 
+import dev.composefs.bindings.SyscallException;
+import dev.composefs.bindings.fcntl_h;
+import dev.composefs.bindings.sys_stat_h;
 import dev.composefs.core.tree.Directory;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.function.Consumer;
@@ -74,21 +76,30 @@ public final class Mounter {
     }
 
     private static void checkPaths(Path target, MountOptions o) throws MountException {
-        if (!Files.isDirectory(target)) {
+        if (!isDirectory(target)) {
             throw MountException.failed(target + ": mount point does not exist or is not a directory", null);
         }
         for (Path b : o.basedirs()) {
-            if (!Files.isDirectory(b)) {
+            if (!isDirectory(b)) {
                 throw MountException.failed("basedir " + b + ": not a directory", null);
             }
         }
         if (o.upperdir() != null) {
             for (Path d : List.of(o.upperdir(), o.workdir())) {
-                if (!Files.isDirectory(d)) {
+                if (!isDirectory(d)) {
                     throw MountException.failed((d == o.upperdir() ? "upperdir " : "workdir ") + d
                             + ": not a directory", null);
                 }
             }
+        }
+    }
+
+    /** Whether p is a directory, symlinks followed: a statx, not java.nio.file's 25 classes on a mount's path. */
+    private static boolean isDirectory(Path p) {
+        try {
+            return sys_stat_h.statx(fcntl_h.AT_FDCWD, p.toString(), 0, sys_stat_h.STATX_TYPE).type() == sys_stat_h.S_IFDIR;
+        } catch (SyscallException e) {
+            return false;
         }
     }
 
