@@ -133,6 +133,13 @@ public final class sys_stat_h {
         return statx(null, dirfd, path, flags, mask);
     }
 
+    /** statx(2) of the open file fd itself (AT_EMPTY_PATH), in the calling thread's scratch (or null). */
+    public static Statx statx(Scratch scratch, int fd, int mask) throws SyscallException {
+        return statx(scratch, fd, NO_PATH, fcntl_h.AT_EMPTY_PATH, mask);
+    }
+
+    private static final byte[] NO_PATH = {};
+
     /** {@link #statx(int, byte[], int, int)} in the calling thread's scratch (or null). */
     public static Statx statx(Scratch scratch, int dirfd, byte[] path, int flags, int mask) throws SyscallException {
         return Scratch.within(scratch, s -> {

@@ -122,7 +122,7 @@ final class ImageCheck {
 
     /** A copy of the image in a memfd sealed against every change, holes kept as holes; its fd. */
     private static int sealedCopy(MountState st, Path image, int imageFd) throws IOException {
-        long size = sys_stat_h.statx(imageFd, "", fcntl_h.AT_EMPTY_PATH, sys_stat_h.STATX_SIZE).size();
+        long size = sys_stat_h.statx(null, imageFd, sys_stat_h.STATX_SIZE).size();
         if (size > InputFiles.MAX_IMAGE_SIZE) {
             throw MountException.failed(image + ": image of " + size + " bytes is too large for digest= and signature= (images "
                     + "are metadata: at most " + InputFiles.MAX_IMAGE_SIZE + " bytes are copied into sealed "

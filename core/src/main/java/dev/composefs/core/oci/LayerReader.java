@@ -180,7 +180,7 @@ final class LayerReader {
         long size = e.size();
         counters.files().incrementAndGet();
         if (size == 0) {
-            return new Leaf(new RegularFile(meta, 0, null, null, null));
+            return new Leaf(RegularFile.empty(meta));
         }
         String source = what + ": " + LayerTree.printable(e.name());
         if (size <= ScanOptions.UPSTREAM_INLINE_LIMIT) {

@@ -55,6 +55,7 @@ public final class ObjectStore implements AutoCloseable {
     public enum Sealing { UNKNOWN, SEALED, UNSUPPORTED }
 
     static final String TEMP_PREFIX = ".tmp-";
+    private static final int MODIFIED = sys_stat_h.STATX_MTIME | sys_stat_h.STATX_SIZE;
 
     private final Path root;
     private final int rootFd;
@@ -116,7 +117,7 @@ public final class ObjectStore implements AutoCloseable {
     /** Whether the directory fd has no subdirectories, by its link count; false where that says nothing (btrfs: 1). */
     private static boolean withoutSubdirectories(int fd) {
         try {
-            return sys_stat_h.statx(fd, "", fcntl_h.AT_EMPTY_PATH, sys_stat_h.STATX_NLINK).nlink() == 2;
+            return sys_stat_h.statx(null, fd, sys_stat_h.STATX_NLINK).nlink() == 2;
         } catch (SyscallException e) {
             return false; // only a guess for speed: hashing first is never wrong
         }
@@ -201,11 +202,11 @@ public final class ObjectStore implements AutoCloseable {
             // One read cannot see the file change under it, as a second one would: its
             // modification time says whether it did (where timestamps are multigrain, ext4 and
             // xfs since 6.13, asking for it makes the next write carry a distinct one).
-            sys_stat_h.Statx before = modified(dg.scratch(), srcFd, source);
+            sys_stat_h.Statx before = sys_stat_h.statx(dg.scratch(), srcFd, MODIFIED);
             unistd_h.lseek(srcFd, 0, unistd_h.SEEK_SET, source);
             FdDigester.Result r = reflink(tmp, srcFd, source) ? dg.digest(tmp, 0, source)
                     : dg.copy(srcFd, tmp, size, source, root.toString());
-            sys_stat_h.Statx after = modified(dg.scratch(), srcFd, source);
+            sys_stat_h.Statx after = sys_stat_h.statx(dg.scratch(), srcFd, MODIFIED);
             if (r.size() != size || after.size() != size || after.mtimeSec() != before.mtimeSec()
                     || after.mtimeNsec() != before.mtimeNsec()) {
                 throw new IOException(source + ": changed while being stored (" + (r.size() != size
@@ -558,11 +559,6 @@ public final class ObjectStore implements AutoCloseable {
         }
         FdDigester.Result r = dg.copy(in, out, size, source, root.toString());
         return new Copy(r.size(), r.digest());
-    }
-
-    private static sys_stat_h.Statx modified(Scratch scratch, int fd, String source) throws SyscallException {
-        return sys_stat_h.statx(scratch, fd, new byte[0], fcntl_h.AT_EMPTY_PATH,
-                sys_stat_h.STATX_MTIME | sys_stat_h.STATX_SIZE);
     }
 
     /** Clones in's extents into out (FICLONE); false once the filesystem has refused. */

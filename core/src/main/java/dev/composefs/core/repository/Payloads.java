@@ -49,7 +49,7 @@ public final class Payloads {
             int fd = fcntl_h.openat2(storeFd, normalized.getBytes(StandardCharsets.ISO_8859_1),
                     O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0,
                     fcntl_h.RESOLVE_BENEATH | fcntl_h.RESOLVE_NO_SYMLINKS | fcntl_h.RESOLVE_NO_XDEV);
-            if (sys_stat_h.statx(fd, "", fcntl_h.AT_EMPTY_PATH, sys_stat_h.STATX_TYPE).type() == sys_stat_h.S_IFREG) {
+            if (sys_stat_h.statx(null, fd, sys_stat_h.STATX_TYPE).type() == sys_stat_h.S_IFREG) {
                 return fd;
             }
             dev.composefs.bindings.unistd_h.closeQuietly(fd);

@@ -53,7 +53,6 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class DirectoryScanner {
     private static final int STATX_MASK = sys_stat_h.STATX_BASIC_STATS;
-    private static final byte[] EMPTY_PATH = {};
     private static final byte[] USER_PREFIX = "user.".getBytes(StandardCharsets.US_ASCII);
 
     /** The tree and what the scan did. */
@@ -267,7 +266,7 @@ public final class DirectoryScanner {
             Node n = switch (type) {
                 case sys_stat_h.S_IFREG -> {
                     if (st.size() == 0) {
-                        yield new RegularFile(f.meta, 0, null, null, null);
+                        yield RegularFile.empty(f.meta);
                     }
                     toDigest.incrementAndGet();
                     bytesToDigest.addAndGet(st.size());
@@ -314,7 +313,7 @@ public final class DirectoryScanner {
         try {
             int fd = openBeneath(scratch, rootFd, f.relPath(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
             try {
-                st = sys_stat_h.statx(scratch, fd, EMPTY_PATH, fcntl_h.AT_EMPTY_PATH, STATX_MASK);
+                st = sys_stat_h.statx(scratch, fd, STATX_MASK);
             } finally {
                 unistd_h.closeQuietly(scratch, fd);
             }
@@ -326,7 +325,7 @@ public final class DirectoryScanner {
         }
         f.meta = meta(st);
         xattrs(scratch, rootFd, f);
-        place(f, new RegularFile(f.meta, 0, null, null, null));
+        place(f, RegularFile.empty(f.meta));
     }
 
     /**
@@ -336,7 +335,7 @@ public final class DirectoryScanner {
     private boolean stat(Scratch scratch, int fd, Found f, String what) throws IOException {
         Statx st;
         try {
-            st = sys_stat_h.statx(scratch, fd, EMPTY_PATH, fcntl_h.AT_EMPTY_PATH, STATX_MASK);
+            st = sys_stat_h.statx(scratch, fd, STATX_MASK);
         } catch (SyscallException e) {
             throw failure(f, e);
         }
@@ -349,7 +348,7 @@ public final class DirectoryScanner {
         f.verity = st.isVerity();
         if (f.size == 0) {
             xattrsOf(scratch, fd, f, what);
-            place(f, new RegularFile(f.meta, 0, null, null, null));
+            place(f, RegularFile.empty(f.meta));
             return false;
         }
         toDigest.incrementAndGet();

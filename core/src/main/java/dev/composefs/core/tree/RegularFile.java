@@ -23,6 +23,11 @@ public record RegularFile(Meta meta, long size, byte[] content, String payload, 
         }
     }
 
+    /** An empty file: no content, no payload. */
+    public static RegularFile empty(Meta meta) {
+        return new RegularFile(meta, 0, null, null, null);
+    }
+
     /** A file backed by the store object of its digest (content: inline as well, or null). */
     public static RegularFile stored(Meta meta, long size, byte[] content, byte[] digest) {
         if (digest == null || digest.length != 32) {

@@ -52,7 +52,7 @@ public final class InputFiles {
                     + dev.composefs.bindings.Errno.description(e.errno()) + ")", e);
         }
         try {
-            int type = sys_stat_h.statx(fd, "", fcntl_h.AT_EMPTY_PATH, sys_stat_h.STATX_TYPE).type();
+            int type = sys_stat_h.statx(null, fd, sys_stat_h.STATX_TYPE).type();
             if (type != sys_stat_h.S_IFREG && !(kind == Kind.REGULAR_OR_PIPE && type == sys_stat_h.S_IFIFO)) {
                 throw new IOException(path + ": " + what + " is not a regular file (it is " + typeName(type) + ")");
             }
@@ -76,7 +76,7 @@ public final class InputFiles {
 
     /** Everything fd yields from its current position, refused above max bytes. */
     public static byte[] read(int fd, Path path, long max, String what) throws IOException {
-        long size = sys_stat_h.statx(fd, "", fcntl_h.AT_EMPTY_PATH, sys_stat_h.STATX_SIZE).size();
+        long size = sys_stat_h.statx(null, fd, sys_stat_h.STATX_SIZE).size();
         if (size > max) {
             throw tooLarge(path, Long.toString(size), max, what);
         }
