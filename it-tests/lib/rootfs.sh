@@ -10,6 +10,8 @@ make_tree() {
     echo "inline" > "$s/small"
     head -c 200000 /dev/urandom > "$s/big/file1"
     head -c 5000 /dev/urandom > "$s/big/file2"
+    # over 1 MiB: a new store copies it first, hashing on the way, then seals it (putCopying)
+    head -c 1500000 /dev/urandom > "$s/big/file3"
     head -c 8193 /dev/urandom > "$s/zz-tamper-content"
     head -c 12288 /dev/urandom > "$s/zz-tamper-noverity"
     printf 'owned by a group\n%.0s' $(seq 10) > "$s/owned"
