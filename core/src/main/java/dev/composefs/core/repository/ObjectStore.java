@@ -63,6 +63,7 @@ public final class ObjectStore implements AutoCloseable {
     private final ConcurrentHashMap<String, Integer> dirs = new ConcurrentHashMap<>();
     private final AtomicBoolean tryReflink = new AtomicBoolean(true);
     private final AtomicBoolean tryCopyRange = new AtomicBoolean(true);
+    private final AtomicBoolean tryTmpfile = new AtomicBoolean(true);
     private volatile Sealing sealing = Sealing.UNKNOWN;
     private volatile ConcurrentHashMap<String, Pending> batch; // see beginBatch
     // Large files found new to the store, and found stored already: whether copying before
@@ -467,10 +468,14 @@ public final class ObjectStore implements AutoCloseable {
      * -1 where the filesystem has none and required is false.
      */
     private int unnamedFile(String source, boolean required) throws IOException {
+        if (!required && !tryTmpfile.get()) {
+            return -1;
+        }
         try {
             return fcntl_h.openat(rootFd, ".", fcntl_h.O_TMPFILE | fcntl_h.O_RDWR | O_CLOEXEC, 0644);
         } catch (SyscallException e) {
             if (!required && (e.is(Errno.EOPNOTSUPP) || e.is(Errno.EISDIR))) {
+                tryTmpfile.set(false); // the filesystem has none: hash first from now on
                 return -1;
             }
             throw new IOException(root + ": cannot create an unnamed temporary file (O_TMPFILE) for " + source
