@@ -21,6 +21,7 @@ command -v docker-registry >/dev/null || need+=(docker-registry)  # ... the regi
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap) # a real Debian root file system as an image layer
 command -v groff >/dev/null || need+=(groff-base)     # renders the generated man pages in a test
 command -v strace >/dev/null || need+=(strace)        # a launcher test: which files a run opens
+command -v mkfs.xfs >/dev/null || need+=(xfsprogs)    # an ingest test: a store that reflinks (XFS)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "composefs: missing packages ${need[*]}; install them (as root: apt-get install ${need[*]})" >&2

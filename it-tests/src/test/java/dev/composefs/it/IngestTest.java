@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -28,6 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
 class IngestTest {
     @TempDir
     static Path work;
+    @RegisterExtension
+    final MountGuard guard = new MountGuard();
     static Path src;
 
     @BeforeAll
@@ -287,6 +290,42 @@ class IngestTest {
                 work.resolve("large-used-src.cfs").toString()).exit());
         int before = objectsNamedByTheirDigests(used).size();
         storeLarge(big, used, plain, before + 5);
+    }
+
+    /**
+     * A store on the source's own filesystem where it can share extents (XFS, reflink on by
+     * default): every object is a reflink of its file, the small ones hashed first and cloned,
+     * the one over 1 MiB cloned first and its clone hashed. Objects named by the digests
+     * fsverity-utils computes, equal to their sources, sharing their extents (FIEMAP, through
+     * filefrag), and the image the one built without a store.
+     */
+    @Test
+    void aStoreThatCanReflinkSharesExtentsWithTheSource() throws Exception {
+        assumeTrue(Files.readString(Path.of("/proc/filesystems")).contains("\txfs\n"), "this kernel has no XFS");
+        Path image = work.resolve("xfs.img");
+        Path fs = guard.mountpoint(work, "xfs");
+        SourceTree.sh("truncate", "-s", "512M", image.toString());
+        SourceTree.sh("mkfs.xfs", "-q", "-m", "reflink=1", image.toString());
+        SourceTree.sh("mount", "-o", "loop", image.toString(), fs.toString());
+        try {
+            Path tree = Files.createDirectories(fs.resolve("src"));
+            java.util.Random random = new java.util.Random(29);
+            for (int size : new int[] {3 * (1 << 20) + 11, 300_000, 3000}) {
+                byte[] b = new byte[size];
+                random.nextBytes(b);
+                Files.write(tree.resolve("f" + size), b);
+            }
+            Path plain = work.resolve("xfs-plain.cfs");
+            assertEquals(0, Cli.run("mkcomposefs", tree.toString(), plain.toString()).exit());
+            Path store = fs.resolve("store");
+            storeLarge(tree, store, plain, 3);
+            for (Path o : objectsNamedByTheirDigests(store)) {
+                assertTrue(SourceTree.sh("filefrag", "-v", o.toString()).contains("shared"),
+                        o + " shares no extent with its source");
+            }
+        } finally {
+            SourceTree.sh("umount", fs.toString());
+        }
     }
 
     /** Stores tree big into store; checks the image against plain and the store's objects; returns them. */
