@@ -339,6 +339,38 @@ public final class ObjectStore implements AutoCloseable {
      */
     private boolean publish(String subdir, String name, byte[] digest, String source, FdDigester dg, Scratch scratch,
             Filler filler) throws IOException {
+        return publish(subdir, name, digest, source, scratch, (dir, tmp, fsync) -> {
+            int out = fcntl_h.openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+            boolean closing = false;
+            try {
+                // bytes hashed on their way in need no read-back where there is no fs-verity
+                FdDigester readBack = filler.fill(out) ? null : dg;
+                sys_stat_h.fchmod(out, 0644, where(subdir + "/" + tmp)); // readable by all, whatever the umask
+                if (fsync) {
+                    unistd_h.fsync(out, where(subdir + "/" + tmp));
+                }
+                closing = true; // close releases the fd even when it reports an error
+                unistd_h.close(out);
+                return readBack;
+            } finally {
+                if (!closing) {
+                    unistd_h.closeQuietly(out);
+                }
+            }
+        });
+    }
+
+    /**
+     * Puts an object's complete content at dir/tmp, fsynced if asked; returns the digester to
+     * read it back with where no fs-verity vouches for it (see {@link #seal}), or null.
+     */
+    private interface Placer {
+        FdDigester place(int dir, String tmp, boolean fsync) throws IOException;
+    }
+
+    /** {@link #publish(String, String, byte[], String, FdDigester, Scratch, Filler)} with the temporary file made by placer. */
+    private boolean publish(String subdir, String name, byte[] digest, String source, Scratch scratch, Placer placer)
+            throws IOException {
         String path = subdir + "/" + name;
         int dir = dirFd(subdir, true);
         if (isObject(scratch, dir, name, path)) {
@@ -349,18 +381,9 @@ public final class ObjectStore implements AutoCloseable {
         if (b != null && b.putIfAbsent(path, new Pending(dir, tmp, subdir, name)) != null) {
             return false; // this batch already writes it
         }
-        int out = -1;
         boolean handedOn = false; // to install() or to the batch: no longer ours to remove
         try {
-            out = fcntl_h.openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-            // bytes hashed on their way in need no read-back where there is no fs-verity
-            FdDigester readBack = filler.fill(out) ? null : dg;
-            sys_stat_h.fchmod(out, 0644, where(subdir + "/" + tmp)); // readable by all, whatever the umask
-            if (b == null) {
-                unistd_h.fsync(out, where(subdir + "/" + tmp));
-            }
-            unistd_h.close(out);
-            out = -1;
+            FdDigester readBack = placer.place(dir, tmp, b == null);
             if (b == null) {
                 handedOn = true;
                 return install(dir, tmp, subdir, name, digest, source, readBack);
@@ -371,7 +394,6 @@ public final class ObjectStore implements AutoCloseable {
         } catch (SyscallException e) {
             throw new IOException(where(path) + ": cannot store " + source + ": " + e.getMessage(), e);
         } finally {
-            unistd_h.closeQuietly(out);
             if (!handedOn) {
                 discard(dir, tmp);
                 if (b != null) {
@@ -490,47 +512,21 @@ public final class ObjectStore implements AutoCloseable {
      */
     private boolean adopt(int tmp, byte[] digest, String source) throws IOException {
         String path = objectPath(digest);
-        String subdir = path.substring(0, 2);
-        String name = path.substring(3);
-        ConcurrentHashMap<String, Pending> b = batch;
-        boolean pending = false;
+        int[] open = {tmp};
         try {
-            int dir = dirFd(subdir, true);
-            if (isObject(null, dir, name, path)) {
-                return false;
-            }
-            String tmpName = tempName(name);
-            if (b != null) {
-                if (b.putIfAbsent(path, new Pending(dir, tmpName, subdir, name)) != null) {
-                    return false; // this batch already writes it
+            return publish(path.substring(0, 2), path.substring(3), digest, source, null, (dir, name, fsync) -> {
+                sys_stat_h.fchmod(open[0], 0644, source);
+                if (fsync) {
+                    unistd_h.fsync(open[0], source);
                 }
-                pending = true;
-            }
-            sys_stat_h.fchmod(tmp, 0644, source);
-            if (b == null) {
-                unistd_h.fsync(tmp, source);
-            }
-            unistd_h.linkat(fcntl_h.AT_FDCWD, "/proc/self/fd/" + tmp, dir, tmpName, fcntl_h.AT_SYMLINK_FOLLOW);
-            unistd_h.close(tmp); // fs-verity needs every writable fd gone
-            tmp = -1;
-            if (b == null) {
-                return install(dir, tmpName, subdir, name, digest, source, null);
-            }
-            try {
-                seal(dir, tmpName, digest, source, null);
-            } catch (IOException | RuntimeException e) {
-                discard(dir, tmpName);
-                throw e;
-            }
-            pending = false;
-            return true;
-        } catch (SyscallException e) {
-            throw new IOException(where(path) + ": cannot store " + source + ": " + e.getMessage(), e);
+                unistd_h.linkat(fcntl_h.AT_FDCWD, "/proc/self/fd/" + open[0], dir, name, fcntl_h.AT_SYMLINK_FOLLOW);
+                int fd = open[0];
+                open[0] = -1;
+                unistd_h.close(fd); // fs-verity needs every writable fd gone
+                return null; // hashed as it was written
+            });
         } finally {
-            unistd_h.closeQuietly(tmp);
-            if (pending) {
-                b.remove(path);
-            }
+            unistd_h.closeQuietly(open[0]);
         }
     }
 
