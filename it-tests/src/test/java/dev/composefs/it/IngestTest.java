@@ -222,27 +222,12 @@ class IngestTest {
         assumeTrue(Files.isDirectory(shm) && Files.isWritable(shm)
                 && !Files.getFileStore(shm).equals(Files.getFileStore(work)),
                 "needs /dev/shm writable and on another filesystem than " + work);
-        Path big = Files.createDirectories(work.resolve("big-src"));
-        java.util.Random r = new java.util.Random(21);
-        for (int size : new int[] {(1 << 20) + 1, 3 * (1 << 20) + 5000, 9 * (1 << 20) - 1}) {
-            byte[] b = new byte[size];
-            r.nextBytes(b);
-            Files.write(big.resolve("f" + size), b);
-        }
+        Path big = randomFiles(work.resolve("big-src"), 21, (1 << 20) + 1, 3 * (1 << 20) + 5000, 9 * (1 << 20) - 1);
+        Path plain = work.resolve("big-plain.cfs");
+        assertEquals(0, Cli.run("mkcomposefs", big.toString(), plain.toString()).exit());
         Path store = Files.createTempDirectory(shm, "composefs-it-store");
         try {
-            Path image = work.resolve("big.cfs");
-            Cli.Result run = Cli.run("mkcomposefs", "--digest-store=" + store, big.toString(), image.toString());
-            assertEquals(0, run.exit(), run.stderr());
-            List<Path> objects = objectsNamedByTheirDigests(store);
-            assertEquals(3, objects.size(), objects.toString());
-            try (Stream<Path> s = Files.list(big)) {
-                for (Path f : s.toList()) {
-                    String digest = SourceTree.sh("fsverity", "digest", "--compact", f.toString()).trim();
-                    Path o = store.resolve(digest.substring(0, 2)).resolve(digest.substring(2));
-                    assertEquals(-1, Files.mismatch(f, o), f + " and its object");
-                }
-            }
+            storeLarge(big, store, plain, 3);
         } finally {
             try (Stream<Path> s = Files.walk(store)) {
                 s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
@@ -259,17 +244,10 @@ class IngestTest {
      */
     @Test
     void largeFilesAreStoredOnceWhicheverIsDoneFirst() throws Exception {
-        Path big = Files.createDirectories(work.resolve("large-src"));
-        java.util.Random random = new java.util.Random(1121);
-        byte[] shared = new byte[5 * (1 << 20) + 3];
-        random.nextBytes(shared);
-        Files.write(big.resolve("a"), shared);
-        Files.write(big.resolve("same-as-a"), shared); // in the same batch as a: stored once
-        for (int i = 0; i < 4; i++) {
-            byte[] b = new byte[(1 << 20) + 1 + i * 777_777];
-            random.nextBytes(b);
-            Files.write(big.resolve("f" + i), b);
-        }
+        Path big = randomFiles(work.resolve("large-src"), 1121, 5 * (1 << 20) + 3, (1 << 20) + 1,
+                (1 << 20) + 1 + 777_777, (1 << 20) + 1 + 2 * 777_777, (1 << 20) + 1 + 3 * 777_777);
+        // in the same batch as the first: stored once
+        Files.copy(big.resolve("f" + (5 * (1 << 20) + 3)), big.resolve("same-as-f" + (5 * (1 << 20) + 3)));
         Path plain = work.resolve("large-plain.cfs");
         assertEquals(0, Cli.run("mkcomposefs", big.toString(), plain.toString()).exit());
 
@@ -308,13 +286,7 @@ class IngestTest {
         SourceTree.sh("mkfs.xfs", "-q", "-m", "reflink=1", image.toString());
         SourceTree.sh("mount", "-o", "loop", image.toString(), fs.toString());
         try {
-            Path tree = Files.createDirectories(fs.resolve("src"));
-            java.util.Random random = new java.util.Random(29);
-            for (int size : new int[] {3 * (1 << 20) + 11, 300_000, 3000}) {
-                byte[] b = new byte[size];
-                random.nextBytes(b);
-                Files.write(tree.resolve("f" + size), b);
-            }
+            Path tree = randomFiles(fs.resolve("src"), 29, 3 * (1 << 20) + 11, 300_000, 3000);
             Path plain = work.resolve("xfs-plain.cfs");
             assertEquals(0, Cli.run("mkcomposefs", tree.toString(), plain.toString()).exit());
             Path store = fs.resolve("store");
@@ -326,6 +298,18 @@ class IngestTest {
         } finally {
             SourceTree.sh("umount", fs.toString());
         }
+    }
+
+    /** Makes dir with a file of random bytes ("f" + size) for each size; returns dir. */
+    private static Path randomFiles(Path dir, long seed, int... sizes) throws Exception {
+        Files.createDirectories(dir);
+        java.util.Random random = new java.util.Random(seed);
+        for (int size : sizes) {
+            byte[] b = new byte[size];
+            random.nextBytes(b);
+            Files.write(dir.resolve("f" + size), b);
+        }
+        return dir;
     }
 
     /** Stores tree big into store; checks the image against plain and the store's objects; returns them. */
