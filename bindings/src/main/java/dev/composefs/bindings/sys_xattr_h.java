@@ -13,6 +13,7 @@ import java.lang.invoke.MethodHandle;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 
 /** sys/xattr.h: extended attributes; the l* calls act on a path itself, never following a final symlink. */
 public final class sys_xattr_h {
@@ -71,7 +72,7 @@ public final class sys_xattr_h {
     /** The names of path's xattrs (not following a final symlink), in the order the filesystem lists them. */
     public static List<String> llistxattr(String path) throws SyscallException {
         List<String> names = new ArrayList<>();
-        for (byte[] n : listOfPath(null, llistxattr.HANDLE, Classic.llistxattr, "llistxattr", path)) {
+        for (byte[] n : listOfPath(null, () -> llistxattr.HANDLE, Classic.llistxattr, "llistxattr", path)) {
             names.add(new String(n, StandardCharsets.UTF_8));
         }
         return names;
@@ -87,11 +88,11 @@ public final class sys_xattr_h {
 
     /** {@link #listxattr(String)} in the calling thread's scratch (or null). */
     public static List<byte[]> listxattr(Scratch scratch, String path) throws SyscallException {
-        return listOfPath(scratch, listxattr.HANDLE, Classic.listxattr, "listxattr", path);
+        return listOfPath(scratch, () -> listxattr.HANDLE, Classic.listxattr, "listxattr", path);
     }
 
     public static byte[] lgetxattr(String path, String name) throws SyscallException {
-        return valueOfPath(null, lgetxattr.HANDLE, Classic.lgetxattr, "lgetxattr", path,
+        return valueOfPath(null, () -> lgetxattr.HANDLE, Classic.lgetxattr, "lgetxattr", path,
                 name.getBytes(StandardCharsets.UTF_8));
     }
 
@@ -102,7 +103,7 @@ public final class sys_xattr_h {
 
     /** {@link #getxattr(String, byte[])} in the calling thread's scratch (or null). */
     public static byte[] getxattr(Scratch scratch, String path, byte[] name) throws SyscallException {
-        return valueOfPath(scratch, getxattr.HANDLE, Classic.getxattr, "getxattr", path, name);
+        return valueOfPath(scratch, () -> getxattr.HANDLE, Classic.getxattr, "getxattr", path, name);
     }
 
     /** flistxattr(2) on an open (not O_PATH) fd: no path to resolve. what names it in errors. */
@@ -129,21 +130,26 @@ public final class sys_xattr_h {
                 : (long) fgetxattr.HANDLE.invokeExact(st, fd, Native.cstr(a, name), buf, size));
     }
 
-    /** The list of a path's xattr names through the l/listxattr call c (its libc wrapper h). */
-    private static List<byte[]> listOfPath(Scratch scratch, MethodHandle h, Classic c, String call, String path)
+    /**
+     * The list of a path's xattr names through the l/listxattr call c (its libc wrapper h). The
+     * wrapper comes through a Supplier so that its holder class, which links it, is initialised
+     * only where it is called: given as a value it was linked on every scan, a downcall stub and
+     * 30 classes spun for nothing (bench/ingest).
+     */
+    private static List<byte[]> listOfPath(Scratch scratch, Supplier<MethodHandle> h, Classic c, String call, String path)
             throws SyscallException {
         return split(sized(scratch, call, path, (st, a, buf, size) -> Classic.RAW
                 ? unistd_h.syscall6(st, c.number, addr(Native.cstr(a, path)), addr(buf), size, 0, 0, 0)
-                : (long) h.invokeExact(st, Native.cstr(a, path), buf, size)));
+                : (long) h.get().invokeExact(st, Native.cstr(a, path), buf, size)));
     }
 
-    /** The value of a path's xattr name through the l/getxattr call c (its libc wrapper h). */
-    private static byte[] valueOfPath(Scratch scratch, MethodHandle h, Classic c, String call, String path,
+    /** The value of a path's xattr name through the l/getxattr call c (its libc wrapper h, see listOfPath). */
+    private static byte[] valueOfPath(Scratch scratch, Supplier<MethodHandle> h, Classic c, String call, String path,
             byte[] name) throws SyscallException {
         return sized(scratch, call, path + " " + Native.display(name), (st, a, buf, size) -> Classic.RAW
                 ? unistd_h.syscall6(st, c.number, addr(Native.cstr(a, path)), addr(Native.cstr(a, name)), addr(buf),
                         size, 0, 0)
-                : (long) h.invokeExact(st, Native.cstr(a, path), Native.cstr(a, name), buf, size));
+                : (long) h.get().invokeExact(st, Native.cstr(a, path), Native.cstr(a, name), buf, size));
     }
 
     /** NUL-terminated names. */

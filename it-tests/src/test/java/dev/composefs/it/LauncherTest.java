@@ -198,4 +198,33 @@ class LauncherTest {
         assertTrue(Files.exists(cache), "still there: the user may not remove it");
         assertFalse(Files.readString(trace).contains(cache.getFileName().toString()), "the stale cache was opened");
     }
+    /**
+     * A downcall stub is spun at its first use, with about 30 classes of method handles around it,
+     * every run: a directory scan links exactly two, syscall(2) and libcrypto's SHA-256 (one
+     * signature for its three calls). A libc wrapper linked for nothing on the way (the xattr
+     * lists of directories and symlinks once did) shows here. The jar is run by java itself: the
+     * launcher silences the JVM's logging.
+     */
+    @Test
+    void aDirectoryScanLinksTwoDowncallShapes() throws Exception {
+        assumeTrue(Files.exists(Path.of("/usr/lib/x86_64-linux-gnu/libcrypto.so.3")),
+                "needs x86-64 with libcrypto.so.3: elsewhere other calls go through their libc wrappers");
+        Path src = Files.createDirectories(tmp.resolve("src/dir"));
+        Files.writeString(src.resolve("f"), "some content, more than 64 bytes, so that it is not inlined: 0123456789");
+        Files.createSymbolicLink(src.resolve("link"), Path.of("f"));
+        Files.setAttribute(src, "user:k", "v".getBytes(StandardCharsets.UTF_8));
+        Path jar;
+        try (var jars = Files.list(Cli.repo().resolve("mount-helper/target"))) {
+            jar = jars.filter(f -> f.getFileName().toString().matches("mount-helper-.*\\.jar")).findFirst().orElseThrow();
+        }
+        Path log = tmp.resolve("classes.log");
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Cli.Result r = Cli.run(List.of(java, "-Xlog:class+load=info:file=" + log, "-jar", jar.toString(), "mkcomposefs",
+                "--print-digest-only", tmp.resolve("src").toString()), null, Map.of());
+        assertEquals(0, r.exit(), r.stderr());
+        Cli.Result viaLauncher = Cli.run("mkcomposefs", "--print-digest-only", tmp.resolve("src").toString());
+        assertEquals(viaLauncher.out(), r.out());
+        List<String> stubs = Files.readAllLines(log).stream().filter(l -> l.contains("DowncallStub")).toList();
+        assertEquals(2, stubs.size(), String.join("\n", stubs));
+    }
 }
