@@ -134,7 +134,7 @@ public final class sys_xattr_h {
      * The list of a path's xattr names through the l/listxattr call c (its libc wrapper h). The
      * wrapper comes through a Supplier so that its holder class, which links it, is initialised
      * only where it is called: given as a value it was linked on every scan, a downcall stub and
-     * 30 classes spun for nothing (bench/ingest).
+     * its method handles spun for nothing (11 classes on the JDK's tree, bench/ingest).
      */
     private static List<byte[]> listOfPath(Scratch scratch, Supplier<MethodHandle> h, Classic c, String call, String path)
             throws SyscallException {

@@ -166,10 +166,7 @@ class LauncherTest {
         Path inst = tmp.resolve("inst");
         Path target = Files.createDirectories(inst.resolve("mount-helper/target"));
         Path built = Cli.repo().resolve("mount-helper/target");
-        Path jar;
-        try (var jars = Files.list(built)) {
-            jar = jars.filter(f -> f.getFileName().toString().matches("mount-helper-.*\\.jar")).findFirst().orElseThrow();
-        }
+        Path jar = launcherJar();
         assertEquals(0, Cli.run("/bin/cp", "-a", Cli.repo().resolve("bin").toString(), jar.toString(),
                 built.resolve("lib").toString(), inst.toString()).exit());
         Files.move(inst.resolve(jar.getFileName()), target.resolve(jar.getFileName()));
@@ -198,8 +195,9 @@ class LauncherTest {
         assertTrue(Files.exists(cache), "still there: the user may not remove it");
         assertFalse(Files.readString(trace).contains(cache.getFileName().toString()), "the stale cache was opened");
     }
+
     /**
-     * A downcall stub is spun at its first use, with about 30 classes of method handles around it,
+     * A downcall stub is spun at its first use, with some 20 classes of method handles around it,
      * every run: a directory scan links exactly two, syscall(2) and libcrypto's SHA-256 (one
      * signature for its three calls). A libc wrapper linked for nothing on the way (the xattr
      * lists of directories and symlinks once did) shows here. The jar is run by java itself: the
@@ -213,10 +211,7 @@ class LauncherTest {
         Files.writeString(src.resolve("f"), "some content, more than 64 bytes, so that it is not inlined: 0123456789");
         Files.createSymbolicLink(src.resolve("link"), Path.of("f"));
         Files.setAttribute(src, "user:k", "v".getBytes(StandardCharsets.UTF_8));
-        Path jar;
-        try (var jars = Files.list(Cli.repo().resolve("mount-helper/target"))) {
-            jar = jars.filter(f -> f.getFileName().toString().matches("mount-helper-.*\\.jar")).findFirst().orElseThrow();
-        }
+        Path jar = launcherJar();
         Path log = tmp.resolve("classes.log");
         String java = ProcessHandle.current().info().command().orElseThrow();
         Cli.Result r = Cli.run(List.of(java, "-Xlog:class+load=info:file=" + log, "-jar", jar.toString(), "mkcomposefs",
@@ -226,5 +221,12 @@ class LauncherTest {
         assertEquals(viaLauncher.out(), r.out());
         List<String> stubs = Files.readAllLines(log).stream().filter(l -> l.contains("DowncallStub")).toList();
         assertEquals(2, stubs.size(), String.join("\n", stubs));
+    }
+
+    /** The jar the launchers run (mount-helper/target/mount-helper-VERSION.jar). */
+    private static Path launcherJar() throws java.io.IOException {
+        try (var jars = Files.list(Cli.repo().resolve("mount-helper/target"))) {
+            return jars.filter(f -> f.getFileName().toString().matches("mount-helper-.*\\.jar")).findFirst().orElseThrow();
+        }
     }
 }
