@@ -214,6 +214,57 @@ class IngestTest {
         assertEquals(before, Files.getLastModifiedTime(objects.get(1)).toMillis());
     }
 
+    /**
+     * A warm store of 6000 objects, about 23 in each subdirectory: enough lookups in each for
+     * the store to read it whole rather than look up each object (ObjectListing). What it read
+     * only ever says "stored": an object removed before the rerun is looked up and written again,
+     * nothing else is rewritten, and an object replaced by a symlink is still refused.
+     */
+    @Test
+    void aWarmStoreReadWholeRestoresWhatIsMissingAndRefusesWhatWasPlanted() throws Exception {
+        Path tree = Files.createDirectories(work.resolve("many-src"));
+        java.util.Random random = new java.util.Random(6000);
+        for (int i = 0; i < 6000; i++) {
+            byte[] b = new byte[100]; // over 64 bytes: backed by an object, not inline
+            random.nextBytes(b);
+            Files.write(tree.resolve("f" + i), b);
+        }
+        Path plain = work.resolve("many-plain.cfs");
+        assertEquals(0, Cli.run("mkcomposefs", tree.toString(), plain.toString()).exit());
+        Path store = work.resolve("store-many");
+        Path image = work.resolve("many.cfs");
+        assertEquals(0, Cli.run("mkcomposefs", "--digest-store=" + store, tree.toString(), image.toString()).exit());
+        List<Path> objects;
+        try (Stream<Path> s = Files.walk(store)) {
+            objects = s.filter(Files::isRegularFile).sorted().toList();
+        }
+        assertEquals(6000, objects.size());
+        Map<Path, Long> mtimes = new java.util.HashMap<>();
+        for (Path o : objects) {
+            mtimes.put(o, Files.getLastModifiedTime(o).toMillis());
+        }
+        Path gone = objects.get(4321);
+        Files.delete(gone);
+        Cli.Result r = Cli.run("mkcomposefs", "--digest-store=" + store, tree.toString(), image.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        assertArrayEquals(Files.readAllBytes(plain), Files.readAllBytes(image));
+        assertEquals(store.relativize(gone).toString().replace("/", ""),
+                SourceTree.sh("fsverity", "digest", "--compact", gone.toString()).trim(), "the missing object, written again");
+        for (Path o : objects) {
+            if (!o.equals(gone)) {
+                assertEquals(mtimes.get(o), Files.getLastModifiedTime(o).toMillis(), o + " rewritten");
+            }
+        }
+
+        Path planted = objects.get(1234);
+        Files.delete(planted);
+        Files.createSymbolicLink(planted, objects.get(1235));
+        r = Cli.run("mkcomposefs", "--digest-store=" + store, tree.toString(), image.toString());
+        assertEquals(1, r.exit());
+        assertTrue(r.stderr().contains(store.relativize(planted) + ": not a regular file (something was planted"),
+                r.stderr());
+    }
+
     @Test
     void aStoreOnAnotherFilesystemGetsCopiesHashedOnTheirWay() throws Exception {
         // Between filesystems neither a reflink nor copy_file_range works (EXDEV): the copy

@@ -61,6 +61,7 @@ public final class ObjectStore implements AutoCloseable {
     private final int rootFd;
     private final Consumer<String> warn;
     private final ConcurrentHashMap<String, Integer> dirs = new ConcurrentHashMap<>();
+    private final ObjectListing listing = new ObjectListing();
     private final AtomicBoolean tryReflink = new AtomicBoolean(true);
     private final AtomicBoolean tryCopyRange = new AtomicBoolean(true);
     private final AtomicBoolean tryTmpfile = new AtomicBoolean(true);
@@ -160,6 +161,9 @@ public final class ObjectStore implements AutoCloseable {
      * the caller's digester), then renamed into place.
      */
     public boolean put(int srcFd, byte[] digest, long size, String source, FdDigester dg) throws IOException {
+        if (listing.holds(digest)) {
+            return counted(false);
+        }
         String path = objectPath(digest);
         return counted(publish(path.substring(0, 2), path.substring(3), digest, source, dg, dg.scratch(), out -> {
             unistd_h.lseek(srcFd, 0, unistd_h.SEEK_SET, source);
@@ -226,6 +230,9 @@ public final class ObjectStore implements AutoCloseable {
 
     /** Stores bytes whose digest the caller computed from these very bytes; true if this call added them. */
     public boolean put(byte[] content, byte[] digest, String source) throws IOException {
+        if (listing.holds(digest)) {
+            return false;
+        }
         String path = objectPath(digest);
         return publish(path.substring(0, 2), path.substring(3), digest, source, null, null, written(content, source));
     }
@@ -235,6 +242,9 @@ public final class ObjectStore implements AutoCloseable {
      * from it; scratch: the calling thread's for native calls, or null.
      */
     public boolean put(MemorySegment content, byte[] digest, String source, Scratch scratch) throws IOException {
+        if (listing.holds(digest)) { // before any string is made for it: most of a warm ingest's files
+            return false;
+        }
         String path = objectPath(digest);
         return publish(path.substring(0, 2), path.substring(3), digest, source, null, scratch,
                 out -> {
@@ -373,7 +383,7 @@ public final class ObjectStore implements AutoCloseable {
             throws IOException {
         String path = subdir + "/" + name;
         int dir = dirFd(subdir, true);
-        if (isObject(scratch, dir, name, path)) {
+        if (present(scratch, subdir, dir, name, digest, path)) {
             return false;
         }
         ConcurrentHashMap<String, Pending> b = batch;
@@ -514,6 +524,9 @@ public final class ObjectStore implements AutoCloseable {
         String path = objectPath(digest);
         int[] open = {tmp};
         try {
+            if (listing.holds(digest)) {
+                return false;
+            }
             return publish(path.substring(0, 2), path.substring(3), digest, source, null, (dir, name, fsync) -> {
                 sys_stat_h.fchmod(open[0], 0644, source);
                 if (fsync) {
@@ -634,6 +647,20 @@ public final class ObjectStore implements AutoCloseable {
             warn.accept(root + ": this filesystem does not support fs-verity (FS_IOC_ENABLE_VERITY: " + e.errnoName()
                     + "); objects are stored but not kernel-sealed, so mounts with verity cannot use them");
         }
+    }
+
+    /**
+     * Whether subdir/name (open as dir) is stored, by {@link #isObject}: a lookup the listing
+     * counts, which every put of an object asks first (see {@link ObjectListing}).
+     */
+    private boolean present(Scratch scratch, String subdir, int dir, String name, byte[] digest, String path)
+            throws IOException {
+        boolean found = isObject(scratch, dir, name, path);
+        // a descriptor's digest does not name its directory
+        if (!subdir.equals(DESCRIPTORS) && listing.lookedUp(digest)) {
+            listing.consider(scratch, digest, dir, where(subdir));
+        }
+        return found;
     }
 
     /** Whether dir/name is an object (a regular file; anything else there is an error); scratch may be null. */
