@@ -66,6 +66,12 @@ class ObjectListingTest {
         return considered;
     }
 
+    private static void assertHoldsAll(ObjectListing listing, Sub sub) {
+        for (byte[] d : sub.stored()) {
+            assertTrue(listing.holds(d), name(d));
+        }
+    }
+
     @Test
     void aSubdirectoryIsReadOnceLookedUpInOftenEnoughAndThenAnswersForItsObjects() throws Exception {
         try (Sub ab = subdirectory(100, 1)) {
@@ -74,9 +80,7 @@ class ObjectListingTest {
             assertFalse(listing.holds(ab.stored().get(0)), "not read before 16 lookups: a few files into a store read nothing");
             // 100 entries take at most 16 KiB of directory on ext4, xfs, btrfs or tmpfs: read by 32 lookups
             lookUp(listing, ab, 17);
-            for (byte[] d : ab.stored()) {
-                assertTrue(listing.holds(d), name(d));
-            }
+            assertHoldsAll(listing, ab);
             assertFalse(listing.holds(digest(ab.random())), "an object not there is not held");
             byte[] elsewhere = ab.stored().get(1).clone();
             elsewhere[0] = (byte) 0xac;
@@ -100,9 +104,7 @@ class ObjectListingTest {
             Files.writeString(ab.path().resolve(name(digest(random)).substring(1)), "61 digits");
             ObjectListing listing = new ObjectListing();
             assertEquals(1, lookUp(listing, ab, 16));
-            for (byte[] d : ab.stored()) {
-                assertTrue(listing.holds(d), name(d));
-            }
+            assertHoldsAll(listing, ab);
             // each is left to the store's lookup on disk, which refuses what is not a regular file
             assertFalse(listing.holds(symlink), "a symlink");
             assertFalse(listing.holds(directory), "a directory");
