@@ -14,6 +14,9 @@ import java.util.List;
  * 0.833 s with the store's dentries cached, 1.04 -> 0.93 s without (medians, page cache warm),
  * the same image. A subdirectory is read once it has been looked up in often enough that
  * reading it costs less than the lookups so far: a few files into a large store never read one.
+ * What is read is kept at about 40 bytes per object, and on ext4 the rule reads at most 4.5 (in
+ * hashed directories) to 6 objects per lookup made: at most a few hundred bytes per file
+ * ingested, whatever the store's size.
  * It only ever says "stored"; an object it has not seen (added by this or another writer since,
  * or in a directory that gives no entry types) is looked up on disk as before. Objects are
  * removed only by gc, which takes the store's exclusive lock while every writer holds the shared
