@@ -163,14 +163,9 @@ class LauncherTest {
     @Test
     void aStaleCacheAUserMayNotRemoveIsNotUsed() throws Exception {
         assumeTrue("root".equals(System.getProperty("user.name")), "needs root: runs the launcher as another user");
-        Path inst = tmp.resolve("inst");
-        Path target = Files.createDirectories(inst.resolve("mount-helper/target"));
-        Path built = Cli.repo().resolve("mount-helper/target");
+        Path inst = install();
+        Path target = inst.resolve("mount-helper/target");
         Path jar = launcherJar();
-        assertEquals(0, Cli.run("/bin/cp", "-a", Cli.repo().resolve("bin").toString(), jar.toString(),
-                built.resolve("lib").toString(), inst.toString()).exit());
-        Files.move(inst.resolve(jar.getFileName()), target.resolve(jar.getFileName()));
-        Files.move(inst.resolve("lib"), target.resolve("lib"));
         Path src = Files.createDirectories(tmp.resolve("src"));
         Files.writeString(src.resolve("f"), "some content, more than 64 bytes, so that it is not inlined: 0123456789");
         String mkcomposefs = inst.resolve("bin/mkcomposefs").toString();
@@ -194,6 +189,49 @@ class LauncherTest {
         assertEquals(first.out(), r.out());
         assertTrue(Files.exists(cache), "still there: the user may not remove it");
         assertFalse(Files.readString(trace).contains(cache.getFileName().toString()), "the stale cache was opened");
+    }
+
+    /**
+     * A run into a store that has objects records a class data cache of its own, apart from that
+     * of a run into a new store: a cache loads at start-up every class its recording run loaded,
+     * and the first run into a store, which records it, writes every object, where later ones
+     * mostly find them stored.
+     */
+    @Test
+    void runsIntoANewStoreAndIntoOneWithObjectsHaveCachesOfTheirOwn() throws Exception {
+        Path inst = install();
+        Path src = Files.createDirectories(tmp.resolve("src"));
+        Files.writeString(src.resolve("f"), "some content, more than 64 bytes, so that it is not inlined: 0123456789");
+        String mkcomposefs = inst.resolve("bin/mkcomposefs").toString();
+        Path store = tmp.resolve("store");
+        Cli.Result r = Cli.run(mkcomposefs, "--digest-store=" + store, src.toString(), tmp.resolve("a.cfs").toString());
+        assertEquals(0, r.exit(), r.stderr());
+        assertEquals(List.of("mkcomposefs-*-newstore"), caches(inst));
+        r = Cli.run(mkcomposefs, "--digest-store", store.toString(), src.toString(), tmp.resolve("b.cfs").toString());
+        assertEquals(0, r.exit(), r.stderr());
+        assertEquals(List.of("mkcomposefs-*-newstore", "mkcomposefs-*-store"), caches(inst));
+        assertArrayEquals(Files.readAllBytes(tmp.resolve("a.cfs")), Files.readAllBytes(tmp.resolve("b.cfs")));
+    }
+
+    /** The class data caches of the launcher installed at inst, named without their JDK and flags part. */
+    private static List<String> caches(Path inst) throws java.io.IOException {
+        try (var files = Files.list(inst.resolve("mount-helper/target/startup"))) {
+            return files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".aot") || n.endsWith(".jsa"))
+                    .map(n -> n.replaceAll("-.*-(\\w+)\\.(aot|jsa)$", "-*-$1")).sorted().toList();
+        }
+    }
+
+    /** A copy of the launchers with the built jar and its class path, and no class data cache yet. */
+    private Path install() throws Exception {
+        Path inst = tmp.resolve("inst");
+        Path target = Files.createDirectories(inst.resolve("mount-helper/target"));
+        Path built = Cli.repo().resolve("mount-helper/target");
+        Path jar = launcherJar();
+        assertEquals(0, Cli.run("/bin/cp", "-a", Cli.repo().resolve("bin").toString(), jar.toString(),
+                built.resolve("lib").toString(), inst.toString()).exit());
+        Files.move(inst.resolve(jar.getFileName()), target.resolve(jar.getFileName()));
+        Files.move(inst.resolve("lib"), target.resolve("lib"));
+        return inst;
     }
 
     /**
