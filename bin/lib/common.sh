@@ -101,17 +101,20 @@ run_cli() {
             -jar "$JAR" "$prog" "$@"
     fi
     # JDK 25+: an AOT cache (JEP 483/514), which also keeps linked call sites, so a mount's
-    # start-up is about half that with AppCDS.
-    stale_cache "$cache.aot" "$JAR" || exec "$JDK/bin/java" $flags -jar "$JAR" "$prog" "$@"
+    # start-up is about half that with AppCDS; run on our runtime of that JDK (select_runtime).
+    select_runtime "$dir"
+    local java="$RUNTIME/bin/java"
+    cache="$dir/$prog-${RUNTIME##*/}-$JIT_KIND"
+    stale_cache "$cache.aot" "$JAR" "$RUNTIME/lib/modules" || exec "$java" $flags -jar "$JAR" "$prog" "$@"
     if [ -f "$cache.aot" ]; then
-        exec "$JDK/bin/java" $flags -XX:AOTCache="$cache.aot" -jar "$JAR" "$prog" "$@"
+        exec "$java" $flags -XX:AOTCache="$cache.aot" -jar "$JAR" "$prog" "$@"
     fi
     if ! { [ -d "$dir" ] || mkdir -p "$dir" 2>/dev/null; } || [ ! -w "$dir" ]; then
-        exec "$JDK/bin/java" $flags -jar "$JAR" "$prog" "$@"   # read-only checkout: no cache
+        exec "$java" $flags -jar "$JAR" "$prog" "$@"   # read-only checkout: no cache
     fi
     local a
     for a in "$@"; do   # --version/--help would make a cache that knows none of the real work
-        case $a in --version|-V|--help|-h) exec "$JDK/bin/java" $flags -jar "$JAR" "$prog" "$@" ;; esac
+        case $a in --version|-V|--help|-h) exec "$java" $flags -jar "$JAR" "$prog" "$@" ;; esac
     done
     # First run of this program: record it (the JVM's own notices silenced, they would mix
     # with our output), then build the cache from the recording under a temporary name.
@@ -122,24 +125,76 @@ run_cli() {
     # (-XX:-AOTRecordTraining) gains about what it loses.
     conf="$cache.$$.conf"
     rc=0
-    "$JDK/bin/java" $flags -XX:AOTMode=record -XX:AOTConfiguration="$conf" \
+    "$java" $flags -XX:AOTMode=record -XX:AOTConfiguration="$conf" \
         -XX:+UnlockDiagnosticVMOptions -XX:-DisplayVMOutput -jar "$JAR" "$prog" "$@" || rc=$?
     if [ "$rc" = 0 ] && [ -s "$conf" ]; then
-        "$JDK/bin/java" $flags -XX:AOTMode=create -XX:AOTConfiguration="$conf" -XX:AOTCache="$cache.$$.aot" \
+        "$java" $flags -XX:AOTMode=create -XX:AOTConfiguration="$conf" -XX:AOTCache="$cache.$$.aot" \
             -jar "$JAR" >/dev/null 2>&1 && mv -f "$cache.$$.aot" "$cache.aot"
     fi
     rm -f "$conf" "$cache.$$.aot"
     exit "$rc"
 }
 
-# Removes cache file $1 if it is older than jar $2 or any jar beside it in target/lib: with
-# JDK 25 an AOT cache that no longer matches made a 64k-entry build 40% slower, and one the
-# JVM took for current ran the classes it holds, not the rebuilt jar's (tests are builtins, no
-# fork). Fails if the file is stale and stays, which a user who may not remove it (a checkout
-# built by root) must then run without.
+# The modules the commands use (jdeps: java.base, java.naming, java.net.http, java.sql), and
+# those a user's setting may call for: charsets and locale data for a locale, JFR to profile.
+RUNTIME_MODULES=java.base,java.naming,java.net.http,java.sql,jdk.charsets,jdk.jfr,jdk.localedata,jdk.unsupported
+
+# Sets RUNTIME to the Java home a JDK 25+ command runs on: our runtime of $JDK, made once under
+# directory $1 (jlink, 1-2 s), or $JDK itself where none can be made (no jlink, a read-only
+# checkout). The difference is its lib/classlist, which also names the lambda forms our
+# downcalls use (bin/lib/lambda-forms): the run that records an AOT cache rebuilds the JDK's
+# method handle holder classes from that file's list, and JDK 25 keeps no other forms, so with
+# the JDK's own list every run spun a dozen as classes. A mount spins 7 classes instead of 19
+# (bench/mount, 3 rounds taken in turns: 55.8-59.6 -> 50.4-52.8 ms, the same 36.2 MB); a scan
+# of the JDK's tree, 0.2 s, shows no difference.
+select_runtime() {
+    local rt="$1/runtime-${JDK##*/}"
+    RUNTIME=$JDK
+    if [ -x "$rt/bin/java" ] && runtime_current "$rt"; then
+        RUNTIME=$rt
+    elif [ -x "$JDK/bin/jlink" ] && [ -w "$1" ] && make_runtime "$rt"; then
+        RUNTIME=$rt
+    fi
+}
+
+# Whether runtime $1 was made from $JDK as it is now (same release file, modules no newer; an
+# updated JDK gets a new runtime) with the lambda form list as it is now (no fork: tests and
+# read are builtins).
+runtime_current() {
+    local mine theirs
+    [ ! "$1/lib/modules" -ot "$JDK/lib/modules" ] && [ ! "$1/lib/classlist" -ot "$REPO/bin/lib/lambda-forms" ] \
+        || return 1
+    { IFS= read -r -d '' mine <"$1/jdk.release"; IFS= read -r -d '' theirs <"$JDK/release"; } 2>/dev/null
+    [ -n "$mine" ] && [ "$mine" = "$theirs" ]
+}
+
+# Makes runtime $1 from $JDK: jlink into a temporary name, the lambda forms appended to its
+# class list, then renamed into place (a stale one moved aside first; a launcher that makes it
+# at the same time just loses the rename). Quiet: without it a command only starts slower.
+make_runtime() {
+    local tmp="$1.$$"
+    rm -rf "$tmp"
+    if "$JDK/bin/jlink" --add-modules "$RUNTIME_MODULES" --no-header-files --no-man-pages --output "$tmp" \
+            >/dev/null 2>&1 && grep -v '^#' "$REPO/bin/lib/lambda-forms" >>"$tmp/lib/classlist" \
+            && cp "$JDK/release" "$tmp/jdk.release"; then
+        if [ -e "$1" ]; then
+            mv -T "$1" "$1.old.$$" 2>/dev/null && rm -rf "$1.old.$$"
+        fi
+        mv -T "$tmp" "$1" 2>/dev/null
+    fi
+    rm -rf "$tmp"
+    [ -x "$1/bin/java" ] && runtime_current "$1"
+}
+
+# Removes cache file $1 if it is older than jar $2, any jar beside it in target/lib or any
+# further file named ($3...: the runtime's modules, which the JVM checks a cache against and
+# refuses one it was not made with): with JDK 25 an AOT cache that no longer matches made a
+# 64k-entry build 40% slower, and one the JVM took for current ran the classes it holds, not
+# the rebuilt jar's (tests are builtins, no fork). Fails if the file is stale and stays, which a
+# user who may not remove it (a checkout built by root) must then run without.
 stale_cache() {
     local j
-    for j in "$2" "${2%/*}"/lib/*.jar; do
+    for j in "$2" "${2%/*}"/lib/*.jar "${@:3}"; do
         if [ "$1" -ot "$j" ]; then
             rm -f "$1" 2>/dev/null
             [ ! -e "$1" ]

@@ -11,7 +11,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The launchers as users meet them: through symlinks, from anywhere, with an old java first on PATH. */
@@ -259,6 +261,75 @@ class LauncherTest {
         assertEquals(viaLauncher.out(), r.out());
         List<String> stubs = Files.readAllLines(log).stream().filter(l -> l.contains("DowncallStub")).toList();
         assertEquals(2, stubs.size(), String.join("\n", stubs));
+    }
+
+    @RegisterExtension
+    final MountGuard guard = new MountGuard();
+
+    /**
+     * On JDK 25+ the launcher runs its commands on a runtime of its own whose method handle holder
+     * classes have the lambda forms of our downcalls (bin/lib/lambda-forms): a form missing
+     * there is spun as a class at every start. Each kind of run (its own AOT cache) once to record
+     * its cache, then again with the JDK's resolution trace, which must name no form the holders
+     * lack. A change to the bindings that brings new forms fails here with the lines to add.
+     */
+    @Test
+    void everyLambdaFormOfACommandIsInTheHolderClasses() throws Exception {
+        assumeTrue("root".equals(System.getProperty("user.name")), "needs root: one of the commands is a mount");
+        Cli.Result feature = Cli.run("/bin/bash", "-c", "REPO=" + Cli.repo() + "; . \"$REPO/bin/lib/common.sh\";"
+                + " locate_jdk && jdk_feature_of \"$JDK\" && echo \"$JDK_FEATURE\"");
+        assertEquals(0, feature.exit(), feature.stderr());
+        assumeTrue(Integer.parseInt(feature.out().trim()) >= 25,
+                "the launcher's JDK is older than 25: it keeps the forms in a dynamic archive of its own");
+        MountGuard.assumeMountable();
+        Path inst = install();
+        Path src = Files.createDirectories(tmp.resolve("src/dir"));
+        Files.writeString(src.resolve("f"), "some content, more than 64 bytes, so that it is not inlined: 0123456789");
+        Files.createSymbolicLink(src.resolve("link"), Path.of("f"));
+        Files.setAttribute(src, "user:k", "v".getBytes(StandardCharsets.UTF_8));
+        Path dump = Files.writeString(tmp.resolve("tree.dump"), DUMP);
+        Path store = tmp.resolve("store");
+        Path image = tmp.resolve("a.cfs");
+        Path mnt = guard.mountpoint(tmp, "m");
+        String bin = inst.resolve("bin") + "/";
+        Path newStore = tmp.resolve("store2");
+        List<List<String>> runs = List.of(
+                List.of(bin + "mkcomposefs", "--print-digest-only", src.toString()),
+                List.of(bin + "mkcomposefs", "--digest-store=" + store, src.toString(), image.toString()),
+                List.of(bin + "mkcomposefs", "--digest-store=" + store, src.toString(), image.toString()),
+                List.of(bin + "mkcomposefs", "--from-file", dump.toString(), tmp.resolve("b.cfs").toString()),
+                List.of(bin + "composefs-info", "ls", image.toString()),
+                List.of(bin + "composefs-info", "measure-file", src.resolve("f").toString()),
+                List.of(bin + "composefs", "store", "fsck", store.toString()),
+                List.of(bin + "mount.composefs", image.toString(), mnt.toString(), "-o", "basedir=" + store));
+        for (List<String> run : runs) { // each records its kind's cache, the second into the store its own
+            runAndUnmount(run, Map.of(), mnt);
+        }
+        Set<String> missing = new java.util.TreeSet<>();
+        boolean intoNewStore = true;
+        for (List<String> run : runs) {
+            if (run.contains("--digest-store=" + store) && intoNewStore) { // the new store's cache again
+                run = List.of(run.get(0), "--digest-store=" + newStore, src.toString(), tmp.resolve("c.cfs").toString());
+                intoNewStore = false;
+            }
+            Cli.Result r = runAndUnmount(run, Map.of("JAVA_TOOL_OPTIONS", "-Djava.lang.invoke.MethodHandle.TRACE_RESOLVE=true"), mnt);
+            r.out().lines().filter(l -> l.startsWith("[LF_RESOLVE] ") && l.endsWith(" (fail)"))
+                    .forEach(l -> missing.add("@lambda-form-invoker " + l.substring(0, l.length() - " (fail)".length())));
+        }
+        try (var files = Files.list(inst.resolve("mount-helper/target/startup"))) {
+            assertTrue(files.anyMatch(f -> f.getFileName().toString().startsWith("runtime-")), "no runtime was made");
+        }
+        assertEquals(Set.of(), missing, "lines to add to bin/lib/lambda-forms");
+    }
+
+    /** Runs a command, which must succeed, and unmounts mnt after a mount. */
+    private static Cli.Result runAndUnmount(List<String> run, Map<String, String> env, Path mnt) throws Exception {
+        Cli.Result r = Cli.run(run, null, env);
+        assertEquals(0, r.exit(), run + ": " + r.stderr());
+        if (run.get(0).endsWith("mount.composefs")) {
+            assertEquals(0, Cli.run("/bin/umount", mnt.toString()).exit());
+        }
+        return r;
     }
 
     /** The jar the launchers run (mount-helper/target/mount-helper-VERSION.jar). */
