@@ -150,6 +150,7 @@ RUNTIME_MODULES=java.base,java.naming,java.net.http,java.sql,jdk.charsets,jdk.jf
 select_runtime() {
     local rt="$1/runtime-${JDK##*/}"
     RUNTIME=$JDK
+    [ -d "$1" ] || mkdir -p "$1" 2>/dev/null
     if [ -x "$rt/bin/java" ] && runtime_current "$rt"; then
         RUNTIME=$rt
     elif [ -x "$JDK/bin/jlink" ] && [ -w "$1" ] && make_runtime "$rt"; then
