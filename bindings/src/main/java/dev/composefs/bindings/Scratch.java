@@ -43,6 +43,11 @@ public final class Scratch implements SegmentAllocator, AutoCloseable {
         T run(Scratch scratch) throws SyscallException;
     }
 
+    /** Whether this scratch serves a thread's calls (made by {@link #open}), not just one call. */
+    boolean reused() {
+        return areaSize == AREA;
+    }
+
     /**
      * Runs body in scratch, taking back what it allocated when it returns; with scratch null,
      * in a scratch of its own, closed afterwards (what every call did before there were scratches).

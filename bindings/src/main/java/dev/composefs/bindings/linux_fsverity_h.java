@@ -66,7 +66,7 @@ public final class linux_fsverity_h {
             arg.set(C_INT, EA_BLOCK, 4096);
             if (signature != null) {
                 MemorySegment sig = arena.allocate(Math.max(1, signature.length));
-                MemorySegment.copy(signature, 0, sig, ValueLayout.JAVA_BYTE, 0, signature.length);
+                Native.copy(signature, 0, sig, 0, signature.length);
                 arg.set(C_INT, EA_SIG_SIZE, signature.length);
                 arg.set(C_LONG, EA_SIG_PTR, sig.address());
             }

@@ -2,7 +2,6 @@ package dev.composefs.bindings;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /** keyutils: add_key(2), through syscall(2) (libkeyutils is not a dependency). */
 public final class linux_keyctl_h {
@@ -17,7 +16,7 @@ public final class linux_keyctl_h {
             MemorySegment t = Native.cstr(arena, type);
             MemorySegment d = Native.cstr(arena, description);
             MemorySegment p = arena.allocate(Math.max(1, payload.length));
-            MemorySegment.copy(payload, 0, p, ValueLayout.JAVA_BYTE, 0, payload.length);
+            Native.copy(payload, 0, p, 0, payload.length);
             return (int) unistd_h.syscall("add_key", type + " key into keyring " + keyring, SYS_add_key,
                     t.address(), d.address(), p.address(), payload.length, keyring);
         }

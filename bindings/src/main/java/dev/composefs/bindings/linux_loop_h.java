@@ -72,7 +72,7 @@ public final class linux_loop_h {
             cfg.set(C_INT, LC_FLAGS, flags);
             byte[] name = backingName.getBytes(java.nio.charset.StandardCharsets.UTF_8);
             int n = Math.min(name.length, LO_NAME_SIZE - 1);
-            MemorySegment.copy(name, 0, cfg, C_CHAR, LC_FILE_NAME, n);
+            Native.copy(name, 0, cfg, LC_FILE_NAME, n);
             sys_ioctl_h.ioctl(loopFd, LOOP_CONFIGURE, cfg, "LOOP_CONFIGURE", loopPath);
         }
     }

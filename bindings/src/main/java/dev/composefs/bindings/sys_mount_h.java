@@ -152,7 +152,7 @@ public final class sys_mount_h {
     public static void fsconfigBinary(int fsfd, String key, byte[] value) throws SyscallException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment v = arena.allocate(Math.max(1, value.length));
-            MemorySegment.copy(value, 0, v, Native.C_CHAR, 0, value.length);
+            Native.copy(value, 0, v, 0, value.length);
             unistd_h.syscall("fsconfig", key + "=<" + value.length + " bytes>", unistd_h.SYS_fsconfig, fsfd,
                     FSCONFIG_SET_BINARY, addr(Native.cstr(arena, key)), addr(v), value.length);
         }

@@ -4,6 +4,7 @@ import static dev.composefs.bindings.fcntl_h.O_CLOEXEC;
 import static dev.composefs.bindings.fcntl_h.O_NONBLOCK;
 import static dev.composefs.bindings.fcntl_h.O_RDONLY;
 
+import dev.composefs.bindings.Native;
 import dev.composefs.bindings.SyscallException;
 import dev.composefs.bindings.fcntl_h;
 import dev.composefs.bindings.sys_stat_h;
@@ -11,7 +12,6 @@ import dev.composefs.bindings.unistd_h;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.Arrays;
 
@@ -91,7 +91,7 @@ public final class InputFiles {
                 if (n + k > data.length) {
                     data = Arrays.copyOf(data, (int) Math.min(max, Math.max(n + k, 2L * data.length)));
                 }
-                MemorySegment.copy(buf, ValueLayout.JAVA_BYTE, 0, data, n, (int) k);
+                Native.copy(buf, 0, data, n, (int) k);
                 n += (int) k;
             }
         }
