@@ -322,6 +322,45 @@ class LauncherTest {
         assertEquals(Set.of(), missing, "lines to add to bin/lib/lambda-forms");
     }
 
+    /**
+     * The runtime the launcher makes from its JDK is made again when the JDK changes (its release
+     * file differs), and a class data cache recorded on the old runtime is not used on the new one.
+     */
+    @Test
+    void theRuntimeIsMadeAgainForAnUpdatedJdk() throws Exception {
+        Cli.Result feature = Cli.run("/bin/bash", "-c", "REPO=" + Cli.repo() + "; . \"$REPO/bin/lib/common.sh\";"
+                + " locate_jdk && jdk_feature_of \"$JDK\" && echo \"$JDK_FEATURE\"");
+        assertEquals(0, feature.exit(), feature.stderr());
+        assumeTrue(Integer.parseInt(feature.out().trim()) >= 25, "the launcher's JDK is older than 25: it makes no runtime");
+        Path inst = install();
+        Path src = Files.createDirectories(tmp.resolve("src"));
+        Files.writeString(src.resolve("f"), "some content, more than 64 bytes, so that it is not inlined: 0123456789");
+        String mkcomposefs = inst.resolve("bin/mkcomposefs").toString();
+        Cli.Result first = Cli.run(mkcomposefs, "--print-digest-only", src.toString());
+        assertEquals(0, first.exit(), first.stderr());
+        Path startup = inst.resolve("mount-helper/target/startup");
+        Path runtime;
+        try (var files = Files.list(startup)) {
+            runtime = files.filter(f -> f.getFileName().toString().startsWith("runtime-")).findFirst().orElseThrow();
+        }
+        Path stamp = runtime.resolve("jdk.release");
+        Path modules = runtime.resolve("lib/modules");
+        java.nio.file.attribute.FileTime made = Files.getLastModifiedTime(modules);
+        Files.writeString(stamp, Files.readString(stamp).replace("JAVA_RUNTIME_VERSION=\"", "JAVA_RUNTIME_VERSION=\"0"));
+        Cli.Result again = Cli.run(mkcomposefs, "--print-digest-only", src.toString());
+        assertEquals(0, again.exit(), again.stderr());
+        assertEquals("", again.stderr());
+        assertEquals(first.out(), again.out());
+        assertFalse(Files.readString(stamp).contains("JAVA_RUNTIME_VERSION=\"0"), "the runtime was not made again");
+        assertTrue(Files.getLastModifiedTime(modules).compareTo(made) > 0, "the runtime's modules are the old ones");
+        try (var files = Files.list(startup)) {
+            for (Path cache : files.filter(f -> f.toString().endsWith(".aot")).toList()) {
+                assertFalse(Files.getLastModifiedTime(cache).compareTo(Files.getLastModifiedTime(modules)) < 0,
+                        cache + " is older than the runtime it would run on");
+            }
+        }
+    }
+
     /** Runs a command, which must succeed, and unmounts mnt after a mount (the launcher's or the jar's). */
     private static Cli.Result runAndUnmount(List<String> run, Map<String, String> env, Path mnt) throws Exception {
         Cli.Result r = Cli.run(run, null, env);
