@@ -137,13 +137,12 @@ run_cli() {
     # with our output), then build the cache from the recording under a temporary name.
     # The cache keeps that run's method profiles (JEP 515), which C1-only runs replay too: a
     # run like the recording one is faster for them, another slower (cs9 --from-file 0.195 ->
-    # 0.171 s, a 3000-entry dump 0.057 -> 0.061 s; a digest of the JDK's tree with a cache
-    # recorded on the 55k tree 0.178 -> 0.197 s): kept, as recording without them
-    # (-XX:-AOTRecordTraining) gains about what it loses.
+    # 0.171 s, a 3000-entry dump 0.057 -> 0.061 s): kept for dumps. Runs that hash record none
+    # (RECORD_FLAGS, hashing_flags), as a tree's size varies more from run to run than a dump's.
     conf="$cache.$$.conf"
     rc=0
     "$java" $flags -XX:AOTMode=record -XX:AOTConfiguration="$conf" \
-        -XX:+UnlockDiagnosticVMOptions -XX:-DisplayVMOutput -jar "$JAR" "$prog" "$@" || rc=$?
+        -XX:+UnlockDiagnosticVMOptions -XX:-DisplayVMOutput $RECORD_FLAGS -jar "$JAR" "$prog" "$@" || rc=$?
     if [ "$rc" = 0 ] && [ -s "$conf" ]; then
         "$java" $flags -XX:AOTMode=create -XX:AOTConfiguration="$conf" -XX:AOTCache="$cache.$$.aot" \
             -jar "$JAR" >/dev/null 2>&1 && mv -f "$cache.$$.aot" "$cache.aot"
@@ -236,6 +235,7 @@ jit_flags() {
     shift
     JIT_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn64m"
     JIT_KIND=c1
+    RECORD_FLAGS=
     case $prog in
         mkcomposefs)
             local store= path= take=
@@ -310,11 +310,17 @@ mount_flags() {
 # tree, bench/ingest); a small initial heap, since the collector's card and offset tables for
 # the default one (1/64 of memory, here 384 MiB) are written at start-up and count too (0.7 MB;
 # the heap grows as needed, with no full collection even at 200k entries); C2 otherwise.
-# Only such runs look for libcrypto: a mount's start-up does not.
+# Only such runs look for libcrypto: a mount's start-up does not. Their caches keep no method
+# profiles (-AOTRecordTraining; a diagnostic flag the recording run unlocks anyway): a replayed
+# profile compiles at start-up what the recording run found hot, and a run of another size pays
+# for it. Warm-store ingests, 8 runs each in turns, the JDK's tree and the 55k-file tree: with a
+# cache recorded on the 55k tree 222 and 872 ms, on the JDK's tree 204 and 884 ms, without
+# profiles 206 and 887 ms. Digest-only: 193-200 and 768-793 ms whatever the cache was recorded on.
 hashing_flags() {
     if have_libcrypto; then
         JIT_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn8m -Xms32m $NO_STACKMAP_C1"
         JIT_KIND=c1-hash
+        RECORD_FLAGS=-XX:-AOTRecordTraining
     else
         JIT_FLAGS="-XX:+UseParallelGC -Xmn64m"
         JIT_KIND=c2-hash
