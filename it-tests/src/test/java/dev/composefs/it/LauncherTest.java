@@ -21,6 +21,9 @@ class LauncherTest {
     @TempDir
     Path tmp;
 
+    @RegisterExtension
+    final MountGuard guard = new MountGuard();
+
     private static final String DUMP = "/ 4096 40755 2 0 0 0 1700000000.0 - - -\n"
             + "/hello 12 100644 1 0 0 0 1700000000.0 - hello\\x20world\\n - user.k=v\n"
             + "/big 100000 100644 1 0 0 0 1700000000.0 ab/cdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789 - -\n";
@@ -168,8 +171,7 @@ class LauncherTest {
         Path inst = install();
         Path target = inst.resolve("mount-helper/target");
         Path jar = launcherJar();
-        Path src = Files.createDirectories(tmp.resolve("src"));
-        Files.writeString(src.resolve("f"), "some content, more than 64 bytes, so that it is not inlined: 0123456789");
+        Path src = source("src");
         String mkcomposefs = inst.resolve("bin/mkcomposefs").toString();
         Cli.Result first = Cli.run(mkcomposefs, "--print-digest-only", src.toString()); // records the cache
         assertEquals(0, first.exit(), first.stderr());
@@ -202,8 +204,7 @@ class LauncherTest {
     @Test
     void runsIntoANewStoreAndIntoOneWithObjectsHaveCachesOfTheirOwn() throws Exception {
         Path inst = install();
-        Path src = Files.createDirectories(tmp.resolve("src"));
-        Files.writeString(src.resolve("f"), "some content, more than 64 bytes, so that it is not inlined: 0123456789");
+        Path src = source("src");
         String mkcomposefs = inst.resolve("bin/mkcomposefs").toString();
         Path store = tmp.resolve("store");
         Cli.Result r = Cli.run(mkcomposefs, "--digest-store=" + store, src.toString(), tmp.resolve("a.cfs").toString());
@@ -247,8 +248,7 @@ class LauncherTest {
     void aDirectoryScanLinksTwoDowncallShapes() throws Exception {
         assumeTrue(Files.exists(Path.of("/usr/lib/x86_64-linux-gnu/libcrypto.so.3")),
                 "needs x86-64 with libcrypto.so.3: elsewhere other calls go through their libc wrappers");
-        Path src = Files.createDirectories(tmp.resolve("src/dir"));
-        Files.writeString(src.resolve("f"), "some content, more than 64 bytes, so that it is not inlined: 0123456789");
+        Path src = source("src/dir");
         Files.createSymbolicLink(src.resolve("link"), Path.of("f"));
         Files.setAttribute(src, "user:k", "v".getBytes(StandardCharsets.UTF_8));
         Path jar = launcherJar();
@@ -263,9 +263,6 @@ class LauncherTest {
         assertEquals(2, stubs.size(), String.join("\n", stubs));
     }
 
-    @RegisterExtension
-    final MountGuard guard = new MountGuard();
-
     /**
      * On JDK 25+ the launcher runs its commands on a runtime of its own whose method handle holder
      * classes have the lambda forms of our downcalls (bin/lib/lambda-forms): a form missing
@@ -276,15 +273,10 @@ class LauncherTest {
     @Test
     void everyLambdaFormOfACommandIsInTheHolderClasses() throws Exception {
         assumeTrue("root".equals(System.getProperty("user.name")), "needs root: one of the commands is a mount");
-        Cli.Result feature = Cli.run("/bin/bash", "-c", "REPO=" + Cli.repo() + "; . \"$REPO/bin/lib/common.sh\";"
-                + " locate_jdk && jdk_feature_of \"$JDK\" && echo \"$JDK_FEATURE\"");
-        assertEquals(0, feature.exit(), feature.stderr());
-        assumeTrue(Integer.parseInt(feature.out().trim()) >= 25,
-                "the launcher's JDK is older than 25: it keeps the forms in a dynamic archive of its own");
+        assumeRuntimeMade("the launcher's JDK is older than 25: it keeps the forms in a dynamic archive of its own");
         MountGuard.assumeMountable();
         Path inst = install();
-        Path src = Files.createDirectories(tmp.resolve("src/dir"));
-        Files.writeString(src.resolve("f"), "some content, more than 64 bytes, so that it is not inlined: 0123456789");
+        Path src = source("src/dir");
         Files.createSymbolicLink(src.resolve("link"), Path.of("f"));
         Files.setAttribute(src, "user:k", "v".getBytes(StandardCharsets.UTF_8));
         Path dump = Files.writeString(tmp.resolve("tree.dump"), DUMP);
@@ -316,9 +308,7 @@ class LauncherTest {
             r.out().lines().filter(l -> l.startsWith("[LF_RESOLVE] ") && l.endsWith(" (fail)"))
                     .forEach(l -> missing.add("@lambda-form-invoker " + l.substring(0, l.length() - " (fail)".length())));
         }
-        try (var files = Files.list(inst.resolve("mount-helper/target/startup"))) {
-            assertTrue(files.anyMatch(f -> f.getFileName().toString().startsWith("runtime-")), "no runtime was made");
-        }
+        assertTrue(runtime(inst).isPresent(), "no runtime was made");
         assertEquals(Set.of(), missing, "lines to add to bin/lib/lambda-forms");
     }
 
@@ -328,21 +318,14 @@ class LauncherTest {
      */
     @Test
     void theRuntimeIsMadeAgainForAnUpdatedJdk() throws Exception {
-        Cli.Result feature = Cli.run("/bin/bash", "-c", "REPO=" + Cli.repo() + "; . \"$REPO/bin/lib/common.sh\";"
-                + " locate_jdk && jdk_feature_of \"$JDK\" && echo \"$JDK_FEATURE\"");
-        assertEquals(0, feature.exit(), feature.stderr());
-        assumeTrue(Integer.parseInt(feature.out().trim()) >= 25, "the launcher's JDK is older than 25: it makes no runtime");
+        assumeRuntimeMade("the launcher's JDK is older than 25: it makes no runtime");
         Path inst = install();
-        Path src = Files.createDirectories(tmp.resolve("src"));
-        Files.writeString(src.resolve("f"), "some content, more than 64 bytes, so that it is not inlined: 0123456789");
+        Path src = source("src");
         String mkcomposefs = inst.resolve("bin/mkcomposefs").toString();
         Cli.Result first = Cli.run(mkcomposefs, "--print-digest-only", src.toString());
         assertEquals(0, first.exit(), first.stderr());
         Path startup = inst.resolve("mount-helper/target/startup");
-        Path runtime;
-        try (var files = Files.list(startup)) {
-            runtime = files.filter(f -> f.getFileName().toString().startsWith("runtime-")).findFirst().orElseThrow();
-        }
+        Path runtime = runtime(inst).orElseThrow();
         Path stamp = runtime.resolve("jdk.release");
         Path modules = runtime.resolve("lib/modules");
         java.nio.file.attribute.FileTime made = Files.getLastModifiedTime(modules);
@@ -367,8 +350,7 @@ class LauncherTest {
      */
     @Test
     void theLauncherForksNothingOnTheWayToJava() throws Exception {
-        Path src = Files.createDirectories(tmp.resolve("src"));
-        Files.writeString(src.resolve("f"), "some content, more than 64 bytes, so that it is not inlined: 0123456789");
+        Path src = source("src");
         Cli.Result first = Cli.run("mkcomposefs", "--print-digest-only", src.toString()); // the cache, if none yet
         assertEquals(0, first.exit(), first.stderr());
         Path trace = tmp.resolve("exec.log");
@@ -386,7 +368,7 @@ class LauncherTest {
     private static Cli.Result runAndUnmount(List<String> run, Map<String, String> env, Path mnt) throws Exception {
         Cli.Result r = Cli.run(run, null, env);
         assertEquals(0, r.exit(), run + ": " + r.stderr());
-        if (run.get(0).endsWith("mount.composefs") || run.contains("mount.composefs")) {
+        if (run.stream().anyMatch(a -> a.endsWith("mount.composefs"))) {
             assertEquals(0, Cli.run("/bin/umount", mnt.toString()).exit());
         }
         return r;
@@ -395,14 +377,13 @@ class LauncherTest {
     /**
      * A plain mount copies its strings and paths into native memory without
      * MemorySegment.copy(array, ...), whose switch on the array's type spins a class at its first
-     * use; the class-file code that spins it was 0.9 MB of the helper's peak RSS (Native.copy).
+     * use, every run: 0.9 MB more of the helper's peak RSS (Native.copy).
      * The jar is run by java itself, with the class log the launcher silences.
      */
     @Test
     void aPlainMountSpinsNoTypeSwitchForItsCopies() throws Exception {
         MountGuard.assumeMountable();
-        Path src = Files.createDirectories(tmp.resolve("src"));
-        Files.writeString(src.resolve("f"), "some content, more than 64 bytes, so that it is not inlined: 0123456789");
+        Path src = source("src");
         Path store = tmp.resolve("store");
         Path image = tmp.resolve("a.cfs");
         Cli.Result made = Cli.run("mkcomposefs", "--digest-store=" + store, src.toString(), image.toString());
@@ -415,6 +396,28 @@ class LauncherTest {
         List<String> classes = Files.readAllLines(log);
         assertTrue(classes.stream().anyMatch(l -> l.contains("DowncallStub")), "the log shows the classes spun");
         assertEquals(List.of(), classes.stream().filter(l -> l.contains("BaseAndScale$$TypeSwitch")).toList());
+    }
+
+    /** A directory under tmp with one file, f, long enough to go to the store rather than inline. */
+    private Path source(String dir) throws java.io.IOException {
+        Path src = Files.createDirectories(tmp.resolve(dir));
+        Files.writeString(src.resolve("f"), "some content, more than 64 bytes, so that it is not inlined: 0123456789");
+        return src;
+    }
+
+    /** Skips the calling test, saying why, unless the launcher's JDK is one it makes a runtime of (25+). */
+    private static void assumeRuntimeMade(String why) throws Exception {
+        Cli.Result feature = Cli.run("/bin/bash", "-c", "REPO=" + Cli.repo() + "; . \"$REPO/bin/lib/common.sh\";"
+                + " locate_jdk && jdk_feature_of \"$JDK\" && echo \"$JDK_FEATURE\"");
+        assertEquals(0, feature.exit(), feature.stderr());
+        assumeTrue(Integer.parseInt(feature.out().trim()) >= 25, why);
+    }
+
+    /** The runtime the launcher installed at inst made from its JDK, if it made one. */
+    private static java.util.Optional<Path> runtime(Path inst) throws java.io.IOException {
+        try (var files = Files.list(inst.resolve("mount-helper/target/startup"))) {
+            return files.filter(f -> f.getFileName().toString().startsWith("runtime-")).findFirst();
+        }
     }
 
     /** The jar the launchers run (mount-helper/target/mount-helper-VERSION.jar). */
