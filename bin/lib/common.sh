@@ -176,14 +176,15 @@ select_runtime() {
 }
 
 # Whether runtime $1 was made from $JDK as it is now (same release file, modules no newer; an
-# updated JDK gets a new runtime) with the lambda form list as it is now (no fork: tests and
-# read are builtins).
+# updated JDK gets a new runtime) with the lambda form list and RUNTIME_MODULES as they are now
+# (an updated checkout may need another module; no fork: tests and read are builtins).
 runtime_current() {
-    local mine theirs
+    local mine= theirs= modules=
     [ ! "$1/lib/modules" -ot "$JDK/lib/modules" ] && [ ! "$1/lib/classlist" -ot "$REPO/bin/lib/lambda-forms" ] \
         || return 1
-    { IFS= read -r -d '' mine <"$1/jdk.release"; IFS= read -r -d '' theirs <"$JDK/release"; } 2>/dev/null
-    [ -n "$mine" ] && [ "$mine" = "$theirs" ]
+    { IFS= read -r -d '' mine <"$1/jdk.release"; IFS= read -r -d '' theirs <"$JDK/release"
+        IFS= read -r modules <"$1/composefs.modules"; } 2>/dev/null
+    [ -n "$mine" ] && [ "$mine" = "$theirs" ] && [ "$modules" = "$RUNTIME_MODULES" ]
 }
 
 # Makes runtime $1 from $JDK: jlink into a temporary name, the lambda forms appended to its
@@ -194,7 +195,7 @@ make_runtime() {
     rm -rf "$tmp"
     if "$JDK/bin/jlink" --add-modules "$RUNTIME_MODULES" --no-header-files --no-man-pages --output "$tmp" \
             >/dev/null 2>&1 && grep -v '^#' "$REPO/bin/lib/lambda-forms" >>"$tmp/lib/classlist" \
-            && cp "$JDK/release" "$tmp/jdk.release"; then
+            && cp "$JDK/release" "$tmp/jdk.release" && echo "$RUNTIME_MODULES" >"$tmp/composefs.modules"; then
         if [ -e "$1" ]; then
             mv -T "$1" "$1.old.$$" 2>/dev/null && rm -rf "$1.old.$$"
         fi

@@ -318,6 +318,20 @@ class LauncherTest {
      */
     @Test
     void theRuntimeIsMadeAgainForAnUpdatedJdk() throws Exception {
+        runtimeMadeAgainAfter("jdk.release", stamp -> stamp.replace("JAVA_RUNTIME_VERSION=\"", "JAVA_RUNTIME_VERSION=\"0"));
+    }
+
+    /** A checkout updated to another module list (a command may need a module more) gets a new runtime too. */
+    @Test
+    void theRuntimeIsMadeAgainForAnotherModuleList() throws Exception {
+        runtimeMadeAgainAfter("composefs.modules", list -> list.replace("java.base,", ""));
+    }
+
+    /**
+     * Makes the runtime, changes its stamp file by edit, and checks that the next command makes
+     * the runtime again, with the same output, and leaves no cache older than the new runtime.
+     */
+    private void runtimeMadeAgainAfter(String stampFile, java.util.function.UnaryOperator<String> edit) throws Exception {
         assumeRuntimeMade("the launcher's JDK is older than 25: it makes no runtime");
         Path inst = install();
         Path src = source("src");
@@ -326,15 +340,18 @@ class LauncherTest {
         assertEquals(0, first.exit(), first.stderr());
         Path startup = inst.resolve("mount-helper/target/startup");
         Path runtime = runtime(inst).orElseThrow();
-        Path stamp = runtime.resolve("jdk.release");
+        Path stamp = runtime.resolve(stampFile);
         Path modules = runtime.resolve("lib/modules");
         java.nio.file.attribute.FileTime made = Files.getLastModifiedTime(modules);
-        Files.writeString(stamp, Files.readString(stamp).replace("JAVA_RUNTIME_VERSION=\"", "JAVA_RUNTIME_VERSION=\"0"));
+        String current = Files.readString(stamp);
+        String edited = edit.apply(current);
+        assertFalse(edited.equals(current), stampFile + " was not changed: " + current);
+        Files.writeString(stamp, edited);
         Cli.Result again = Cli.run(mkcomposefs, "--print-digest-only", src.toString());
         assertEquals(0, again.exit(), again.stderr());
         assertEquals("", again.stderr());
         assertEquals(first.out(), again.out());
-        assertFalse(Files.readString(stamp).contains("JAVA_RUNTIME_VERSION=\"0"), "the runtime was not made again");
+        assertEquals(current, Files.readString(stamp), "the runtime was not made again");
         assertTrue(Files.getLastModifiedTime(modules).compareTo(made) > 0, "the runtime's modules are the old ones");
         try (var files = Files.list(startup)) {
             for (Path cache : files.filter(f -> f.toString().endsWith(".aot")).toList()) {
