@@ -224,6 +224,39 @@ class LauncherTest {
         }
     }
 
+    /**
+     * A run that signs records a class data cache of its own, and so does each composefs
+     * subcommand: a cache loads at start-up every class its recording run loaded, and one
+     * recorded by a signing run made every later digest-only scan load the signature code's 640
+     * classes (the JDK's tree: 0.20 -> 0.30 s, 44 -> 63 MB peak RSS).
+     */
+    @Test
+    void signingRunsAndEachSubcommandRecordCachesOfTheirOwn() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/openssl")), "openssl is not installed");
+        Path inst = install();
+        Path src = source("src");
+        Path key = tmp.resolve("key.pem");
+        Path cert = tmp.resolve("cert.pem");
+        assertEquals(0, Cli.run("/usr/bin/openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                "-out", key.toString()).exit());
+        assertEquals(0, Cli.run("/usr/bin/openssl", "req", "-new", "-x509", "-key", key.toString(), "-out", cert.toString(),
+                "-days", "1", "-subj", "/CN=launcher test").exit());
+        String bin = inst.resolve("bin") + "/";
+        Path image = tmp.resolve("a.cfs");
+        List<List<String>> runs = List.of(
+                List.of(bin + "mkcomposefs", "--sign-key=" + key, "--sign-cert=" + cert, src.toString(), image.toString()),
+                List.of(bin + "mkcomposefs", "--print-digest-only", src.toString()),
+                List.of(bin + "composefs", "sign", "--key=" + key, "--cert=" + cert, image.toString(),
+                        tmp.resolve("a.sig").toString()),
+                List.of(bin + "composefs", "fstab-line", "--options=basedir=/srv/objects", image.toString(), "/mnt/a"));
+        for (List<String> run : runs) {
+            Cli.Result r = Cli.run(run, null, Map.of());
+            assertEquals(0, r.exit(), run + ": " + r.stderr());
+        }
+        assertEquals(List.of("composefs-*-line", "composefs-*-sign", "mkcomposefs-*-hash", "mkcomposefs-*-sign"),
+                caches(inst));
+    }
+
     /** A copy of the launchers with the built jar and its class path, and no class data cache yet. */
     private Path install() throws Exception {
         Path inst = tmp.resolve("inst");
