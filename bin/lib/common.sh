@@ -302,14 +302,19 @@ has_objects() {
 # arenas and code (bench/mount: 62 -> 55 ms, 46 -> 38 MB peak RSS). Mounts that hash the image
 # or walk its tree keep C1: digest=, signature=, verity, tryverity (matched anywhere in the
 # arguments, so at worst a path with such a word in it mounts with C1), and kernels with the
-# composefs driver, which is given the tree. -UsePerfData: no hsperfdata file for jps to find.
+# composefs driver, which is given the tree; a mount with signature= has a cache of its own,
+# since it loads the signature code. -UsePerfData: no hsperfdata file for jps to find.
 # A 16 MiB initial heap: the collector's tables for the default one (1/64 of memory) are written
 # at start-up (0.6 MB of a mount's peak RSS on a 24 GiB machine, bench/mount).
 mount_flags() {
-    local a b
+    local a b c1=
     for a in "$@"; do
-        case $a in *digest=* | *signature=* | *verity*) return ;; esac
+        case $a in
+            *signature=*) JIT_KIND=c1-sign; return ;;
+            *digest=* | *verity*) c1=1 ;;
+        esac
     done
+    [ -z "$c1" ] || return
     if [ -r /proc/filesystems ]; then
         while read -r a b; do # "nodev<TAB>name" or "<TAB>name"
             [ "$a" = composefs ] || [ "$b" = composefs ] && return

@@ -232,15 +232,11 @@ class LauncherTest {
      */
     @Test
     void signingRunsAndEachSubcommandRecordCachesOfTheirOwn() throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/openssl")), "openssl is not installed");
         Path inst = install();
         Path src = source("src");
         Path key = tmp.resolve("key.pem");
         Path cert = tmp.resolve("cert.pem");
-        assertEquals(0, Cli.run("/usr/bin/openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
-                "-out", key.toString()).exit());
-        assertEquals(0, Cli.run("/usr/bin/openssl", "req", "-new", "-x509", "-key", key.toString(), "-out", cert.toString(),
-                "-days", "1", "-subj", "/CN=launcher test").exit());
+        keyAndCert(key, cert);
         String bin = inst.resolve("bin") + "/";
         Path image = tmp.resolve("a.cfs");
         List<List<String>> runs = List.of(
@@ -255,6 +251,41 @@ class LauncherTest {
         }
         assertEquals(List.of("composefs-*-line", "composefs-*-sign", "mkcomposefs-*-hash", "mkcomposefs-*-sign"),
                 caches(inst));
+    }
+
+    /** A mount with signature= has a cache of its own too: it loads the signature code, which other mounts do not. */
+    @Test
+    void aMountWithASignatureRecordsACacheOfItsOwn() throws Exception {
+        MountGuard.assumeMountable();
+        Path inst = install();
+        Path src = source("src");
+        Path key = tmp.resolve("key.pem");
+        Path cert = tmp.resolve("cert.pem");
+        keyAndCert(key, cert);
+        String bin = inst.resolve("bin") + "/";
+        Path store = tmp.resolve("store");
+        Path image = tmp.resolve("a.cfs");
+        Path mnt = guard.mountpoint(tmp, "m");
+        // this host's stores may lack fs-verity: signature= implies verity, tryverity relaxes the objects only
+        List<List<String>> runs = List.of(
+                List.of(bin + "mkcomposefs", "--digest-store=" + store, "--sign-key=" + key, "--sign-cert=" + cert,
+                        src.toString(), image.toString()),
+                List.of(bin + "mount.composefs", image.toString(), mnt.toString(), "-o",
+                        "basedir=" + store + ",signature=" + image + ".sig,trust=" + cert + ",tryverity"),
+                List.of(bin + "mount.composefs", image.toString(), mnt.toString(), "-o", "basedir=" + store + ",tryverity"));
+        for (List<String> run : runs) {
+            runAndUnmount(run, Map.of(), mnt);
+        }
+        assertEquals(List.of("mkcomposefs-*-sign", "mount.composefs-*-c1", "mount.composefs-*-sign"), caches(inst));
+    }
+
+    /** An RSA key and a self-signed certificate for it, made by openssl. */
+    private static void keyAndCert(Path key, Path cert) throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/openssl")), "openssl is not installed");
+        assertEquals(0, Cli.run("/usr/bin/openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                "-out", key.toString()).exit());
+        assertEquals(0, Cli.run("/usr/bin/openssl", "req", "-new", "-x509", "-key", key.toString(), "-out", cert.toString(),
+                "-days", "1", "-subj", "/CN=launcher test").exit());
     }
 
     /** A copy of the launchers with the built jar and its class path, and no class data cache yet. */
