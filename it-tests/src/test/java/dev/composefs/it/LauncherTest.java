@@ -232,60 +232,56 @@ class LauncherTest {
      */
     @Test
     void signingRunsAndEachSubcommandRecordCachesOfTheirOwn() throws Exception {
-        Path inst = install();
-        Path src = source("src");
-        Path key = tmp.resolve("key.pem");
-        Path cert = tmp.resolve("cert.pem");
-        keyAndCert(key, cert);
-        String bin = inst.resolve("bin") + "/";
-        Path image = tmp.resolve("a.cfs");
-        List<List<String>> runs = List.of(
-                List.of(bin + "mkcomposefs", "--sign-key=" + key, "--sign-cert=" + cert, src.toString(), image.toString()),
-                List.of(bin + "mkcomposefs", "--print-digest-only", src.toString()),
-                List.of(bin + "composefs", "sign", "--key=" + key, "--cert=" + cert, image.toString(),
-                        tmp.resolve("a.sig").toString()),
-                List.of(bin + "composefs", "fstab-line", "--options=basedir=/srv/objects", image.toString(), "/mnt/a"));
-        for (List<String> run : runs) {
-            Cli.Result r = Cli.run(run, null, Map.of());
-            assertEquals(0, r.exit(), run + ": " + r.stderr());
+        Signing s = signing();
+        String image = tmp.resolve("a.cfs").toString();
+        for (List<String> run : List.of(
+                List.of(s.bin("mkcomposefs"), "--sign-key=" + s.key(), "--sign-cert=" + s.cert(), s.src(), image),
+                List.of(s.bin("mkcomposefs"), "--print-digest-only", s.src()),
+                List.of(s.bin("composefs"), "sign", "--key=" + s.key(), "--cert=" + s.cert(), image, image + ".sig"),
+                List.of(s.bin("composefs"), "fstab-line", "--options=basedir=/srv/objects", image, "/mnt/a"))) {
+            runAndUnmount(run, Map.of(), null);
         }
         assertEquals(List.of("composefs-*-line", "composefs-*-sign", "mkcomposefs-*-hash", "mkcomposefs-*-sign"),
-                caches(inst));
+                caches(s.inst()));
     }
 
     /** A mount with signature= has a cache of its own too: it loads the signature code, which other mounts do not. */
     @Test
     void aMountWithASignatureRecordsACacheOfItsOwn() throws Exception {
         MountGuard.assumeMountable();
-        Path inst = install();
-        Path src = source("src");
-        Path key = tmp.resolve("key.pem");
-        Path cert = tmp.resolve("cert.pem");
-        keyAndCert(key, cert);
-        String bin = inst.resolve("bin") + "/";
-        Path store = tmp.resolve("store");
-        Path image = tmp.resolve("a.cfs");
+        Signing s = signing();
+        String store = tmp.resolve("store").toString();
+        String image = tmp.resolve("a.cfs").toString();
         Path mnt = guard.mountpoint(tmp, "m");
         // this host's stores may lack fs-verity: signature= implies verity, tryverity relaxes the objects only
-        List<List<String>> runs = List.of(
-                List.of(bin + "mkcomposefs", "--digest-store=" + store, "--sign-key=" + key, "--sign-cert=" + cert,
-                        src.toString(), image.toString()),
-                List.of(bin + "mount.composefs", image.toString(), mnt.toString(), "-o",
-                        "basedir=" + store + ",signature=" + image + ".sig,trust=" + cert + ",tryverity"),
-                List.of(bin + "mount.composefs", image.toString(), mnt.toString(), "-o", "basedir=" + store + ",tryverity"));
-        for (List<String> run : runs) {
+        for (List<String> run : List.of(
+                List.of(s.bin("mkcomposefs"), "--digest-store=" + store, "--sign-key=" + s.key(), "--sign-cert=" + s.cert(),
+                        s.src(), image),
+                List.of(s.bin("mount.composefs"), image, mnt.toString(), "-o",
+                        "basedir=" + store + ",signature=" + image + ".sig,trust=" + s.cert() + ",tryverity"),
+                List.of(s.bin("mount.composefs"), image, mnt.toString(), "-o", "basedir=" + store + ",tryverity"))) {
             runAndUnmount(run, Map.of(), mnt);
         }
-        assertEquals(List.of("mkcomposefs-*-sign", "mount.composefs-*-c1", "mount.composefs-*-sign"), caches(inst));
+        assertEquals(List.of("mkcomposefs-*-sign", "mount.composefs-*-c1", "mount.composefs-*-sign"), caches(s.inst()));
     }
 
-    /** An RSA key and a self-signed certificate for it, made by openssl. */
-    private static void keyAndCert(Path key, Path cert) throws Exception {
+    /** A launcher installed without caches, a source tree, and an RSA key with its self-signed certificate. */
+    private record Signing(Path inst, String src, String key, String cert) {
+        String bin(String program) {
+            return inst.resolve("bin").resolve(program).toString();
+        }
+    }
+
+    /** The key and certificate are made by openssl. */
+    private Signing signing() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/openssl")), "openssl is not installed");
+        String key = tmp.resolve("key.pem").toString();
+        String cert = tmp.resolve("cert.pem").toString();
         assertEquals(0, Cli.run("/usr/bin/openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
-                "-out", key.toString()).exit());
-        assertEquals(0, Cli.run("/usr/bin/openssl", "req", "-new", "-x509", "-key", key.toString(), "-out", cert.toString(),
-                "-days", "1", "-subj", "/CN=launcher test").exit());
+                "-out", key).exit());
+        assertEquals(0, Cli.run("/usr/bin/openssl", "req", "-new", "-x509", "-key", key, "-out", cert, "-days", "1",
+                "-subj", "/CN=launcher test").exit());
+        return new Signing(install(), source("src").toString(), key, cert);
     }
 
     /** A copy of the launchers with the built jar and its class path, and no class data cache yet. */
