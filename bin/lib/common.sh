@@ -252,7 +252,7 @@ jit_flags() {
                     --digest-store=*) store=-store path=${a#--digest-store=} ;;
                     --sign-key | --sign-cert) sign=-sign take=value ;;
                     --sign-key=* | --sign-cert=*) sign=-sign ;;
-                    --min-version | --max-version | --threads | --format) take=value ;;
+                    --min-version | --max-version | --threads | --format) take=value ;; # as MkComposefs.takesValue
                 esac
             done
             # A run that signs has a cache of its own: one recorded by a signing run made every

@@ -150,13 +150,13 @@ public final class Main {
      */
     private static CommandLine umbrella(Io io, String first) {
         CommandLine cl = new CommandLine(new Umbrella());
-        Object only = first.startsWith("generate-") ? null : subcommand(first, io);
+        boolean describesAll = first.equals("generate-completion") || first.equals("generate-man-pages");
+        Object only = describesAll ? null : subcommand(first, io);
+        if (only != null) {
+            return cl.addSubcommand(first, only);
+        }
         for (String name : SUBCOMMANDS) {
-            if (only == null) {
-                cl.addSubcommand(name, subcommand(name, io));
-            } else if (name.equals(first)) {
-                cl.addSubcommand(name, only);
-            }
+            cl.addSubcommand(name, subcommand(name, io));
         }
         return cl;
     }
