@@ -75,9 +75,8 @@ class LauncherTest {
     }
 
     /**
-     * A run of one composefs subcommand makes only that one's picocli model: picocli's classes
-     * are Java 5 class files, which no class data cache holds, and reflecting over every command
-     * was 10-20 ms of each run (the OCI hook runs twice per container). The jar is run by java
+     * A run of one composefs subcommand makes only that one's picocli model: reflecting over
+     * every command was 10-20 ms of each run (the OCI hook runs twice per container). The jar is run by java
      * itself, with the class log the launcher silences.
      */
     @Test
@@ -94,6 +93,44 @@ class LauncherTest {
                 "EnableVerityCommand", "ManPages")) {
             assertFalse(loaded.contains(" dev.composefs.cli." + other + " source:"), other + " was loaded");
         }
+    }
+
+    /**
+     * A picocli command's run takes picocli's classes from its class data cache. picocli's jar
+     * holds Java 5 class files, which no AOT cache keeps, so they were loaded and verified from
+     * the jar in every run: 35 ms of a 137 ms `composefs fstab-line`, twice per container for the
+     * OCI hook. The build compiles picocli's sources as current class files (picocli-recompiled).
+     * The cache is the one the launcher recorded, run with the launcher's flags and the class
+     * log the launcher silences.
+     */
+    @Test
+    void aPicocliCommandTakesPicocliFromItsCache() throws Exception {
+        assumeRuntimeMade("the launcher's JDK is older than 25: it keeps a dynamic archive, no AOT cache");
+        Path inst = install();
+        List<String> args = List.of("fstab-line", "--options=basedir=/srv/objects", "/srv/a.cfs", "/mnt/a");
+        List<String> viaLauncher = new java.util.ArrayList<>(List.of(inst.resolve("bin/composefs").toString()));
+        viaLauncher.addAll(args);
+        Cli.Result recorded = Cli.run(viaLauncher, null, Map.of());
+        assertEquals(0, recorded.exit(), recorded.stderr());
+        Path cache;
+        try (var files = Files.list(inst.resolve("mount-helper/target/startup"))) {
+            cache = files.filter(f -> f.toString().endsWith("-fstab-line.aot")).findFirst().orElseThrow();
+        }
+        Path log = tmp.resolve("classes.log");
+        List<String> withLog = new java.util.ArrayList<>(List.of("/bin/bash", "-c",
+                "REPO=$1; shift; . \"$REPO/bin/lib/common.sh\" && locate_jdk"
+                        + " && select_runtime \"$REPO/mount-helper/target/startup\" && jit_flags composefs \"$@\""
+                        + " && exec \"$RUNTIME/bin/java\" $JIT_FLAGS -XX:AOTCache=\"$AOT\" -Xlog:class+load=info:file=\"$LOG\""
+                        + " -jar \"$REPO\"/mount-helper/target/mount-helper-*.jar composefs \"$@\"",
+                "-", inst.toString()));
+        withLog.addAll(args);
+        Cli.Result r = Cli.run(withLog, null, Map.of("AOT", cache.toString(), "LOG", log.toString()));
+        assertEquals(0, r.exit(), r.stderr());
+        assertEquals(recorded.out(), r.out());
+        List<String> picocli = Files.readAllLines(log).stream().filter(l -> l.contains(" picocli.")).toList();
+        assertTrue(picocli.size() > 100, "picocli's classes loaded: " + picocli.size());
+        assertEquals(List.of(), picocli.stream().filter(l -> !l.endsWith(" source: shared objects file")).toList(),
+                "picocli's classes not from the cache");
     }
 
     /** Man pages for every subcommand, from the picocli model, that groff renders without a warning. */

@@ -142,8 +142,8 @@ public final class Main {
      * `composefs` and its subcommands, each made with this invocation's streams; picocli
      * generates their help and, through generate-completion, a bash completion script. A run of
      * one subcommand (first is its name) gets only that one: picocli reflects over every command
-     * it is given, in its own classes, Java 5 class files that no class data cache holds. A
-     * 'composefs fstab-line' took 121 ms with all of them, 111 ms with its own; the OCI hook,
+     * it is given. A 'composefs fstab-line' took 121 ms with all of them, 111 ms with its own
+     * (while picocli's classes still came from its jar, see picocli-recompiled); the OCI hook,
      * which runs twice per container, added 291-299 ms to a container's start, now 263-271 ms.
      * The commands that describe the whole (help, completion, man pages) and a name that is none
      * get them all.
