@@ -356,6 +356,35 @@ class LauncherTest {
         assertEquals(List.of("composefs-*-hook", "composefs-*-inside", "mkcomposefs-*-newstore"), caches(inst));
     }
 
+    /**
+     * An installation missing a jar of its class path (a partial copy, a package that lost one)
+     * fails with one line naming the class, as every other failure does, not with the JVM's
+     * stack trace: on the lean path (mkcomposefs signing without Bouncy Castle's provider) and
+     * on picocli's (any composefs subcommand without picocli).
+     */
+    @Test
+    void aJarMissingFromTheClassPathIsOneLine() throws Exception {
+        Signing s = signing();
+        Path lib = s.inst().resolve("mount-helper/target/lib");
+        try (var jars = Files.list(lib)) {
+            for (Path jar : jars.filter(j -> j.getFileName().toString().matches("(bcprov|picocli).*\\.jar")).toList()) {
+                Files.delete(jar);
+            }
+        }
+        Cli.Result sign = Cli.run(s.bin("mkcomposefs"), "--sign-key=" + s.key(), "--sign-cert=" + s.cert(), s.src(),
+                tmp.resolve("a.cfs").toString());
+        assertEquals(1, sign.exit());
+        List<String> said = sign.stderr().lines().toList();
+        assertEquals(1, said.size(), sign.stderr());
+        assertTrue(said.get(0).startsWith("mkcomposefs: internal error: java.lang.NoClassDefFoundError: org/bouncycastle/"),
+                said.get(0));
+        assertFalse(Files.exists(tmp.resolve("a.cfs")), "no image without its signature");
+        Cli.Result fstab = Cli.run(s.bin("composefs"), "fstab-line", "--options=basedir=/srv/objects", "/srv/a.cfs", "/mnt/a");
+        assertEquals(1, fstab.exit());
+        assertEquals(List.of("composefs: internal error: java.lang.NoClassDefFoundError: picocli/CommandLine"),
+                fstab.stderr().lines().toList());
+    }
+
     /** A launcher installed without caches, a source tree, and an RSA key with its self-signed certificate. */
     private record Signing(Path inst, String src, String key, String cert) {
         String bin(String program) {

@@ -58,6 +58,12 @@ final class MountGuard implements BeforeEachCallback, AfterEachCallback {
         return p;
     }
 
+    /** An existing directory the test mounts over (a bind mount onto itself), unmounted after the test whatever happens. */
+    Path mountedOver(Path dir) {
+        mountpoints.add(dir);
+        return dir;
+    }
+
     Set<String> loopsBefore() {
         return loopsBefore;
     }

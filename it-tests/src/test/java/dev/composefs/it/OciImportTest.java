@@ -142,6 +142,54 @@ class OciImportTest {
         assertTrue(d.contains("/name-\\xff\\xe9 "), "names that are not UTF-8");
     }
 
+    /**
+     * zstd-jni maps its native library from a copy it writes to java.io.tmpdir, which hardened
+     * hosts mount noexec. The import then copies it beside zstd-jni's jar instead, and the image
+     * is the same. Where that directory cannot take the copy either (read-only here), one line
+     * says what failed. The temporary directory is a noexec tmpfs, named to the JVM through
+     * JAVA_TOOL_OPTIONS.
+     */
+    @Test
+    void zstdLayersImportWhereTheTemporaryDirectoryIsNoexec() throws Exception {
+        MountGuard.assumeMountable();
+        Path zstd = tmp.resolve("layout-zstd-noexec");
+        Cli.Result s = Cli.run("/usr/bin/skopeo", "copy", "--quiet", "--dest-compress", "--dest-compress-format", "zstd",
+                "oci:" + layout + ":app", "oci:" + zstd + ":app");
+        assertEquals(0, s.exit(), s.stderr());
+        Path store = tmp.resolve("store-noexec");
+        List<String> importZstd = List.of("composefs", "oci", "import", "--print-digest", "--store=" + store,
+                "oci:" + zstd + ":app", tmp.resolve("zstd-noexec.cfs").toString());
+        String expected = imported(Cli.run(importZstd, null, Map.of()));
+        Path noexec = guard.mountpoint(tmp, "noexec-tmp");
+        assertEquals(0, Cli.run("/bin/mount", "-t", "tmpfs", "-o", "noexec", "tmpfs", noexec.toString()).exit());
+        try {
+            Map<String, String> env = Map.of("JAVA_TOOL_OPTIONS", "-Djava.io.tmpdir=" + noexec);
+            Path lib = guard.mountedOver(Cli.repo().resolve("mount-helper/target/lib")); // zstd-jni's jar is there
+            assertEquals(0, Cli.run("/bin/mount", "--bind", "-o", "ro", lib.toString(), lib.toString()).exit());
+            Cli.Result refused;
+            try {
+                refused = Cli.run(importZstd, null, env);
+            } finally {
+                assertEquals(0, Cli.run("/bin/umount", lib.toString()).exit());
+            }
+            assertEquals(1, refused.exit(), refused.stderr());
+            List<String> said = refused.stderr().lines().filter(l -> !l.startsWith("Picked up JAVA_TOOL_OPTIONS")).toList();
+            assertEquals(1, said.size(), refused.stderr());
+            assertTrue(said.get(0).startsWith("composefs oci import: layer sha256:") && said.get(0).contains(
+                    ": cannot load zstd-jni's native library from " + noexec + " (java.io.tmpdir; mounted noexec?): "),
+                    said.get(0));
+            assertTrue(said.get(0).contains("; nor from " + lib + ": "), said.get(0));
+            Cli.Result r = Cli.run(importZstd, null, env);
+            assertEquals(expected, imported(r));
+            try (Stream<Path> left = Files.list(lib)) {
+                assertEquals(List.of(), left.filter(f -> f.getFileName().toString().startsWith("libzstd-jni")).toList(),
+                        "the library's copy is removed once mapped");
+            }
+        } finally {
+            assertEquals(0, Cli.run("/bin/umount", noexec.toString()).exit());
+        }
+    }
+
     @Test
     void layoutArchiveZstdAndRegistryGiveTheSameImage() throws Exception {
         Path store = tmp.resolve("store-same");

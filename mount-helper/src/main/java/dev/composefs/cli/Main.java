@@ -56,10 +56,17 @@ public final class Main {
                     + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB)");
         } catch (StackOverflowError e) {
             io.err().println(programName(args) + ": input nested too deeply (stack overflow)");
-        } catch (RuntimeException e) {
-            io.err().println(programName(args) + ": internal error: " + e);
+        } catch (RuntimeException | Error e) { // Error: a class or native library that would not load, and worse
+            io.err().println(programName(args) + ": internal error: " + firstLine(e));
         }
         return args.length > 0 && args[0].equals("mount.composefs") ? 32 : 1;
+    }
+
+    /** The throwable's class and the first line of its message: some libraries' messages run to paragraphs. */
+    static String firstLine(Throwable t) {
+        String s = t.toString();
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
     }
 
     private static String programName(String[] args) {
@@ -132,7 +139,7 @@ public final class Main {
         });
         cl.setExecutionExceptionHandler((ex, c, parsed) -> {
             // One line, never a stack trace: the commands turn expected failures into messages themselves.
-            io.err().println(c.getCommandSpec().qualifiedName() + ": internal error: " + ex);
+            io.err().println(c.getCommandSpec().qualifiedName() + ": internal error: " + firstLine(ex));
             return 1;
         });
         return cl.execute(rest);

@@ -166,6 +166,7 @@ public final class OciImport {
             return new GZIPInputStream(in, 1 << 16);
         }
         if (magic.length >= 4 && b0 == 0x28 && b1 == 0xb5 && (magic[2] & 0xff) == 0x2f && (magic[3] & 0xff) == 0xfd) {
+            ZstdLibrary.load(what);
             return new ZstdInputStream(in);
         }
         if (magic.length >= 3 && b0 == 'B' && b1 == 'Z' && magic[2] == 'h') {
