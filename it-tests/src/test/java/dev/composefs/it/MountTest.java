@@ -215,6 +215,30 @@ class MountTest {
         umount(mnt);
     }
 
+    /**
+     * Upstream's helper takes -t composefs (its usage: [-t type] [-o opt[,opts..]] IMAGE
+     * MOUNTPOINT) and parses with getopt, so flags cluster and a value may follow its letter:
+     * what is written for it mounts here too. Another type is refused, as upstream refuses it.
+     */
+    @Test
+    void helperTakesUpstreamsTypeFlagAndGetoptClusters() throws Exception {
+        Path mnt = mountpoint("typed");
+        Cli.Result r = helper("-t", "composefs", image.toString(), mnt.toString(), "-o", "basedir=" + store);
+        assertEquals(0, r.exit(), r.stderr());
+        assertSameTree(src, mnt, true, id -> id);
+        umount(mnt);
+        r = helper("-vtcomposefs", image.toString(), mnt.toString(), "-obasedir=" + store);
+        assertEquals(0, r.exit(), r.stderr());
+        assertTrue(r.stderr().contains("via overlay"), "-v in the cluster: " + r.stderr());
+        assertSameTree(src, mnt, true, id -> id);
+        umount(mnt);
+        r = helper("-t", "ext4", image.toString(), mnt.toString(), "-o", "basedir=" + store);
+        assertEquals(1, r.exit(), r.stderr());
+        assertEquals(List.of("mount.composefs: unsupported filesystem type 'ext4' (-t takes only composefs)",
+                "Try 'mount.composefs --help' for more information."), r.stderr().lines().toList());
+        assertFalse(mounted(mnt));
+    }
+
     @Test
     void aMissingObjectFailsOnlyItsOwnFile() throws Exception {
         Path partial = work.resolve("store-partial");

@@ -22,9 +22,10 @@ import java.util.List;
 final class MountComposefs {
     private static final String PROG = "mount.composefs";
     private static final String USAGE = """
-            Usage: mount.composefs [-s] [-f] [-n] [-v] [-o OPTIONS] IMAGE TARGET
+            Usage: mount.composefs [-s] [-f] [-n] [-v] [-t composefs] [-o OPTIONS] IMAGE TARGET
             Mount a composefs image (mount(8) helper calling convention).
               -o OPTIONS   comma-separated mount options (may be repeated)
+              -t composefs the filesystem type, as upstream's helper takes it (no other)
               -s           sloppy: warn about unknown options instead of refusing them
               -f           fake: run every check a mount makes, mount nothing
               -n           no mtab (accepted; there is no mtab to write)
@@ -75,16 +76,23 @@ final class MountComposefs {
             } else if (a.equals("--")) {
                 operands.addAll(List.of(args).subList(i + 1, args.length));
                 break;
-            } else if (a.startsWith("-o")) {
-                if (a.length() > 2) {
-                    options.add(a.substring(2));
-                } else if (i + 1 < args.length) {
-                    options.add(args[++i]);
-                } else {
-                    return usage("option -o needs a value");
-                }
             } else if (a.startsWith("-") && a.length() > 1) {
-                for (char c : a.substring(1).toCharArray()) {
+                // getopt's way: flags cluster (-vn), and -o or -t takes the rest of its
+                // argument or else the next one (-oOPTS, -vo OPTS)
+                for (int k = 1; k < a.length(); k++) {
+                    char c = a.charAt(k);
+                    if (c == 'o' || c == 't') {
+                        String value = k + 1 < a.length() ? a.substring(k + 1) : i + 1 < args.length ? args[++i] : null;
+                        if (value == null) {
+                            return usage("option -" + c + " needs a value");
+                        }
+                        if (c == 'o') {
+                            options.add(value);
+                        } else if (!value.equals("composefs")) {
+                            return usage("unsupported filesystem type '" + value + "' (-t takes only composefs)");
+                        }
+                        break;
+                    }
                     switch (c) {
                         case 's' -> sloppy = true;
                         case 'f' -> fake = true;
