@@ -16,6 +16,7 @@ enum Classic {
     close(3, 57),
     lseek(8, 62),
     ioctl(16, 29),
+    pread64(17, 67),
     fcntl(72, 25),
     flock(73, 32),
     fsync(74, 82),

@@ -54,6 +54,11 @@ public final class unistd_h {
                 FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_LONG));
     }
 
+    private static final class pread {
+        static final MethodHandle HANDLE = Native.downcall("pread",
+                FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_LONG, C_LONG));
+    }
+
     private static final class write {
         static final MethodHandle HANDLE = Native.downcall("write",
                 FunctionDescriptor.of(C_LONG, C_INT, C_POINTER, C_LONG));
@@ -165,6 +170,18 @@ public final class unistd_h {
         return Native.call(scratch, "read", what, (st, a) -> Classic.RAW
                 ? syscall6(st, Classic.read.number, fd, buf.address() + offset, count, 0, 0, 0)
                 : (long) read.HANDLE.invokeExact(st, fd, buf.asSlice(offset), count));
+    }
+
+    /**
+     * pread(2) of at most count bytes at file position pos into buf at offset (within its size);
+     * 0 at end of file. It leaves the file offset alone, so threads may read one fd at once.
+     */
+    public static long pread(Scratch scratch, int fd, MemorySegment buf, long offset, long count, long pos, String what)
+            throws SyscallException {
+        java.util.Objects.checkFromIndexSize(offset, count, buf.byteSize());
+        return Native.call(scratch, "pread", what, (st, a) -> Classic.RAW
+                ? syscall6(st, Classic.pread64.number, fd, buf.address() + offset, count, pos, 0, 0)
+                : (long) pread.HANDLE.invokeExact(st, fd, buf.asSlice(offset), count, pos));
     }
 
     /** write(2) of all of buf[0, len), looping over short writes. */

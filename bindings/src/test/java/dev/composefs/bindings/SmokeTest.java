@@ -322,6 +322,13 @@ class SmokeTest {
             MemorySegment buf = arena.allocate(4096);
             assertEquals(4096, unistd_h.read(fd, buf, "src"));
             assertArrayEquals(java.util.Arrays.copyOf(data, 4096), buf.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+            // pread: at a position, into the buffer at an offset, the file offset left where read put it
+            assertEquals(1000, unistd_h.pread(null, fd, buf, 96, 1000, 150_000, "src"));
+            assertArrayEquals(java.util.Arrays.copyOfRange(data, 150_000, 151_000),
+                    buf.asSlice(96, 1000).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+            assertEquals(0, unistd_h.pread(null, fd, buf, 0, 4096, data.length, "src"), "0 at the end");
+            assertEquals(4096, unistd_h.read(fd, buf, "src"));
+            assertArrayEquals(java.util.Arrays.copyOfRange(data, 4096, 8192), buf.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
         } finally {
             unistd_h.close(fd);
         }

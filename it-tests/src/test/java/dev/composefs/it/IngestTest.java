@@ -322,6 +322,72 @@ class IngestTest {
     }
 
     /**
+     * Files from 32 MiB on are hashed in parts (the whole 512 KiB spans of their Merkle tree, a
+     * few MiB each) that workers with no file of their own take; the owner reads the rest and
+     * joins the spans' hashes. Sizes around every boundary (the threshold, a span, a part, a
+     * block), and a sparse 300 MiB file: each file's digest in the image is the one
+     * fsverity-utils computes, the image is byte for byte the same with 1, 2 and 4 threads, and
+     * a second run into a store, which hashes first, finds every object stored.
+     */
+    @Test
+    void largeFilesHashedInSharedPartsGetTheDigestsFsverityUtilsComputes() throws Exception {
+        int mib = 1 << 20;
+        int span = 512 * 1024;
+        Path big = randomFiles(work.resolve("shared-src"), 2718, 32 * mib - 1, 32 * mib, 32 * mib + 4097,
+                81 * span + 4095, 41 * mib + 3);
+        try (java.io.RandomAccessFile sparse = new java.io.RandomAccessFile(big.resolve("sparse").toFile(), "rw")) {
+            sparse.setLength(300L * mib);
+            sparse.seek(150L * mib + 5);
+            sparse.write("in the middle".getBytes(StandardCharsets.US_ASCII));
+        }
+        byte[] image = null;
+        for (String threads : List.of("1", "2", "4")) {
+            Path built = work.resolve("shared-" + threads + ".cfs");
+            Cli.Result r = Cli.run("mkcomposefs", "--threads=" + threads, big.toString(), built.toString());
+            assertEquals(0, r.exit(), r.stderr());
+            if (image == null) {
+                image = Files.readAllBytes(built);
+                String d = dump(built);
+                try (Stream<Path> files = Files.list(big)) {
+                    for (Path f : files.toList()) {
+                        String digest = SourceTree.sh("fsverity", "digest", "--compact", f.toString()).trim();
+                        String line = d.lines().filter(l -> l.startsWith("/" + f.getFileName() + " ")).findFirst()
+                                .orElseThrow();
+                        assertTrue(line.contains(" " + digest.substring(0, 2) + "/" + digest.substring(2) + " ")
+                                && line.endsWith(" " + digest), "fsverity-utils: " + digest + ", the image: " + line);
+                    }
+                }
+            } else {
+                assertArrayEquals(image, Files.readAllBytes(built), threads + " threads");
+            }
+        }
+        Path store = work.resolve("store-shared");
+        for (int run = 0; run < 2; run++) {
+            Path stored = work.resolve("shared-stored.cfs");
+            Cli.Result r = Cli.run("mkcomposefs", "--digest-store=" + store, big.toString(), stored.toString());
+            assertEquals(0, r.exit(), r.stderr());
+            assertArrayEquals(image, Files.readAllBytes(stored), "run " + run + " into the store");
+            assertEquals(6, objectsNamedByTheirDigests(store).size(), "run " + run);
+        }
+        // fsck hashes the large objects in shared parts too: all match, then one byte changed in
+        // the middle of the largest is found
+        Cli.Result fsck = Cli.run("composefs", "store", "fsck", store.toString());
+        assertEquals(0, fsck.exit(), fsck.out() + fsck.stderr());
+        assertTrue(fsck.out().contains("6 objects checked") && fsck.out().contains(", 0 problems"), fsck.out());
+        String digest = SourceTree.sh("fsverity", "digest", "--compact", big.resolve("f" + (41 * mib + 3)).toString()).trim();
+        Path largest = store.resolve(digest.substring(0, 2)).resolve(digest.substring(2));
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(largest.toFile(), "rw")) {
+            f.seek(20L * mib + 12345);
+            int b = f.read();
+            f.seek(20L * mib + 12345);
+            f.write(b ^ 1);
+        }
+        fsck = Cli.run("composefs", "store", "fsck", store.toString());
+        assertEquals(1, fsck.exit(), fsck.out());
+        assertTrue(fsck.out().contains(store.relativize(largest) + ": content does not match its name"), fsck.out());
+    }
+
+    /**
      * A store on the source's own filesystem where it can share extents (XFS, reflink on by
      * default): every object is a reflink of its file, the small ones hashed first and cloned,
      * the one over 1 MiB cloned first and its clone hashed. Objects named by the digests

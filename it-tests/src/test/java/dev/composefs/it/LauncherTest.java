@@ -173,6 +173,45 @@ class LauncherTest {
         assertEquals(expected + "\n", measured.out());
     }
 
+    /**
+     * measure-file prints each file's digest in the order named, as fsverity-utils computes it:
+     * a small file, a large one (hashed in parts by every core), a sparse one, a pipe. The first
+     * file it cannot read ends it, after the digests before it (as upstream's), with one line
+     * naming the file and the error.
+     */
+    @Test
+    void measureFilePrintsDigestsInOrderAndNamesTheFileItCannotRead() throws Exception {
+        Path small = Files.writeString(tmp.resolve("small"), "hello\n");
+        byte[] data = new byte[40 * (1 << 20) + 3];
+        new java.util.Random(40).nextBytes(data);
+        Path large = Files.write(tmp.resolve("large"), data);
+        Path sparse = tmp.resolve("sparse");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(sparse.toFile(), "rw")) {
+            f.setLength(64L << 20);
+        }
+        List<String> expected = new java.util.ArrayList<>();
+        for (Path f : List.of(small, large, sparse, small)) {
+            Process p = new ProcessBuilder("fsverity", "digest", "--compact", f.toString()).start();
+            expected.add(new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip());
+            assertEquals(0, p.waitFor(), "fsverity digest (fsverity-utils, installed by bin/test)");
+        }
+        Cli.Result r = Cli.run("composefs-info", "measure-file", small.toString(), large.toString(), sparse.toString(),
+                small.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        assertEquals(expected, r.out().lines().toList());
+        Cli.Result pipe = Cli.run("/bin/bash", "-c", "cat " + small + " | " + Cli.repo().resolve("bin/composefs-info")
+                + " measure-file /dev/stdin");
+        assertEquals(0, pipe.exit(), pipe.stderr());
+        assertEquals(expected.get(0) + "\n", pipe.out());
+        Cli.Result dir = Cli.run("composefs-info", "measure-file", small.toString(), tmp.toString(), large.toString());
+        assertEquals(1, dir.exit());
+        assertEquals(expected.get(0) + "\n", dir.out());
+        assertEquals("composefs-info: failed to compute the fs-verity digest of '" + tmp + "': EISDIR\n", dir.stderr());
+        Cli.Result missing = Cli.run("composefs-info", "measure-file", tmp.resolve("missing").toString());
+        assertEquals(1, missing.exit());
+        assertEquals("composefs-info: failed to open '" + tmp.resolve("missing") + "': no such file\n", missing.stderr());
+    }
+
     @Test
     void imageToStdoutAndToProcSelfFd() throws Exception {
         Path dump = Files.writeString(tmp.resolve("d.dump"), DUMP);

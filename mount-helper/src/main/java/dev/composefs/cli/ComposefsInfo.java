@@ -10,6 +10,7 @@ import dev.composefs.core.dumpfile.Escaping;
 import dev.composefs.core.erofs.ErofsReader;
 import dev.composefs.core.erofs.ErofsWriter;
 import dev.composefs.core.erofs.ImageFormatException;
+import dev.composefs.core.fsverity.FileDigests;
 import dev.composefs.core.fsverity.FsVerity;
 import dev.composefs.core.repository.Payloads;
 import dev.composefs.core.tree.Directory;
@@ -24,7 +25,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -197,15 +197,13 @@ final class ComposefsInfo implements Callable<Integer> {
         }
     }
 
+    /** Each file's digest in order, up to the first that has none, which ends the command as upstream's does. */
     private void measure() throws Failure, IOException {
-        for (String f : files) {
-            byte[] digest;
-            try {
-                digest = FsVerity.of(Path.of(f));
-            } catch (NoSuchFileException e) {
-                throw new Failure(1, "failed to open '" + f + "': no such file");
+        for (FileDigests.Outcome o : FileDigests.of(files, Runtime.getRuntime().availableProcessors())) {
+            if (o.failure() != null) {
+                throw new Failure(1, o.failure());
             }
-            io.out().write((FsVerity.hex(digest) + "\n").getBytes(StandardCharsets.US_ASCII));
+            io.out().write((FsVerity.hex(o.digest()) + "\n").getBytes(StandardCharsets.US_ASCII));
         }
     }
 }

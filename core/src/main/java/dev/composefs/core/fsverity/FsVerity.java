@@ -174,21 +174,70 @@ public final class FsVerity {
      * two 4 KiB buffers per file was 5% of a digest run's CPU (C1 fills byte by byte).
      */
     private void hashBlock(MemorySegment src, long off, int len, int level) {
-        if (levels.size() == level) {
-            levels.add(arena.allocate(BLOCK_SIZE, 8));
-            if (level == fills.length) {
-                fills = Arrays.copyOf(fills, level * 2);
-                counts = Arrays.copyOf(counts, level * 2);
-            }
-        }
-        MemorySegment buf = levels.get(level);
+        MemorySegment buf = level(level);
         hash(src, off, len, BLOCK_SIZE, buf, fills[level]);
+        filled(level);
+    }
+
+    /** The block of hashes being filled at level, made with those below it where missing. */
+    private MemorySegment level(int level) {
+        while (levels.size() <= level) {
+            if (levels.size() == fills.length) {
+                fills = Arrays.copyOf(fills, fills.length * 2);
+                counts = Arrays.copyOf(counts, counts.length * 2);
+            }
+            levels.add(arena.allocate(BLOCK_SIZE, 8));
+        }
+        return levels.get(level);
+    }
+
+    /** Counts the hash just put in level's block; a full block is hashed into the level above. */
+    private void filled(int level) {
         fills[level] += digestSize;
         counts[level]++;
         if (fills[level] == BLOCK_SIZE) {
             fills[level] = 0;
-            hashBlock(buf, 0, BLOCK_SIZE, level + 1);
+            hashBlock(levels.get(level), 0, BLOCK_SIZE, level + 1);
         }
+    }
+
+    /**
+     * Bytes of data whose block hashes fill one block of the tree (512 KiB with SHA-256): a
+     * span. Spans of a file can be hashed apart ({@link #spanHash}), on any thread, and their
+     * hashes joined in order ({@link #addSpans}) into the digest of the whole.
+     */
+    public long span() {
+        return (long) (BLOCK_SIZE / digestSize) * BLOCK_SIZE;
+    }
+
+    /**
+     * The hash of the one span of data passed to update since reset (exactly span() bytes),
+     * written to out at outOff: the hash of the block of its blocks' hashes.
+     */
+    public void spanHash(MemorySegment out, long outOff) {
+        if (size != span()) {
+            throw new IllegalStateException("a span's hash needs exactly one span of data, not " + size + " bytes");
+        }
+        MemorySegment.copy(levels.get(1), 0, out, outOff, digestSize);
+    }
+
+    /**
+     * Continues the digest with count spans of data hashed apart ({@link #spanHash}), their hashes in
+     * order in spanHashes from offset 0: as if their bytes had been passed to update. The data
+     * so far must be whole spans (none, after reset).
+     */
+    public void addSpans(MemorySegment spanHashes, long count) {
+        if (size % span() != 0 || blockFill != 0) {
+            throw new IllegalStateException("spans join a digest only at a span boundary");
+        }
+        for (long i = 0; i < count; i++) {
+            MemorySegment buf = level(1);
+            MemorySegment.copy(spanHashes, i * digestSize, buf, fills[1], digestSize);
+            filled(1);
+        }
+        level(0); // the digest looks at the first level's count
+        counts[0] += count * (BLOCK_SIZE / digestSize);
+        size += count * span();
     }
 
     /** The digest of src[off, off+len) zero-padded to padTo bytes, written to dst at dstOff. */

@@ -63,13 +63,16 @@ public final class StoreMaintenance {
         }
         AtomicLong done = new AtomicLong();
         AtomicLong bytes = new AtomicLong();
+        // a large object's hashing in parts for the workers that have no object left
+        Parallel.Sharing<FdDigester> sharing = threads > 1 ? new Parallel.Sharing<>() : null;
         Parallel.forEach(objects, threads, FdDigester::new, (dg, e) -> {
             String where = store.where(e.path());
             int fd = store.openEntry(e.dir(), e.name());
             try {
                 byte[] digest = FdDigester.measured(fd, where); // fs-verity object: the kernel's word
                 if (digest == null) {
-                    digest = dg.digest(fd, 0, where).digest();
+                    digest = (sharing != null && e.size() >= FdDigester.SHARED_MIN
+                            ? dg.digestShared(fd, e.size(), sharing, where) : dg.digest(fd, 0, where)).digest();
                 }
                 String actual = FsVerity.hex(digest);
                 if (!actual.equals(e.kind() == Kind.DESCRIPTOR ? e.name() : e.dir() + e.name())) {
@@ -81,7 +84,7 @@ public final class StoreMaintenance {
             bytes.addAndGet(e.size());
             progress.update("fsck: " + done.incrementAndGet() + "/" + objects.size() + " objects, "
                     + Progress.bytes(bytes.get()));
-        });
+        }, sharing);
         progress.clear();
         removeTemps(store, entries, dryRun, log);
         List<String> sorted = new ArrayList<>(problems);

@@ -153,12 +153,15 @@ public final class DirectoryScanner {
     private final AtomicLong digested = new AtomicLong();
     private final AtomicLong bytesDone = new AtomicLong();
     private final AtomicLong stored = new AtomicLong();
+    // Where a large file's worker offers parts of its hashing to the others (with more than one).
+    private final Parallel.Sharing<FdDigester> sharing;
 
     private DirectoryScanner(Path source, ScanOptions options, ObjectStore store, Progress progress) {
         this.source = source;
         this.options = options;
         this.store = store;
         this.progress = progress;
+        this.sharing = options.threads() > 1 ? new Parallel.Sharing<>() : null;
     }
 
     /** Scans source; with a store (may be null) every backing file is also put into it. */
@@ -196,7 +199,7 @@ public final class DirectoryScanner {
                 } else {
                     xattrs(dg.scratch(), rootFd, f);
                 }
-            });
+            }, sharing);
         } finally {
             unistd_h.closeQuietly(rootFd);
             progress.clear();
@@ -426,7 +429,9 @@ public final class DirectoryScanner {
             } else if (measured != null) {
                 digest = measured;
             } else {
-                FdDigester.Result r = dg.digest(fd, size, inline, fromMemory, what);
+                FdDigester.Result r = sharing != null && size >= FdDigester.SHARED_MIN && !fromMemory
+                        ? dg.digestShared(fd, size, sharing, what)
+                        : dg.digest(fd, size, inline, fromMemory, what);
                 if (r.size() != size) {
                     throw new IOException(what + ": changed during the scan (" + size + " bytes, then " + r.size() + ")");
                 }

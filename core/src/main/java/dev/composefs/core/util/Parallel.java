@@ -36,6 +36,8 @@ public final class Parallel {
         private final AtomicReference<Throwable> failure;
         private final ItemTask<T> overflow; // runs an item on the producer's thread, or null
         private boolean closed;
+        private Sharing<?> sharing; // where tasks offer work to idle workers, or null
+        private int busy; // items taken by workers and not yet done
 
         private Sink(AtomicReference<Throwable> failure, ItemTask<T> overflow) {
             this.failure = failure;
@@ -64,17 +66,80 @@ public final class Parallel {
             }
         }
 
+        /** Lets the run's tasks offer work through sharing (none if null). */
+        private void share(Sharing<?> sharing) {
+            if (sharing != null) {
+                sharing.sink = this;
+                this.sharing = sharing;
+            }
+        }
+
         private synchronized void close() {
             closed = true;
             notifyAll();
         }
 
-        /** The next item, waiting for the producer; null once it is done and all are taken, or on failure. */
-        private synchronized T take() throws InterruptedException {
-            while (items.isEmpty() && !closed && failure.get() == null) {
+        /**
+         * What a worker runs next, waiting until there is something: an item, else work a task
+         * offered (a {@link Job}), else null once the producer is done and no item is left, or
+         * a task failed. Where tasks may offer work, a worker without any also waits for the
+         * others' items to be done: the last of them may yet offer some. finished says the
+         * worker's previous item is done.
+         */
+        private synchronized Object next(boolean finished) throws InterruptedException {
+            if (finished && --busy == 0) {
+                notifyAll();
+            }
+            while (failure.get() == null) {
+                T item = items.poll();
+                if (item != null) {
+                    busy++;
+                    return item;
+                }
+                Shared<?> job = sharing == null ? null : sharing.offered.peekFirst();
+                if (job != null) {
+                    return new Job(job);
+                }
+                if (closed && (sharing == null || busy == 0)) {
+                    return null;
+                }
                 wait();
             }
-            return failure.get() != null ? null : items.poll();
+            return null;
+        }
+    }
+
+    /** Work a task offered, as {@link Sink#next} returns it (an item may be of any type). */
+    private record Job(Shared<?> shared) {}
+
+    /**
+     * Work that a task shares with the other workers while it runs it too: a large file's
+     * hashing, in parts. Workers take parts only when no item is waiting, so sharing never holds
+     * items up; it keeps the last items from leaving cores idle while one large one runs.
+     */
+    public interface Shared<S> {
+        /** Runs one part with a worker's state; false, having done nothing, once every part is taken. */
+        boolean runPart(S state);
+    }
+
+    /** Where the tasks of one run ({@link #forEach}, {@link #forEachProduced}) offer {@link Shared} work to its idle workers. */
+    public static final class Sharing<S> {
+        private final ArrayDeque<Shared<S>> offered = new ArrayDeque<>();
+        private Sink<?> sink; // the run's: its workers wait on it for items and offers alike
+
+        /** Offers job's parts to idle workers until every part is taken or it is withdrawn. */
+        public void offer(Shared<S> job) {
+            synchronized (sink) {
+                offered.add(job);
+                sink.notifyAll();
+            }
+        }
+
+        /** Takes job back (its parts all done, or it failed). */
+        public void withdraw(Shared<S> job) {
+            synchronized (sink) {
+                offered.remove(job);
+            }
         }
     }
 
@@ -94,11 +159,22 @@ public final class Parallel {
 
     public static <S extends AutoCloseable, T> void forEach(List<T> items, int threads, Supplier<S> state,
             Task<S, T> task) throws IOException {
+        forEach(items, threads, state, task, null);
+    }
+
+    /**
+     * {@link #forEach}, where tasks may offer work to idle workers through sharing (or null): on
+     * as many threads as asked even for fewer items, since one item's work may then be shared.
+     */
+    public static <S extends AutoCloseable, T> void forEach(List<T> items, int threads, Supplier<S> state,
+            Task<S, T> task, Sharing<S> sharing) throws IOException {
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Sink<T> sink = new Sink<>(failure, null);
         sink.items.addAll(items);
         sink.closed = true;
-        run(sink, failure, Math.max(1, Math.min(threads, items.size())), state, task, null, state);
+        sink.share(sharing);
+        int n = sharing != null ? threads : Math.min(threads, items.size());
+        run(sink, failure, Math.max(1, n), state, task, null, state);
     }
 
     /**
@@ -110,9 +186,16 @@ public final class Parallel {
      */
     public static <S extends AutoCloseable, T> void forEachProduced(Producer<T> producer, int threads,
             Supplier<S> state, Task<S, T> task) throws IOException {
+        forEachProduced(producer, threads, state, task, null);
+    }
+
+    /** {@link #forEachProduced}, where tasks may offer work to idle workers through sharing (or null). */
+    public static <S extends AutoCloseable, T> void forEachProduced(Producer<T> producer, int threads,
+            Supplier<S> state, Task<S, T> task, Sharing<S> sharing) throws IOException {
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Lazy<S> callerState = new Lazy<>(state);
         Sink<T> sink = new Sink<>(failure, item -> task.run(callerState.get(), item));
+        sink.share(sharing);
         run(sink, failure, Math.max(1, threads), state, task, producer, callerState);
     }
 
@@ -179,12 +262,27 @@ public final class Parallel {
         throw new IOException(t);
     }
 
-    /** A worker: takes items until there are none (or a task failed), then closes its state. */
+    /**
+     * A worker: runs items, and parts of offered work while no item waits, until there are none
+     * (or a task failed), then closes its state.
+     */
+    @SuppressWarnings("unchecked") // items are the sink's T; the run's Sharing offers work for its workers' S
     private static <S extends AutoCloseable, T> void work(Sink<T> sink, AtomicReference<Throwable> failure,
             Supplier<S> state, Task<S, T> task) {
         try (S s = state.get()) {
-            for (T item; (item = sink.take()) != null; ) {
-                task.run(s, item);
+            boolean finished = false;
+            for (Object next; (next = sink.next(finished)) != null; ) {
+                finished = false;
+                if (next instanceof Job(Shared<?> shared)) {
+                    Shared<S> job = (Shared<S>) shared;
+                    while (job.runPart(s)) {
+                        // until every part is taken
+                    }
+                    ((Sharing<S>) sink.sharing).withdraw(job); // no worker takes it up again
+                } else {
+                    task.run(s, (T) next);
+                    finished = true;
+                }
             }
         } catch (Throwable t) {
             failure.compareAndSet(null, t);

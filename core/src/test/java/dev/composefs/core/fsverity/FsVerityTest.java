@@ -99,6 +99,44 @@ class FsVerityTest {
         assertEquals(reference(f, "sha512"), FsVerity.hex(FsVerity.of(f, FsVerity.Alg.SHA512)));
     }
 
+    /**
+     * Spans hashed apart, each by a digester of its own (as the workers of a scan do), joined in
+     * order and followed by the rest of the file: the digest fsverity-utils computes for the
+     * whole, with libcrypto and with the JDK's SHA-256, and with SHA-512 (256 KiB spans).
+     */
+    @ParameterizedTest(name = "{0} bytes")
+    @ValueSource(longs = {HASH_BLOCK, HASH_BLOCK + 1, 3 * HASH_BLOCK + 4095, 129 * HASH_BLOCK, 129 * HASH_BLOCK + 77})
+    void spansHashedApartAndJoinedMatchFsverityDigest(long size) throws Exception {
+        Path f = tmp.resolve("spans" + size);
+        byte[] data = new byte[(int) size];
+        new Random(size ^ 0x5a).nextBytes(data);
+        Files.write(f, data);
+        for (boolean libcrypto : new boolean[] {true, false}) {
+            for (FsVerity.Alg alg : FsVerity.Alg.values()) {
+                try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                    java.lang.foreign.MemorySegment native_ = arena.allocate(size);
+                    java.lang.foreign.MemorySegment.copy(data, 0, native_, java.lang.foreign.ValueLayout.JAVA_BYTE, 0,
+                            data.length);
+                    FsVerity joined = new FsVerity(alg, libcrypto);
+                    long span = joined.span();
+                    long spans = size / span;
+                    java.lang.foreign.MemorySegment hashes = java.lang.foreign.MemorySegment.ofArray(
+                            new byte[(int) spans * alg.size]);
+                    for (long i = 0; i < spans; i++) {
+                        FsVerity apart = new FsVerity(alg, libcrypto);
+                        apart.update(native_, i * span, span);
+                        apart.spanHash(hashes, i * alg.size);
+                    }
+                    joined.addSpans(hashes, spans);
+                    joined.update(native_, spans * span, size - spans * span);
+                    String name = alg.name().toLowerCase(java.util.Locale.ROOT);
+                    assertEquals(reference(f, name), FsVerity.hex(joined.digest()),
+                            name + (libcrypto ? ", libcrypto where it loads" : ", the JDK's digest"));
+                }
+            }
+        }
+    }
+
     /** struct fsverity_formatted_digest, as `fsverity digest --for-builtin-sig` prints it. */
     @Test
     void formattedDigestAsFsverityPrintsIt() throws Exception {

@@ -103,6 +103,56 @@ class ParallelTest {
         assertEquals(0, State.OPEN.get());
     }
 
+    /**
+     * Work the last items offer in parts is taken up by the workers that have no item left,
+     * rather than their ending: every part runs once, on more than one thread, and each offer's
+     * owner sees all its parts done.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {2, 4})
+    void workTheLastItemsOfferIsSharedByTheIdleWorkers(int threads) {
+        int parts = 40;
+        Parallel.Sharing<State> sharing = new Parallel.Sharing<>();
+        Set<Thread> partThreads = ConcurrentHashMap.newKeySet();
+        Set<String> partsRun = ConcurrentHashMap.newKeySet();
+        AtomicInteger partRuns = new AtomicInteger();
+        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> Parallel.<State, Integer>forEachProduced(sink -> {
+            for (int i = 0; i < 100; i++) {
+                sink.add(i);
+            }
+        }, threads, State::new, (s, i) -> {
+            if (i < 98) {
+                return;
+            }
+            AtomicInteger next = new AtomicInteger();
+            AtomicInteger done = new AtomicInteger();
+            Parallel.Shared<State> job = state -> {
+                int p = next.getAndIncrement();
+                if (p >= parts) {
+                    return false;
+                }
+                partThreads.add(Thread.currentThread());
+                partsRun.add(i + "/" + p);
+                partRuns.incrementAndGet();
+                java.util.concurrent.locks.LockSupport.parkNanos(2_000_000);
+                done.incrementAndGet();
+                return true;
+            };
+            sharing.offer(job);
+            while (job.runPart(s)) {
+                // the owner's share
+            }
+            while (done.get() < parts) {
+                Thread.onSpinWait(); // the other workers' parts
+            }
+            sharing.withdraw(job);
+        }, sharing));
+        assertEquals(2 * parts, partRuns.get(), "every part once");
+        assertEquals(2 * parts, partsRun.size());
+        assertTrue(partThreads.size() >= 2, "parts ran on " + partThreads.size() + " thread(s)");
+        assertEquals(0, State.OPEN.get());
+    }
+
     @Test
     void aFailingTaskStopsTheProducerAndIsWhatIsThrown() {
         IOException bad = new IOException("item 500 is bad");
