@@ -80,7 +80,12 @@ public final class FdDigester implements AutoCloseable {
      * such files, none of them last) took 2-3 ms longer in turns of 61 runs against the build
      * without sharing; from 32 MiB the same time.
      */
-    public static final long SHARED_MIN = 32L << 20;
+    private static final long SHARED_MIN = 32L << 20;
+
+    /** Whether a file of size bytes is hashed through {@link #digestShared}: with sharing (not null), from SHARED_MIN on. */
+    public static boolean sharesHashing(Parallel.Sharing<FdDigester> sharing, long size) {
+        return sharing != null && size >= SHARED_MIN;
+    }
 
     /**
      * The digest of the size bytes of fd, like {@link #digest(int, long, int, boolean, String)},

@@ -47,7 +47,7 @@ public final class FileDigests {
         try {
             sys_stat_h.Statx st = sys_stat_h.statx(dg.scratch(), fd, sys_stat_h.STATX_TYPE | sys_stat_h.STATX_SIZE);
             long size = st.size();
-            if (sharing != null && st.type() == sys_stat_h.S_IFREG && size >= FdDigester.SHARED_MIN) {
+            if (st.type() == sys_stat_h.S_IFREG && FdDigester.sharesHashing(sharing, size)) {
                 FdDigester.Result r = dg.digestShared(fd, size, sharing, path);
                 if (r.size() != size) {
                     return new Outcome(null, path + ": changed while being read (" + size + " bytes, then " + r.size() + ")");

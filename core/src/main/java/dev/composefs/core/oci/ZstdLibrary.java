@@ -31,19 +31,20 @@ final class ZstdLibrary {
         }
         Path beside = jarDirectory();
         if (beside == null) {
-            throw failure(what, tmp, inTmp);
+            throw new IOException(notFromTmp(what, tmp, inTmp), inTmp);
         }
         try {
             Native.load(beside.toFile());
         } catch (LinkageError e) {
-            throw new IOException(failure(what, tmp, inTmp).getMessage() + "; nor from " + beside + ": "
+            throw new IOException(notFromTmp(what, tmp, inTmp) + "; nor from " + beside + ": "
                     + firstLine(e.getMessage()), e);
         }
     }
 
-    private static IOException failure(String what, String tmp, LinkageError e) {
-        return new IOException(what + ": cannot load zstd-jni's native library from " + tmp + " (java.io.tmpdir"
-                + (Files.isWritable(Path.of(tmp)) ? "; mounted noexec?" : "") + "): " + firstLine(e.getMessage()), e);
+    /** Why the library did not load from java.io.tmpdir, tmp. */
+    private static String notFromTmp(String what, String tmp, LinkageError e) {
+        return what + ": cannot load zstd-jni's native library from " + tmp + " (java.io.tmpdir"
+                + (Files.isWritable(Path.of(tmp)) ? "; mounted noexec?" : "") + "): " + firstLine(e.getMessage());
     }
 
     /** The directory of zstd-jni's jar, or null where it has none. */

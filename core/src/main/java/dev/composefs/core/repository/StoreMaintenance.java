@@ -71,7 +71,7 @@ public final class StoreMaintenance {
             try {
                 byte[] digest = FdDigester.measured(fd, where); // fs-verity object: the kernel's word
                 if (digest == null) {
-                    digest = (sharing != null && e.size() >= FdDigester.SHARED_MIN
+                    digest = (FdDigester.sharesHashing(sharing, e.size())
                             ? dg.digestShared(fd, e.size(), sharing, where) : dg.digest(fd, 0, where)).digest();
                 }
                 String actual = FsVerity.hex(digest);

@@ -429,7 +429,8 @@ public final class DirectoryScanner {
             } else if (measured != null) {
                 digest = measured;
             } else {
-                FdDigester.Result r = sharing != null && size >= FdDigester.SHARED_MIN && !fromMemory
+                // a file held for the store (fromMemory) is at most 1 MiB: never one hashed in parts
+                FdDigester.Result r = FdDigester.sharesHashing(sharing, size)
                         ? dg.digestShared(fd, size, sharing, what)
                         : dg.digest(fd, size, inline, fromMemory, what);
                 if (r.size() != size) {
