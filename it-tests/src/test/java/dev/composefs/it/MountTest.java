@@ -423,8 +423,17 @@ class MountTest {
         r = helper(image.toString(), mnt.toString(), "-o", "basedir=" + work.resolve("no-store"));
         assertEquals(32, r.exit(), r.stderr());
         assertTrue(r.stderr().contains("no-store"), r.stderr());
+        // a file that is no image: named as such (EROFS says only EINVAL), with no loop device left
+        Set<String> loopsBefore = loops();
         r = helper(src.resolve("xattrs").toString(), mnt.toString(), "-o", "basedir=" + store);
         assertEquals(32, r.exit(), r.stderr());
+        assertEquals("mount.composefs: " + src.resolve("xattrs")
+                + ": not a composefs image (no composefs header and EROFS superblock)\n", r.stderr());
+        assertEquals(loopsBefore, loops());
+        // a later basedir= replaces an earlier one, as upstream's helper takes it (fstab's, then the command line's)
+        r = helper(image.toString(), mnt.toString(), "-o", "basedir=" + work.resolve("no-store") + ",basedir=" + store);
+        assertEquals(0, r.exit(), r.stderr());
+        umount(mnt);
         // an upperdir that is not there: the overlay fails after EROFS was set up, which must unwind
         r = helper(image.toString(), mnt.toString(), "-o",
                 "basedir=" + store + ",upperdir=" + work.resolve("no-upper") + ",workdir=" + work.resolve("no-work"));

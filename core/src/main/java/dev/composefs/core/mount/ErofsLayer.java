@@ -44,6 +44,7 @@ final class ErofsLayer {
                 mnt = from("/proc/self/fd/" + imageFd);
                 st.note("EROFS mounted from the image file (file-backed)");
             } catch (SyscallException e) {
+                notAnImage(image, imageFd, e);
                 st.note("file-backed EROFS failed (" + e.getMessage() + "); using a loop device");
             }
         }
@@ -59,6 +60,16 @@ final class ErofsLayer {
             }
         }
         return mnt;
+    }
+
+    /**
+     * EROFS answers a file that is no image at all with a bare EINVAL (its reason goes to the
+     * kernel log only): after that failure, and only then, the header says which it was.
+     */
+    private static void notAnImage(Path image, int imageFd, SyscallException e) throws MountException {
+        if (e.is(Errno.EINVAL)) {
+            ImageCheck.checkHeader(image, imageFd);
+        }
     }
 
     private int from(String source) throws SyscallException {
@@ -100,6 +111,7 @@ final class ErofsLayer {
                 st.note("EROFS mounted from " + dev + " (read-only, autoclear)");
                 return mnt;
             } catch (SyscallException e) {
+                notAnImage(image, imageFd, e);
                 throw MountException.failed(image + ": cannot mount the image as EROFS: " + e.getMessage(), e);
             } finally {
                 unistd_h.closeQuietly(loop); // with autoclear, closing an unmounted device detaches it

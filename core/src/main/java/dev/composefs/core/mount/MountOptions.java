@@ -51,14 +51,16 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
 
     /** Parses the -o string as upstream's helper does: comma-separated, a backslash escapes the next character. */
     public static MountOptions parse(String options) throws MountException {
-        return parse(options, key -> {
-            throw MountException.usage("unsupported option '" + shown(key) + "'");
-        });
+        return parse(options, UnknownOption.REFUSE);
     }
 
     /** What to do with an option this helper does not know: refuse (default) or warn (mount -s, sloppy). */
     @FunctionalInterface
     public interface UnknownOption {
+        UnknownOption REFUSE = key -> {
+            throw MountException.usage("unsupported option '" + shown(key) + "'");
+        };
+
         void accept(String key) throws MountException;
     }
 
@@ -93,6 +95,9 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
             String value = key.equals("basedir") ? kv[1] : unescape(kv[1]);
             switch (key) {
                 case "basedir" -> {
+                    // A later basedir= replaces an earlier one, as in upstream's helper: mount(8)
+                    // puts fstab's options first and the command line's after them.
+                    basedirs.clear();
                     for (String b : splitStores(need(key, value))) {
                         basedirs.add(Path.of(b));
                     }

@@ -43,6 +43,14 @@ class MountOptionsTest {
     }
 
     @Test
+    void aLaterBasedirReplacesAnEarlierOneAsUpstreamsHelperDoes() throws Exception {
+        // mount(8) passes fstab's options first and the command line's after them
+        assertEquals(List.of(Path.of("/c")), MountOptions.parse("basedir=/a:/b,ro,basedir=/c").basedirs());
+        assertEquals(List.of(Path.of("/b"), Path.of("/d")),
+                MountOptions.parse(List.of("basedir=/a", "basedir=/b:/d"), MountOptions.UnknownOption.REFUSE).basedirs());
+    }
+
+    @Test
     void idMappings() throws Exception {
         MountOptions o = MountOptions.parse("basedir=/s,uidmap=0:100000:65536/70000:0:1");
         assertEquals(List.of(new MountOptions.IdMapping(0, 100000, 65536), new MountOptions.IdMapping(70000, 0, 1)),
