@@ -179,6 +179,55 @@ class LauncherTest {
      * file it cannot read ends it, after the digests before it (as upstream's), with one line
      * naming the file and the error.
      */
+    /**
+     * An output that cannot be written (its directory missing, or a directory in its place) is
+     * one line naming it and the errno, with no temporary file left where the directory exists:
+     * the JDK names ENOENT and EACCES by exception type alone, with no reason text.
+     */
+    @Test
+    void anOutputThatCannotBeWrittenIsOneLineWithTheReason() throws Exception {
+        Path src = Files.createDirectories(tmp.resolve("out-src"));
+        Files.writeString(src.resolve("f"), "x".repeat(100));
+        Path missing = tmp.resolve("no-such-dir");
+        Path aDir = Files.createDirectories(tmp.resolve("a-dir"));
+        String enoent = "ENOENT (No such file or directory)";
+        Cli.Result r = Cli.run("mkcomposefs", src.toString(), missing.resolve("i.cfs").toString());
+        assertEquals(1, r.exit());
+        assertEquals("mkcomposefs: " + missing.resolve("i.cfs") + ": cannot write image: " + missing + ": " + enoent + "\n",
+                r.stderr());
+        r = Cli.run("mkcomposefs", src.toString(), aDir.toString());
+        assertEquals(1, r.exit());
+        assertEquals("mkcomposefs: " + aDir + ": cannot write image: Is a directory\n", r.stderr());
+        Path image = tmp.resolve("out.cfs");
+        assertEquals(0, Cli.run("mkcomposefs", src.toString(), image.toString()).exit());
+        r = Cli.run("composefs-dump", image.toString(), missing.resolve("d.cfs").toString());
+        assertEquals(1, r.exit());
+        assertEquals("composefs-dump: " + missing.resolve("d.cfs") + ": cannot write image: " + missing + ": " + enoent
+                + "\n", r.stderr());
+        Path key = tmp.resolve("out-key.pem");
+        Path cert = tmp.resolve("out-cert.pem");
+        assertEquals(0, Cli.run("/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.toString(),
+                "-out", cert.toString(), "-subj", "/CN=out", "-days", "2").exit());
+        r = Cli.run("composefs", "sign", "--key=" + key, "--cert=" + cert, image.toString(), missing.resolve("s").toString());
+        assertEquals(1, r.exit());
+        assertEquals("composefs sign: " + missing.resolve("s") + ": cannot write the signature: " + missing + ": " + enoent
+                + "\n", r.stderr());
+        r = Cli.run("composefs", "sign", "--key=" + key, "--cert=" + cert, image.toString(), aDir.toString());
+        assertEquals(1, r.exit());
+        assertEquals("composefs sign: " + aDir + ": cannot write the signature: Is a directory\n", r.stderr());
+        // an empty certificate file trusts nobody, and says so
+        Path empty = Files.writeString(tmp.resolve("empty.pem"), "");
+        r = Cli.run("composefs", "verify", "--trust=" + empty, image.toString(), image.toString());
+        assertEquals(1, r.exit());
+        assertEquals("composefs verify: " + empty + ": no certificate in the file\n", r.stderr());
+        r = Cli.run("composefs", "mount-unit", "--options=basedir=/s", "/i.cfs", "/srv/x", "--install=/proc/no-such-dir");
+        assertEquals(1, r.exit());
+        assertEquals("composefs mount-unit: /proc/no-such-dir: cannot create the directory: " + enoent + "\n", r.stderr());
+        try (var left = Files.list(aDir.getParent())) {
+            assertEquals(List.of(), left.filter(p -> p.getFileName().toString().contains(".tmp")).toList());
+        }
+    }
+
     @Test
     void measureFilePrintsDigestsInOrderAndNamesTheFileItCannotRead() throws Exception {
         Path small = Files.writeString(tmp.resolve("small"), "hello\n");

@@ -5,6 +5,7 @@ import dev.composefs.core.systemd.MountUnit;
 import dev.composefs.core.util.AtomicFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -59,9 +60,17 @@ final class MountUnitCommand {
                 String text = MountUnit.unit(m.image, m.where, m.options, wantedBy);
                 String out = text;
                 if (install != null) {
-                    Files.createDirectories(install);
+                    try {
+                        Files.createDirectories(install);
+                    } catch (FileSystemException e) {
+                        throw new IOException(e.getFile() + ": cannot create the directory: " + AtomicFile.reason(e), e);
+                    }
                     Path file = install.resolve(MountUnit.unitName(m.where));
-                    AtomicFile.write(file, text.getBytes(StandardCharsets.UTF_8));
+                    try {
+                        AtomicFile.write(file, text.getBytes(StandardCharsets.UTF_8));
+                    } catch (IOException e) {
+                        throw new IOException(file + ": cannot write the unit: " + e.getMessage(), e);
+                    }
                     out = file + "\n";
                 }
                 io.out().write(out.getBytes(StandardCharsets.UTF_8));

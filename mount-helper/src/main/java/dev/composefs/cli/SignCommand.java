@@ -46,7 +46,11 @@ final class SignCommand implements Callable<Integer> {
             FsVerity.Alg alg = Signing.alg(hashAlg);
             byte[] digest = Signing.digest(image, alg);
             byte[] sig = ImageSignature.sign(KeyMaterial.privateKey(key), KeyMaterial.certificate(cert), alg, digest);
-            AtomicFile.write(signature, sig);
+            try {
+                AtomicFile.write(signature, sig);
+            } catch (IOException e) {
+                throw new Failure(1, signature + ": cannot write the signature: " + e.getMessage());
+            }
             return 0;
         } catch (Failure f) {
             io.err().println("composefs sign: " + f.getMessage());

@@ -1,5 +1,6 @@
 package dev.composefs.core.sign;
 
+import dev.composefs.core.util.InputFiles;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.StringReader;
@@ -111,7 +112,11 @@ public final class KeyMaterial {
     /** --trust: a certificate file, or a directory whose regular files are certificates (PEM or DER). */
     public static List<X509Certificate> trusted(Path fileOrDir) throws IOException {
         if (!Files.isDirectory(fileOrDir)) {
-            return certificates(fileOrDir);
+            List<X509Certificate> all = certificates(fileOrDir);
+            if (all.isEmpty()) { // an empty file trusts nobody: say so, rather than "none of the 0 trusted"
+                throw new SignatureException(fileOrDir + ": no certificate in the file");
+            }
+            return all;
         }
         List<X509Certificate> out = new ArrayList<>();
         try (Stream<Path> s = Files.list(fileOrDir)) {
@@ -125,15 +130,9 @@ public final class KeyMaterial {
         return out;
     }
 
+    /** Opened as every input is (no wait on a FIFO, type checked on the fd); a pipe (--key=<(...)) is read too. */
     private static byte[] read(Path file, String what) throws IOException {
-        try {
-            if (Files.size(file) > MAX_FILE) {
-                throw new SignatureException(file + ": too large for a " + what);
-            }
-            return Files.readAllBytes(file);
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw new SignatureException(file + ": no such " + what + " file", e);
-        }
+        return InputFiles.read(file, MAX_FILE, what + " file");
     }
 
     private static boolean isPem(byte[] b) {

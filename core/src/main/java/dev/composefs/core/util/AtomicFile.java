@@ -4,8 +4,12 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -51,9 +55,15 @@ public final class AtomicFile {
         Path abs = target.toAbsolutePath();
         Path dir = abs.getParent();
         Path tmp = dir.resolve("." + abs.getFileName() + ".tmp" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        } catch (FileSystemException e) {
+            throw new IOException(dir + ": " + reason(e), e); // the directory is the problem, not the temporary name
+        }
         boolean done = false;
         try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            try (ch) {
                 content.writeTo(Channels.newOutputStream(ch)); // not closed here: the channel is, after the fsync
                 ch.force(true);
             }
@@ -61,6 +71,8 @@ public final class AtomicFile {
                 Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
                 Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
+            } catch (FileSystemException e) {
+                throw new IOException(reason(e), e); // e.g. the target is a directory
             }
             done = true;
             syncDirectory(dir);
@@ -69,6 +81,19 @@ public final class AtomicFile {
                 Files.deleteIfExists(tmp);
             }
         }
+    }
+
+    /**
+     * Why a file operation failed, as errors elsewhere say it: the JDK reports ENOENT, EACCES and
+     * EEXIST by exception type alone, with no reason text.
+     */
+    public static String reason(FileSystemException e) {
+        return switch (e) {
+            case NoSuchFileException x -> "ENOENT (No such file or directory)";
+            case AccessDeniedException x -> "EACCES (Permission denied)";
+            case FileAlreadyExistsException x -> "EEXIST (File exists)";
+            default -> e.getReason() != null ? e.getReason() : e.getClass().getSimpleName();
+        };
     }
 
     public static void write(String target, byte[] data, OutputStream stdout) throws IOException {

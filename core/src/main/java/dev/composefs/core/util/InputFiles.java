@@ -99,8 +99,8 @@ public final class InputFiles {
     }
 
     private static IOException tooLarge(Path path, String size, long max, String what) {
-        return new IOException(path + ": " + what + " too large (" + size + " bytes; composefs images are "
-                + "metadata, and at most " + max + " bytes are read)");
+        String why = max == MAX_IMAGE_SIZE ? "composefs images are metadata, and at most " : "at most ";
+        return new IOException(path + ": " + what + " too large (" + size + " bytes; " + why + max + " bytes are read)");
     }
 
     /** The name of a file type for messages. */
