@@ -60,6 +60,22 @@ class SystemdUnitTest {
     }
 
     @Test
+    void optionsTheHelperWouldRefuseMakeNoUnitAndNoFstabLine() throws Exception {
+        // systemd runs mount.composefs without -s: a unit with an unknown option would fail every start
+        for (String command : List.of("mount-unit", "fstab-line")) {
+            Cli.Result r = Cli.run("composefs", command, "--options=basedir=/s,nofail,noverity", "/a.cfs", "/srv/x");
+            assertEquals(1, r.exit(), command);
+            assertEquals("composefs " + command + ": unsupported option 'noverity'\n", r.stderr(), command);
+            assertEquals("", r.out(), command);
+        }
+        // a later basedir= replaces an earlier one, as at mount time: only that store is required
+        Cli.Result line = Cli.run("composefs", "fstab-line", "--options=basedir=/old,basedir=/new", "/a.cfs", "/srv/x");
+        assertEquals(0, line.exit(), line.stderr());
+        assertEquals("/a.cfs /srv/x composefs basedir=/old,basedir=/new,x-systemd.requires-mounts-for=/new 0 0\n",
+                line.out());
+    }
+
+    @Test
     void theFstabGeneratorMakesTheSameMountOfTheFstabLine() throws Exception {
         Path generator = Path.of("/lib/systemd/system-generators/systemd-fstab-generator");
         assumeTrue(Files.isExecutable(generator), "no systemd-fstab-generator here");

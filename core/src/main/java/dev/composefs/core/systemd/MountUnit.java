@@ -45,9 +45,12 @@ public final class MountUnit {
         return sb.toString();
     }
 
-    /** The stores named by options (basedir=), checked as mount.composefs would. */
+    /**
+     * The stores named by options (basedir=), checked as mount.composefs checks them: systemd
+     * runs the helper without -s, so an option it does not know would fail every start.
+     */
     private static List<Path> stores(String options) throws MountException {
-        return MountOptions.parse(options, key -> { }).basedirs();
+        return MountOptions.parse(options).basedirs();
     }
 
     /** The mount paths systemd must have before this one: the stores and the image's directory. */
