@@ -155,6 +155,39 @@ class OciHookTest {
         assertFalse(Files.exists(tmp.resolve("tree/new-file")));
     }
 
+    /**
+     * A state or config.json that is not what the runtime spec says (another runtime's, a hand-run
+     * hook's): one line naming which document and what is wrong, exit 1, never a stack trace or
+     * jackson's multi-line location.
+     */
+    @Test
+    void aMalformedStateOrConfigIsOneLineNamingTheDocument() throws Exception {
+        Path b = Files.createDirectories(tmp.resolve("malformed"));
+        String creating = "{\"status\":\"creating\",\"pid\":1,\"bundle\":\"" + b + "\"}";
+        Path config = b.resolve("config.json");
+        String[][] cases = {
+            // state, config.json (null: none), the line
+            {"", null, "the container state on standard input: not valid JSON: No content to map due to end-of-input"},
+            {"[1,2]", null, "the container state on standard input: not valid JSON: Can not read a Map: expect to see "
+                    + "START_OBJECT ('{'), instead got: JSON Array"},
+            {creating, null, config + ": cannot open the container's config: ENOENT (No such file or directory)"},
+            {creating, "{\"annotations\":", config + ": not valid JSON: Unexpected end-of-input within/between Object entries"},
+            {creating, "{\"annotations\":\"x\"}", config + ": \"annotations\" is not a JSON object"},
+            {creating, "{\"annotations\":{\"org.composefs.image\":\"/i.cfs\",\"org.composefs.basedir\":\"/s\"},"
+                    + "\"root\":\"rootfs\"}", config + ": \"root\" is not a JSON object"},
+        };
+        for (String[] c : cases) {
+            Files.deleteIfExists(config);
+            if (c[1] != null) {
+                Files.writeString(config, c[1]);
+            }
+            Path state = Files.writeString(tmp.resolve("malformed-state.json"), c[0]);
+            Cli.Result r = Cli.run(List.of("composefs", "oci-hook"), state, Map.of());
+            assertEquals(1, r.exit(), c[0] + " / " + c[1]);
+            assertEquals("composefs oci-hook: " + c[2] + "\n", r.stderr(), c[0] + " / " + c[1]);
+        }
+    }
+
     @Test
     void noAnnotationNothingDoneAndTheHooksJson() throws Exception {
         Path b = bundle("none", Map.of(), true, false, "echo plain");

@@ -6,7 +6,9 @@ import dev.composefs.core.mount.MountCalls;
 import dev.composefs.core.mount.MountException;
 import dev.composefs.core.mount.MountOptions;
 import dev.composefs.core.mount.Mounter;
+import dev.composefs.core.oci.JsonDocument;
 import dev.composefs.core.oci.RootfsMount;
+import dev.composefs.core.util.InputFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -39,6 +41,8 @@ import picocli.CommandLine.Option;
 final class OciHookCommand implements Callable<Integer> {
     private static final String PROG = "composefs oci-hook";
     private static final String PREFIX = "org.composefs.";
+    /** A runtime's config.json is a few KiB; a larger one is not read whole. */
+    private static final long CONFIG_MAX = 16 << 20;
 
     private final Main.Io io;
 
@@ -130,24 +134,19 @@ final class OciHookCommand implements Callable<Integer> {
     }
 
     /** The hook as the runtime runs it: state on stdin, config.json in the bundle. */
-    @SuppressWarnings("unchecked")
     private int hook() throws IOException, Failure {
-        Map<String, Object> state = JSON.std.mapFrom(io.in());
+        Map<String, Object> state = JsonDocument.parse(io.in().readAllBytes(), "the container state on standard input");
         String status = String.valueOf(state.get("status"));
         if (!status.equals("creating") && !status.equals("created")) {
             return 0; // poststop and the like: the mounts went with the container's namespace
         }
         Path bundle = Path.of(String.valueOf(state.get("bundle")));
-        Map<String, Object> config;
-        try {
-            config = JSON.std.mapFrom(Files.readString(bundle.resolve("config.json")));
-        } catch (IOException e) {
-            throw new Failure(1, bundle.resolve("config.json") + ": cannot read the container's config: "
-                    + e.getMessage());
-        }
-        Map<String, Object> annotations = (Map<String, Object>) state.getOrDefault("annotations",
-                config.getOrDefault("annotations", Map.of()));
-        if (annotations == null || annotations.get(PREFIX + "image") == null) {
+        Path configFile = bundle.resolve("config.json");
+        Map<String, Object> config = JsonDocument.parse(
+                InputFiles.read(configFile, CONFIG_MAX, "the container's config"), configFile.toString());
+        Map<String, Object> annotations = state.containsKey("annotations")
+                ? object(state, "annotations", "the container state") : object(config, "annotations", configFile.toString());
+        if (annotations.get(PREFIX + "image") == null) {
             return 0;
         }
         Object pid = state.get("pid");
@@ -162,15 +161,15 @@ final class OciHookCommand implements Callable<Integer> {
                 opts.append(',').append(key).append('=').append(escape(String.valueOf(annotations.get(PREFIX + key))));
             }
         }
-        Map<String, Object> linux = (Map<String, Object>) config.getOrDefault("linux", Map.of());
-        if (linux != null && linux.get("uidMappings") instanceof List<?> m && !m.isEmpty()) {
+        Map<String, Object> linux = object(config, "linux", configFile.toString());
+        if (linux.get("uidMappings") instanceof List<?> m && !m.isEmpty()) {
             // files owned by the image's root belong to the container's root
             opts.append(",idmap=/proc/").append(pid).append("/ns/user");
         }
         if (annotations.get(PREFIX + "options") != null) {
             opts.append(',').append(annotations.get(PREFIX + "options"));
         }
-        Map<String, Object> root = (Map<String, Object>) config.getOrDefault("root", Map.of());
+        Map<String, Object> root = object(config, "root", configFile.toString());
         Path rootPath = bundle.resolve(String.valueOf(root.getOrDefault("path", "rootfs")));
         String targetA = String.valueOf(annotations.getOrDefault(PREFIX + "target", "/"));
         List<String> cmd = new ArrayList<>(List.of("nsenter", "--target", pid.toString(), "--mount", "--", self(),
@@ -191,6 +190,19 @@ final class OciHookCommand implements Callable<Integer> {
             throw new Failure(rc, err.strip().replaceFirst("^" + PROG + ": ", ""));
         }
         return 0;
+    }
+
+    /** A member that must be a JSON object where it is given (a runtime's state or config from elsewhere may differ). */
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> object(Map<String, Object> doc, String key, String where) throws Failure {
+        Object v = doc.get(key);
+        if (v == null) {
+            return Map.of();
+        }
+        if (!(v instanceof Map<?, ?>)) {
+            throw new Failure(1, where + ": \"" + key + "\" is not a JSON object");
+        }
+        return (Map<String, Object>) v;
     }
 
     private static String required(Map<String, Object> annotations, String key) throws Failure {

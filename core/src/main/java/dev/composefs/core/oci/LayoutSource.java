@@ -45,7 +45,7 @@ final class LayoutSource implements ImageSource {
         String name = "oci:" + dir + (tag != null ? ":" + tag : "");
         Path indexPath = dir.resolve("index.json");
         byte[] index = read(indexPath, Manifests.DOCUMENT_MAX);
-        Map<String, Object> doc = Manifests.parse(index, indexPath.toString());
+        Map<String, Object> doc = JsonDocument.parse(index, indexPath.toString());
         if (!(doc.get("manifests") instanceof List<?> entries)) {
             throw new IOException(indexPath + ": no manifests");
         }

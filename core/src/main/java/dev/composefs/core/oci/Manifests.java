@@ -1,6 +1,5 @@
 package dev.composefs.core.oci;
 
-import com.fasterxml.jackson.jr.ob.JSON;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,7 +37,7 @@ final class Manifests {
         }
         for (int depth = 0; ; depth++) {
             String where = name + " " + digest.shortForm();
-            Map<String, Object> doc = parse(bytes, where);
+            Map<String, Object> doc = JsonDocument.parse(bytes, where);
             String type = doc.get("mediaType") instanceof String s ? s : mediaType;
             if (type != null && (type.equals(MediaTypes.DOCKER_V1) || type.equals(MediaTypes.DOCKER_V1_SIGNED))) {
                 throw new IOException(where + ": Docker schema 1 manifests are not supported (the image is too old)");
@@ -91,7 +90,7 @@ final class Manifests {
 
     /** The uncompressed layer digests an image config lists (rootfs.diff_ids). */
     static List<Digest> diffIds(byte[] config, String where) throws IOException {
-        Map<String, Object> c = parse(config, where);
+        Map<String, Object> c = JsonDocument.parse(config, where);
         if (!(c.get("rootfs") instanceof Map<?, ?> rootfs) || !(rootfs.get("diff_ids") instanceof List<?> ids)) {
             throw new IOException(where + ": no rootfs.diff_ids (not an image config)");
         }
@@ -131,19 +130,4 @@ final class Manifests {
         }
     }
 
-    static Map<String, Object> parse(byte[] bytes, String where) throws IOException {
-        try {
-            return JSON.std.mapFrom(bytes);
-        } catch (IOException | RuntimeException e) {
-            throw new IOException(where + ": not valid JSON: " + firstLine(e.getMessage()));
-        }
-    }
-
-    private static String firstLine(String s) {
-        if (s == null) {
-            return "";
-        }
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
-    }
 }

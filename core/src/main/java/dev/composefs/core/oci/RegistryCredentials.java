@@ -53,7 +53,7 @@ record RegistryCredentials(String user, String password) {
                 }
                 continue;
             }
-            Map<String, Object> json = Manifests.parse(Files.readAllBytes(f), f.toString());
+            Map<String, Object> json = JsonDocument.parse(Files.readAllBytes(f), f.toString());
             if (json.get("auths") instanceof Map<?, ?> auths) {
                 for (String key : List.of(registry, "https://" + registry, "http://" + registry,
                         registry.equals(ImageReference.DOCKER_HUB) ? "https://index.docker.io/v1/" : registry)) {

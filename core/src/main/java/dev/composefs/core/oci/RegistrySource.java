@@ -174,7 +174,7 @@ final class RegistrySource implements ImageSource {
             throw new IOException(ref.registry() + ": token service " + realm.getHost() + " refused (HTTP "
                     + r.statusCode() + ")" + (credentials == null ? " (give --creds or --authfile)" : "") + detail);
         }
-        Map<String, Object> json = Manifests.parse(body(r, 1 << 20, "token"), "token from " + realm.getHost());
+        Map<String, Object> json = JsonDocument.parse(body(r, 1 << 20, "token"), "token from " + realm.getHost());
         Object token = json.get("token") instanceof String t ? t : json.get("access_token");
         if (!(token instanceof String t) || t.isEmpty()) {
             throw new IOException(ref.registry() + ": token service " + realm.getHost() + " sent no token");
