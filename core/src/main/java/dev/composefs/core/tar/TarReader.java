@@ -1,5 +1,6 @@
 package dev.composefs.core.tar;
 
+import dev.composefs.core.dumpfile.Escaping;
 import java.io.EOFException;
 import java.io.IOException;
 import dev.composefs.core.util.ChunkedInputStream;
@@ -133,7 +134,7 @@ public final class TarReader {
         }
         for (String key : pax.keySet()) {
             if (key.startsWith("GNU.sparse.")) {
-                throw new IOException(what + ": " + name + ": sparse tar members are not supported");
+                throw new IOException(what + ": " + shown(name) + ": sparse tar members are not supported");
             }
         }
         int mode = (int) (number(100, 8, "mode") & 07777);
@@ -141,8 +142,8 @@ public final class TarReader {
             case '\0' -> name.endsWith("/") ? TarEntry.DIRECTORY : TarEntry.REGULAR; // pre-POSIX archives
             case '0', '7' -> TarEntry.REGULAR;
             case '1', '2', '3', '4', '5', '6' -> type;
-            case 'S' -> throw new IOException(what + ": " + name + ": sparse tar members are not supported");
-            default -> throw new IOException(what + ": " + name + ": unsupported tar member type '"
+            case 'S' -> throw new IOException(what + ": " + shown(name) + ": sparse tar members are not supported");
+            default -> throw new IOException(what + ": " + shown(name) + ": unsupported tar member type '"
                     + (type >= ' ' && type < 127 ? String.valueOf(type) : "\\x" + Integer.toHexString(type)) + "'");
         };
         int major = 0;
@@ -163,7 +164,7 @@ public final class TarReader {
                 try {
                     xattrs.putIfAbsent(key, Base64.getDecoder().decode(e.getValue()));
                 } catch (IllegalArgumentException ex) {
-                    throw new IOException(what + ": " + name + ": bad base64 in PAX header " + e.getKey());
+                    throw new IOException(what + ": " + shown(name) + ": bad base64 in PAX header " + e.getKey());
                 }
             }
         }
@@ -249,7 +250,7 @@ public final class TarReader {
             long nsec = d.subtract(sec).movePointRight(9).setScale(0, java.math.RoundingMode.FLOOR).longValueExact();
             return new long[] {sec.longValueExact(), nsec};
         } catch (NumberFormatException | ArithmeticException e) {
-            throw new IOException(what + ": " + name + ": PAX mtime=" + v + ": not a time");
+            throw new IOException(what + ": " + shown(name) + ": PAX mtime=" + v + ": not a time");
         }
     }
 
@@ -267,7 +268,7 @@ public final class TarReader {
             }
             return out.toString(StandardCharsets.ISO_8859_1);
         } catch (NumberFormatException e) {
-            throw new IOException(what + ": " + name + ": bad %-escape in xattr name " + s);
+            throw new IOException(what + ": " + shown(name) + ": bad %-escape in xattr name " + s);
         }
     }
 
@@ -308,11 +309,19 @@ public final class TarReader {
         for (; i < end && header[i] != ' ' && header[i] != 0; i++) {
             int d = header[i] - '0';
             if (d < 0 || d > 7 || (v >>> 60) != 0) {
-                throw new IOException(what + ": bad number in tar header field " + field + " of " + field(0, 100));
+                if (off == 148) { // the checksum: no tar header at all (a text file, say), or a damaged one
+                    throw new IOException(what + ": bad tar header checksum (not a tar archive, or corrupted)");
+                }
+                throw new IOException(what + ": bad number in tar header field " + field + " of " + shown(field(0, 100)));
             }
             v = v * 8 + d;
         }
         return v;
+    }
+
+    /** A member name in a message: escaped as in a dump (a name may hold newlines), and cut short. */
+    private static String shown(String name) {
+        return Escaping.printable(name);
     }
 
     private String field(int off, int len) {

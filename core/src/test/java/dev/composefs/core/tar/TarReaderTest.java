@@ -130,6 +130,19 @@ class TarReaderTest {
         assertTrue(e.getMessage().contains("ends inside") || e.getMessage().contains("truncated"), e.getMessage());
         e = assertThrows(IOException.class, () -> drain("not a tar archive at all".repeat(40).getBytes()));
         assertTrue(e.getMessage().contains("checksum"), e.getMessage());
+        // a text file: its "checksum field" holds no octal number; one line, none of the file's text
+        byte[] text = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n".repeat(20)
+                .getBytes(StandardCharsets.US_ASCII);
+        e = assertThrows(IOException.class, () -> drain(text));
+        assertEquals("test.tar: bad tar header checksum (not a tar archive, or corrupted)", e.getMessage());
+    }
+
+    @Test
+    void aMemberNameInAnErrorIsEscapedAsInADump() throws Exception {
+        Path t = Files.createDirectories(tmp.resolve("n"));
+        sh("cd " + t + " && truncate -s 1M \"$(printf 'two\\nlines')\" && tar --sparse --format=gnu -cf ../n.tar .");
+        IOException e = assertThrows(IOException.class, () -> drain(Files.readAllBytes(tmp.resolve("n.tar"))));
+        assertTrue(e.getMessage().contains("two\\nlines") && !e.getMessage().contains("\n"), e.getMessage());
     }
 
     @Test
