@@ -184,6 +184,28 @@ class MountTest {
         assertFalse(mounted(mnt));
     }
 
+    /**
+     * mount(8) puts an fstab entry's options first and the command line's after them: a
+     * basedir= given on the command line is the one mounted, as with upstream's helper.
+     */
+    @Test
+    void mount8sCommandLineBasedirWinsOverFstabs() throws Exception {
+        Cli.Result install = Cli.run("install-mount-helper");
+        assumeTrue(install.exit() == 0, "cannot install /sbin/mount.composefs: " + install.stderr());
+        Path mnt = mountpoint("fstab");
+        Path fstab = Files.writeString(work.resolve("fstab"), image + " " + mnt + " composefs basedir="
+                + work.resolve("no-such-store") + ",ro 0 0\n");
+        SourceTree.sh("mount", "--fstab", fstab.toString(), mnt.toString(), "-o", "basedir=" + store);
+        assertTrue(mounted(mnt));
+        assertSameTree(src, mnt, true, id -> id);
+        umount(mnt);
+        Cli.Result fromFstab = Cli.run(List.of("/usr/bin/mount", "--fstab", fstab.toString(), mnt.toString()), null, Map.of());
+        assertEquals(32, fromFstab.exit(), fromFstab.stderr());
+        assertTrue(fromFstab.stderr().contains("basedir " + work.resolve("no-such-store") + ": not a directory"),
+                fromFstab.stderr());
+        assertFalse(mounted(mnt));
+    }
+
     @Test
     void helperMountsWithGenericFlagsAndSeveralStores() throws Exception {
         // objects split over two stores, searched in order
