@@ -45,6 +45,11 @@ final class ErofsLayer {
                 st.note("EROFS mounted from the image file (file-backed)");
             } catch (SyscallException e) {
                 notAnImage(image, imageFd, e);
+                if (e.is(Errno.EPERM) && e.call().equals("fsopen")) {
+                    // a loop device's mount needs the same privilege: its EACCES on /dev/loop-control would mislead
+                    throw MountException.failed(image + ": cannot mount the image as EROFS: " + e.getMessage()
+                            + "; mounting needs root (CAP_SYS_ADMIN in the initial user namespace)", e);
+                }
                 st.note("file-backed EROFS failed (" + e.getMessage() + "); using a loop device");
             }
         }
