@@ -86,6 +86,16 @@ final class SourceTree {
         sh("setfattr", "-n", "user.on-dir", "-v", "d", modes.toString());
         sh("setfattr", "-h", "-n", "trusted.on-symlink", "-v", "l", links.resolve("rel").toString());
         sh("setfattr", "-n", "user.root", "-v", "r", root.toString());
+        // What distribution trees carry beyond user xattrs: a file capability (ping's cap_net_raw,
+        // VFS_CAP_REVISION_2), and POSIX ACLs, an access and a default one, in the kernel's xattr form.
+        Path caps = Files.writeString(root.resolve("caps"), "capable");
+        sh("setfattr", "-n", "security.capability", "-v", "0x0100000200200000000000000000000000000000", caps.toString());
+        Path acl = Files.createDirectory(root.resolve("acl"));
+        Files.writeString(acl.resolve("inside"), "i");
+        sh("setfattr", "-n", "system.posix_acl_access", "-v", "0x0200000001000700ffffffff02000500feff0000"
+                + "04000500ffffffff10000500ffffffff20000500ffffffff", acl.toString());
+        sh("setfattr", "-n", "system.posix_acl_default", "-v", "0x0200000001000700ffffffff04000500ffffffff"
+                + "20000500ffffffff", acl.toString());
         // fixed mtimes (with nanoseconds), children before their directories
         List<Path> all;
         try (var w = Files.walk(root)) {
