@@ -353,6 +353,13 @@ class MountTest {
         assertEquals(100000, Files.getAttribute(mnt.resolve("sizes/f1"), "unix:uid"));
         assertEquals(65534, Files.getAttribute(mnt.resolve("modes/none"), "unix:uid"));
         assertEquals(-1L, Files.mismatch(src.resolve("sizes/f100000"), mnt.resolve("sizes/f100000")));
+        // ids inside xattrs are the kernel's to map as well: the ACL's named user (65534, the
+        // second entry's id) and the file capability's root (v2 shown as v3 with its rootid)
+        byte[] acl = SourceTree.xattrs(mnt.resolve("acl")).get("system.posix_acl_access");
+        assertEquals(100000 + 65534, java.nio.ByteBuffer.wrap(acl).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(16));
+        byte[] cap = SourceTree.xattrs(mnt.resolve("caps")).get("security.capability");
+        assertEquals(24, cap.length, "VFS_CAP_REVISION_3");
+        assertEquals(100000, java.nio.ByteBuffer.wrap(cap).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(20));
         umount(mnt);
     }
 
