@@ -53,11 +53,6 @@ public final class SyscallException extends IOException {
         return Errno.name(errno);
     }
 
-    /** The errno alone, as messages show it: {@code ENOENT (No such file or directory)}. */
-    public String reason() {
-        return Errno.name(errno) + " (" + Errno.description(errno) + ")";
-    }
-
     public boolean is(int expected) {
         return errno == expected;
     }

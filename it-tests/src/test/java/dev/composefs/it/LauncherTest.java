@@ -197,7 +197,7 @@ class LauncherTest {
                 r.stderr());
         r = Cli.run("mkcomposefs", src.toString(), aDir.toString());
         assertEquals(1, r.exit());
-        assertEquals("mkcomposefs: " + aDir + ": cannot write image: EISDIR (Is a directory)\n", r.stderr());
+        assertEquals("mkcomposefs: " + aDir + ": cannot write image: Is a directory\n", r.stderr());
         Path image = tmp.resolve("out.cfs");
         assertEquals(0, Cli.run("mkcomposefs", src.toString(), image.toString()).exit());
         r = Cli.run("composefs-dump", image.toString(), missing.resolve("d.cfs").toString());
@@ -214,7 +214,7 @@ class LauncherTest {
                 + "\n", r.stderr());
         r = Cli.run("composefs", "sign", "--key=" + key, "--cert=" + cert, image.toString(), aDir.toString());
         assertEquals(1, r.exit());
-        assertEquals("composefs sign: " + aDir + ": cannot write the signature: EISDIR (Is a directory)\n", r.stderr());
+        assertEquals("composefs sign: " + aDir + ": cannot write the signature: Is a directory\n", r.stderr());
         // an empty certificate file trusts nobody, and says so
         Path empty = Files.writeString(tmp.resolve("empty.pem"), "");
         r = Cli.run("composefs", "verify", "--trust=" + empty, image.toString(), image.toString());
@@ -340,45 +340,6 @@ class LauncherTest {
         assertEquals(first.out(), r.out());
         assertTrue(Files.exists(cache), "still there: the user may not remove it");
         assertFalse(Files.readString(trace).contains(cache.getFileName().toString()), "the stale cache was opened");
-    }
-
-    /**
-     * Writing an image or a dump starts none of the JDK's channel I/O: through a FileChannel, the
-     * first write initialised sun.nio.ch (three sockets opened to probe IPv6 and port reuse) and
-     * loaded about fifty classes, 1-3 ms of every run that wrote an image. A run that writes
-     * opens no more sockets than one that only prints a digest (the JVM's own start opens some).
-     */
-    @Test
-    void writingAnImageStartsNoneOfTheJdksChannelIo() throws Exception {
-        Path src = source("nio-src");
-        Path image = tmp.resolve("nio.cfs");
-        List<String> digestOnly = List.of("mkcomposefs", "--print-digest-only", src.toString());
-        sockets(digestOnly);
-        long baseline = sockets(digestOnly);
-        for (int run = 0; run < 2; run++) { // the first run of a kind records its cache: a JVM more
-            for (List<String> cmd : List.of(
-                    List.of("mkcomposefs", src.toString(), image.toString()),
-                    List.of("mkcomposefs", "--digest-store=" + tmp.resolve("nio-store-" + run), src.toString(),
-                            image.toString()),
-                    List.of("composefs-dump", image.toString(), tmp.resolve("nio-dump.cfs").toString()))) {
-                long opened = sockets(cmd);
-                if (run == 1) {
-                    assertEquals(baseline, opened, cmd + ": sockets opened beyond the JVM's own");
-                    assertTrue(Files.isRegularFile(Path.of(cmd.getLast())), cmd + ": the output is written");
-                }
-            }
-        }
-    }
-
-    /** The socket(2) calls a command's run makes, launcher and JVM included. */
-    private long sockets(List<String> cmd) throws Exception {
-        Path trace = tmp.resolve("sockets.log");
-        List<String> argv = new java.util.ArrayList<>(List.of("/usr/bin/strace", "-f", "-qq", "-e", "trace=socket",
-                "-o", trace.toString(), Cli.repo().resolve("bin/" + cmd.get(0)).toString()));
-        argv.addAll(cmd.subList(1, cmd.size()));
-        Cli.Result r = Cli.run(argv, null, Map.of());
-        assertEquals(0, r.exit(), cmd + ": " + r.stderr());
-        return Files.readAllLines(trace).stream().filter(l -> l.contains("socket(")).count();
     }
 
     /**

@@ -1,27 +1,24 @@
 package dev.composefs.core.util;
 
-import static dev.composefs.bindings.fcntl_h.AT_FDCWD;
-import static dev.composefs.bindings.fcntl_h.O_CLOEXEC;
-
-import dev.composefs.bindings.SyscallException;
-import dev.composefs.bindings.fcntl_h;
-import dev.composefs.bindings.stdio_h;
-import dev.composefs.bindings.unistd_h;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.lang.foreign.Arena;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Writes a file so that readers see either the old file or the complete new one: data goes to a
  * temporary name in the same directory, is fsynced, renamed over the target, and the directory
  * is fsynced. A failure removes the temporary file, so nothing half-written is left behind.
- * The calls go through the bindings, with the errno in every error.
  */
 public final class AtomicFile {
     private AtomicFile() {}
@@ -45,18 +42,9 @@ public final class AtomicFile {
             return;
         }
         if (isStream(target)) {
-            int fd;
-            try {
-                fd = fcntl_h.openat(AT_FDCWD, target, fcntl_h.O_WRONLY | O_CLOEXEC, 0);
-            } catch (SyscallException e) {
-                throw new IOException(e.reason(), e);
-            }
-            try (Arena arena = Arena.ofConfined()) {
-                OutputStream out = new FdOutputStream(fd, target, arena);
+            try (FileChannel ch = FileChannel.open(Path.of(target), StandardOpenOption.WRITE);
+                    OutputStream out = Channels.newOutputStream(ch)) {
                 content.writeTo(out);
-                out.flush();
-            } finally {
-                unistd_h.closeQuietly(fd);
             }
             return;
         }
@@ -66,42 +54,31 @@ public final class AtomicFile {
     public static void write(Path target, Content content) throws IOException {
         Path abs = target.toAbsolutePath();
         Path dir = abs.getParent();
-        String tmp = dir.resolve("." + abs.getFileName() + ".tmp" + Long.toHexString(ThreadLocalRandom.current().nextLong()))
-                .toString();
-        int fd;
+        Path tmp = dir.resolve("." + abs.getFileName() + ".tmp" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
+        FileChannel ch;
         try {
-            // O_EXCL and O_NOFOLLOW: nothing planted at the temporary name is written through
-            fd = fcntl_h.openat(AT_FDCWD, tmp, fcntl_h.O_WRONLY | fcntl_h.O_CREAT | fcntl_h.O_EXCL | fcntl_h.O_NOFOLLOW
-                    | O_CLOEXEC, 0666);
-        } catch (SyscallException e) {
-            throw new IOException(dir + ": " + e.reason(), e); // the directory is the problem, not the temporary name
+            ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        } catch (FileSystemException e) {
+            throw new IOException(dir + ": " + reason(e), e); // the directory is the problem, not the temporary name
         }
         boolean done = false;
         try {
-            try (Arena arena = Arena.ofConfined()) {
-                OutputStream out = new FdOutputStream(fd, tmp, arena);
-                content.writeTo(out);
-                out.flush();
+            try (ch) {
+                content.writeTo(Channels.newOutputStream(ch)); // not closed here: the channel is, after the fsync
+                ch.force(true);
             }
-            unistd_h.fsync(fd, tmp);
-            int closing = fd;
-            fd = -1;
-            unistd_h.close(closing); // where an NFS write error would surface
-            stdio_h.renameat2(AT_FDCWD, tmp, AT_FDCWD, abs.toString(), 0); // e.g. EISDIR: a directory is in the way
+            try {
+                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
+            } catch (FileSystemException e) {
+                throw new IOException(reason(e), e); // e.g. the target is a directory
+            }
             done = true;
             syncDirectory(dir);
-        } catch (SyscallException e) {
-            throw new IOException(e.reason(), e);
         } finally {
-            if (fd >= 0) {
-                unistd_h.closeQuietly(fd);
-            }
             if (!done) {
-                try {
-                    unistd_h.unlinkat(AT_FDCWD, tmp, 0);
-                } catch (SyscallException e) {
-                    // already gone, or the directory went: nothing of ours is left to remove
-                }
+                Files.deleteIfExists(tmp);
             }
         }
     }
@@ -129,21 +106,25 @@ public final class AtomicFile {
 
     /** Content that is these bytes. */
     public static Content of(byte[] data) {
-        return out -> out.write(data, 0, data.length);
+        return out -> writeChunked(out, data);
+    }
+
+    // Big arrays go out in pieces: the JDK copies a heap buffer through a native one of the
+    // same size, so one 10 MB write would allocate (and touch) 10 MB more.
+    private static final int CHUNK = 1 << 18;
+
+    private static void writeChunked(OutputStream out, byte[] data) throws IOException {
+        for (int off = 0; off < data.length; off += CHUNK) {
+            out.write(data, off, Math.min(CHUNK, data.length - off));
+        }
     }
 
     /** fsync of the directory makes the rename itself durable. */
-    private static void syncDirectory(Path dir) {
-        int fd = -1;
-        try {
-            fd = fcntl_h.openat(AT_FDCWD, dir.toString(), fcntl_h.O_RDONLY | fcntl_h.O_DIRECTORY | O_CLOEXEC, 0);
-            unistd_h.fsync(fd, dir.toString());
-        } catch (SyscallException e) {
+    public static void syncDirectory(Path dir) throws IOException {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException e) {
             // some filesystems refuse fsync on a directory; the data itself is already synced
-        } finally {
-            if (fd >= 0) {
-                unistd_h.closeQuietly(fd);
-            }
         }
     }
 }
