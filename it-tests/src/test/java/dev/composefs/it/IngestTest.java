@@ -169,6 +169,8 @@ class IngestTest {
         byte[] many = buildAndCheck("threads7", SourceTree.Flags.NONE, "--threads=7");
         assertArrayEquals(one, many);
         assertArrayEquals(plain, one);
+        // far more threads than files, or than a JVM can start: capped, the same image (this ended the JVM)
+        assertArrayEquals(one, buildAndCheck("threads100000", SourceTree.Flags.NONE, "--threads=100000"));
     }
 
     @Test

@@ -53,7 +53,7 @@ final class MkComposefs {
               --skip-xattrs           don't store file xattrs
               --user-xattrs           only store user.* xattrs
               --threads=N             threads computing digests and copying files (default:
-                                      number of processors)
+                                      number of processors; at most 256)
               --format=FORMAT         erofs (default): the composefs image upstream writes;
                                       descriptor: the kernel composefs driver's descriptor (no
                                       inline content: every non-empty file is a backing file)

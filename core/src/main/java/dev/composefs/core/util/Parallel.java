@@ -199,8 +199,8 @@ public final class Parallel {
         run(sink, failure, Math.max(1, threads), state, task, producer, callerState);
     }
 
-    /** The caller's worker state, made when first needed, on its thread. */
-    private static final class Lazy<S> implements Supplier<S> {
+    /** A worker's state, made when first needed, on its thread; closed with it if it was made. */
+    private static final class Lazy<S extends AutoCloseable> implements Supplier<S>, AutoCloseable {
         private final Supplier<S> make;
         private S made;
 
@@ -215,10 +215,25 @@ public final class Parallel {
             }
             return made;
         }
+
+        @Override
+        public void close() throws Exception {
+            if (made != null) {
+                made.close();
+            }
+        }
     }
+
+    /**
+     * At most this many threads, whatever is asked: upstream's C workers cost little, but each of
+     * the JVM's takes a few hundred KiB, and --threads=100000 ended the JVM for want of native
+     * memory. Hashing is CPU-bound; more threads than this cannot make it faster.
+     */
+    public static final int MAX_THREADS = 256;
 
     private static <S extends AutoCloseable, T> void run(Sink<T> sink, AtomicReference<Throwable> failure, int n,
             Supplier<S> state, Task<S, T> task, Producer<T> producer, Supplier<S> callerState) throws IOException {
+        n = Math.min(n, MAX_THREADS);
         List<Thread> started = new ArrayList<>();
         for (int i = 1; i < n; i++) {
             started.add(Thread.ofPlatform().name("composefs-worker-" + i).start(() -> work(sink, failure, state, task)));
@@ -264,14 +279,18 @@ public final class Parallel {
 
     /**
      * A worker: runs items, and parts of offered work while no item waits, until there are none
-     * (or a task failed), then closes its state.
+     * (or a task failed), then closes its state. The state is made when the worker takes its
+     * first item: one that finds none left (more threads asked for than there are files) costs
+     * its stack, not its buffers.
      */
     @SuppressWarnings("unchecked") // items are the sink's T; the run's Sharing offers work for its workers' S
     private static <S extends AutoCloseable, T> void work(Sink<T> sink, AtomicReference<Throwable> failure,
             Supplier<S> state, Task<S, T> task) {
-        try (S s = state.get()) {
+        // the caller's state may already be made: its producer ran items with it
+        try (Lazy<S> lazy = state instanceof Lazy<?> made ? (Lazy<S>) made : new Lazy<>(state)) {
             boolean finished = false;
             for (Object next; (next = sink.next(finished)) != null; ) {
+                S s = lazy.get();
                 finished = false;
                 if (next instanceof Job(Shared<?> shared)) {
                     Shared<S> job = (Shared<S>) shared;

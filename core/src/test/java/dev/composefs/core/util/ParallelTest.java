@@ -53,6 +53,40 @@ class ParallelTest {
         assertEquals(0, State.OPEN.get(), "every worker's state is closed");
     }
 
+    /**
+     * --threads=100000 ended the JVM for want of native memory: threads are capped, and a
+     * worker that never gets an item makes no state (its buffers) at all.
+     */
+    @Test
+    void threadsAreCappedAndAWorkerWithoutItemsMakesNoState() throws IOException {
+        Set<Thread> threads = ConcurrentHashMap.newKeySet();
+        AtomicInteger made = new AtomicInteger();
+        AtomicInteger workers = new AtomicInteger();
+        Parallel.<AutoCloseable, Integer>forEachProduced(sink -> {
+            // the workers are started before the producer runs
+            workers.set((int) Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().startsWith("composefs-worker-")).count());
+            for (int i = 0; i < 3; i++) {
+                sink.add(i);
+            }
+        }, 100_000, () -> {
+            made.incrementAndGet();
+            return () -> { };
+        }, (s, i) -> {
+            threads.add(Thread.currentThread());
+            try {
+                Thread.sleep(50); // long enough that the items reach different workers
+            } catch (InterruptedException e) {
+                throw new IOException(e);
+            }
+        });
+        assertTrue(made.get() <= 3, "states made: " + made.get() + " (one per worker that took an item)");
+        assertEquals(made.get(), threads.size());
+        assertTrue(Thread.getAllStackTraces().keySet().stream()
+                .noneMatch(t -> t.getName().startsWith("composefs-worker-")), "every worker ended");
+        assertEquals(Parallel.MAX_THREADS - 1, workers.get(), "workers beside the caller's thread");
+    }
+
     @ParameterizedTest
     @ValueSource(ints = {1, 2, 4})
     void listItemsAreEachRunOnce(int threads) throws IOException {
