@@ -195,6 +195,9 @@ class LauncherTest {
         assertEquals(1, r.exit());
         assertEquals("mkcomposefs: " + missing.resolve("i.cfs") + ": cannot write image: " + missing + ": " + enoent + "\n",
                 r.stderr());
+        r = Cli.run("mkcomposefs", src.toString(), ""); // resolved, it would name the working directory
+        assertEquals(1, r.exit());
+        assertEquals("mkcomposefs: empty IMAGE path\n", r.stderr());
         r = Cli.run("mkcomposefs", src.toString(), aDir.toString());
         assertEquals(1, r.exit());
         assertEquals("mkcomposefs: " + aDir + ": cannot write image: Is a directory\n", r.stderr());

@@ -269,6 +269,9 @@ final class MkComposefs {
         if (source.isEmpty()) {
             throw new Failure(1, "empty SOURCE path");
         }
+        if (image != null && image.isEmpty()) {
+            throw new Failure(1, "empty IMAGE path"); // upstream's fopen("") fails with ENOENT
+        }
         // the key and certificate are read first: a bad one must not cost a build
         PrivateKey key = null;
         X509Certificate cert = null;

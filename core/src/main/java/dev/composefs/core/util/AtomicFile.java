@@ -52,6 +52,9 @@ public final class AtomicFile {
     }
 
     public static void write(Path target, Content content) throws IOException {
+        if (target.toString().isEmpty()) {
+            throw new IOException("an empty path names no file"); // else it would resolve to the working directory
+        }
         Path abs = target.toAbsolutePath();
         Path dir = abs.getParent();
         Path tmp = dir.resolve("." + abs.getFileName() + ".tmp" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
