@@ -187,10 +187,15 @@ class SignatureTest {
             run(Cli.repo().resolve("bin/mkcomposefs").toString(), "--digest-store=" + store, src.toString(),
                     image.toString());
 
-            for (String[] c : List.of(
+            List<String[]> refusals = new java.util.ArrayList<>(List.of(
                     new String[] {"signature=" + tmp.resolve("refusal-missing.sig") + ",trust=" + cert("release"), "signature"},
                     new String[] {"signature=" + sig + ",trust=" + cert("other"), "none of the 1 trusted"},
-                    new String[] {"signature=" + sig + ",trust=" + cert("release"), "verity requested but"})) {
+                    new String[] {"signature=" + sig + ",trust=" + cert("release"), "verity requested but"}));
+            if (!Files.isDirectory(Path.of("/etc/composefs/trust.d"))) { // the default trust= is absent here
+                refusals.add(new String[] {"signature=" + sig, "no trust= given, and no /etc/composefs/trust.d directory"
+                        + " of trusted certificates; nothing was mounted"});
+            }
+            for (String[] c : refusals) {
                 Cli.Result bad = Cli.run(List.of("mount.composefs", image.toString(), mnt.toString(), "-o",
                         "basedir=" + store + "," + c[0]), null, Map.of());
                 assertEquals(32, bad.exit(), c[0] + ": " + bad.stderr());

@@ -106,6 +106,10 @@ final class ImageCheck {
         String what = "signature=" + o.signature();
         try {
             byte[] sig = ImageSignature.read(o.signature());
+            if (o.trust() == null && !Mounter.isDirectory(MountOptions.DEFAULT_TRUST)) {
+                throw new IOException("no trust= given, and no " + MountOptions.DEFAULT_TRUST
+                        + " directory of trusted certificates");
+            }
             List<X509Certificate> trusted = KeyMaterial.trusted(o.trustOrDefault());
             FsVerity.Alg alg = ImageSignature.algorithm(sig);
             byte[] digest = sha256;

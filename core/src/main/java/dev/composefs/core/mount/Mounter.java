@@ -95,7 +95,7 @@ public final class Mounter {
     }
 
     /** Whether p is a directory, symlinks followed: a statx, not java.nio.file's 25 classes on a mount's path. */
-    private static boolean isDirectory(Path p) {
+    static boolean isDirectory(Path p) {
         try {
             return sys_stat_h.statx(fcntl_h.AT_FDCWD, p.toString(), 0, sys_stat_h.STATX_TYPE).type() == sys_stat_h.S_IFDIR;
         } catch (SyscallException e) {
