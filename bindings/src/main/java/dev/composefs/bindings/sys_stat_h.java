@@ -86,6 +86,7 @@ public final class sys_stat_h {
     private static final long OFF_RDEV_MINOR = off("stx_rdev_minor");
     private static final long OFF_DEV_MAJOR = off("stx_dev_major");
     private static final long OFF_DEV_MINOR = off("stx_dev_minor");
+    private static final long OFF_MNT_ID = off("stx_mnt_id");
 
     // The libc wrappers, used only where Classic.RAW is false (see there).
     private static final class statx_libc { // not "statx": that is the struct layout's name
@@ -109,7 +110,7 @@ public final class sys_stat_h {
 
     /** The parts of struct statx that composefs uses. */
     public record Statx(int mask, long attributes, int nlink, int uid, int gid, int mode, long ino, long size,
-            long mtimeSec, int mtimeNsec, int rdevMajor, int rdevMinor, int devMajor, int devMinor) {
+            long mtimeSec, int mtimeNsec, int rdevMajor, int rdevMinor, int devMajor, int devMinor, long mntId) {
         public int type() {
             return mode & S_IFMT;
         }
@@ -165,7 +166,8 @@ public final class sys_stat_h {
                     b.getInt((int) OFF_RDEV_MAJOR),
                     b.getInt((int) OFF_RDEV_MINOR),
                     b.getInt((int) OFF_DEV_MAJOR),
-                    b.getInt((int) OFF_DEV_MINOR));
+                    b.getInt((int) OFF_DEV_MINOR),
+                    b.getLong((int) OFF_MNT_ID)); // valid where mask has STATX_MNT_ID
         });
     }
 

@@ -430,6 +430,28 @@ class MountTest {
         r = helper(image.toString(), mnt.toString(), "-o", "basedir=" + store + ",upperdir=" + upper);
         assertEquals(1, r.exit(), r.stderr());
         assertTrue(r.stderr().contains("upperdir= and workdir= go together"), r.stderr());
+
+        // overlayfs' rules for the two, which it breaks with a bare EINVAL (its reason only in
+        // the kernel log): named here, before anything is mounted (-f checks them too)
+        Path inside = Files.createDirectories(upper.resolve("work-inside"));
+        Path otherMount = Files.createDirectories(work.resolve("rw/tmpfs"));
+        SourceTree.sh("mount", "-t", "tmpfs", "tmpfs", guard.mountedOver(otherMount).toString());
+        Path elsewhere = Files.createDirectories(otherMount.resolve("work"));
+        for (String[] c : new String[][] {
+            {inside.toString(), "upperdir " + upper + " and workdir " + inside
+                    + " overlap; overlayfs needs them apart (neither inside the other)"},
+            {elsewhere.toString(), "upperdir " + upper + " and workdir " + elsewhere
+                    + " are on different mounts; overlayfs needs them on one"},
+        }) {
+            for (String flag : List.of("-v", "-f")) {
+                r = helper(flag, image.toString(), mnt.toString(), "-o",
+                        "basedir=" + store + ",upperdir=" + upper + ",workdir=" + c[0]);
+                assertEquals(32, r.exit(), r.stderr());
+                assertTrue(r.stderr().endsWith("mount.composefs: " + c[1] + "\n"), r.stderr());
+                assertFalse(mounted(mnt));
+            }
+        }
+        umount(otherMount);
     }
 
     @Test

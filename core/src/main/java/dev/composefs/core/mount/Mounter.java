@@ -91,6 +91,7 @@ public final class Mounter {
                             + ": not a directory", null);
                 }
             }
+            OverlayMount.checkUpperAndWork(o.upperdir(), o.workdir());
         }
     }
 

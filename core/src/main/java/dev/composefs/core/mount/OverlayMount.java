@@ -7,6 +7,8 @@ import dev.composefs.bindings.Errno;
 import dev.composefs.bindings.SyscallException;
 import dev.composefs.bindings.fcntl_h;
 import dev.composefs.bindings.sys_mount_h;
+import dev.composefs.bindings.sys_stat_h;
+import dev.composefs.bindings.unistd_h;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -172,5 +174,40 @@ final class OverlayMount {
             sb.append(c);
         }
         return sb.toString();
+    }
+
+    /**
+     * overlayfs' two rules for upperdir and workdir, whose breach it answers with a bare EINVAL
+     * (the reason goes to the kernel log only): one mount, and neither inside the other.
+     */
+    static void checkUpperAndWork(Path upper, Path work) throws MountException {
+        try {
+            long upperMount = sys_stat_h.statx(fcntl_h.AT_FDCWD, upper.toString(), 0, sys_stat_h.STATX_MNT_ID).mntId();
+            long workMount = sys_stat_h.statx(fcntl_h.AT_FDCWD, work.toString(), 0, sys_stat_h.STATX_MNT_ID).mntId();
+            if (upperMount != workMount) {
+                throw MountException.failed("upperdir " + upper + " and workdir " + work
+                        + " are on different mounts; overlayfs needs them on one", null);
+            }
+            String u = realPath(upper);
+            String w = realPath(work);
+            if (u.equals(w) || w.startsWith(u.endsWith("/") ? u : u + "/") || u.startsWith(w.endsWith("/") ? w : w + "/")) {
+                throw MountException.failed("upperdir " + upper + " and workdir " + work
+                        + " overlap; overlayfs needs them apart (neither inside the other)", null);
+            }
+        } catch (SyscallException e) {
+            throw MountException.failed("upperdir " + upper + ", workdir " + work + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Where a directory is, symlinks resolved: what its O_PATH descriptor's /proc link names. */
+    private static String realPath(Path dir) throws SyscallException {
+        int fd = fcntl_h.openat(fcntl_h.AT_FDCWD, dir.toString(), fcntl_h.O_PATH | fcntl_h.O_CLOEXEC, 0);
+        try {
+            return new String(unistd_h.readlinkat(fcntl_h.AT_FDCWD,
+                    ("/proc/self/fd/" + fd).getBytes(StandardCharsets.US_ASCII)),
+                    StandardCharsets.UTF_8);
+        } finally {
+            unistd_h.closeQuietly(fd);
+        }
     }
 }
