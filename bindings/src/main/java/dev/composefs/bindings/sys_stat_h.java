@@ -110,7 +110,7 @@ public final class sys_stat_h {
 
     /** The parts of struct statx that composefs uses. */
     public record Statx(int mask, long attributes, int nlink, int uid, int gid, int mode, long ino, long size,
-            long mtimeSec, int mtimeNsec, int rdevMajor, int rdevMinor, int devMajor, int devMinor, long mntId) {
+            long mtimeSec, int mtimeNsec, int rdevMajor, int rdevMinor, int devMajor, int devMinor) {
         public int type() {
             return mode & S_IFMT;
         }
@@ -144,14 +144,7 @@ public final class sys_stat_h {
     /** {@link #statx(int, byte[], int, int)} in the calling thread's scratch (or null). */
     public static Statx statx(Scratch scratch, int dirfd, byte[] path, int flags, int mask) throws SyscallException {
         return Scratch.within(scratch, s -> {
-            MemorySegment buf = s.allocate(statx);
-            Native.call(s, "statx", Native.display(path), (st, a) -> Classic.RAW
-                    ? unistd_h.syscall6(st, Classic.statx.number, dirfd, unistd_h.addr(Native.cstr(a, path)), flags, mask,
-                            buf.address(), 0)
-                    : (int) statx_libc.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), flags, mask, buf));
-            // read through a ByteBuffer view: MemorySegment.get initialises the JDK's layout
-            // paths (see Native.offsetOf), start-up a mount helper run can do without
-            java.nio.ByteBuffer b = buf.asByteBuffer().order(java.nio.ByteOrder.nativeOrder());
+            java.nio.ByteBuffer b = call(s, dirfd, path, flags, mask);
             return new Statx(
                     b.getInt((int) OFF_MASK),
                     b.getLong((int) OFF_ATTRIBUTES),
@@ -166,9 +159,36 @@ public final class sys_stat_h {
                     b.getInt((int) OFF_RDEV_MAJOR),
                     b.getInt((int) OFF_RDEV_MINOR),
                     b.getInt((int) OFF_DEV_MAJOR),
-                    b.getInt((int) OFF_DEV_MINOR),
-                    b.getLong((int) OFF_MNT_ID)); // valid where mask has STATX_MNT_ID
+                    b.getInt((int) OFF_DEV_MINOR));
         });
+    }
+
+    /**
+     * The mount ID of path (STATX_MNT_ID: /proc/self/mountinfo's first field), or 0 where the
+     * kernel gives none. Apart from {@link Statx}, whose every field costs in a tree walk: a
+     * scan of 55k files allocates its records by the million.
+     */
+    public static long mountId(int dirfd, String path, int flags) throws SyscallException {
+        byte[] p = path.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        return Scratch.within(null, s -> {
+            java.nio.ByteBuffer b = call(s, dirfd, p, flags, STATX_MNT_ID);
+            return (b.getInt((int) OFF_MASK) & STATX_MNT_ID) != 0 ? b.getLong((int) OFF_MNT_ID) : 0L;
+        });
+    }
+
+    /**
+     * The statx(2) call into a struct in s, read through a ByteBuffer view: MemorySegment.get
+     * initialises the JDK's layout paths (see Native.offsetOf), start-up a mount helper run can
+     * do without.
+     */
+    private static java.nio.ByteBuffer call(Scratch s, int dirfd, byte[] path, int flags, int mask)
+            throws SyscallException {
+        MemorySegment buf = s.allocate(statx);
+        Native.call(s, "statx", Native.display(path), (st, a) -> Classic.RAW
+                ? unistd_h.syscall6(st, Classic.statx.number, dirfd, unistd_h.addr(Native.cstr(a, path)), flags, mask,
+                        buf.address(), 0)
+                : (int) statx_libc.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), flags, mask, buf));
+        return buf.asByteBuffer().order(java.nio.ByteOrder.nativeOrder());
     }
 
     private static long off(String field) {

@@ -182,8 +182,8 @@ final class OverlayMount {
      */
     static void checkUpperAndWork(Path upper, Path work) throws MountException {
         try {
-            long upperMount = sys_stat_h.statx(fcntl_h.AT_FDCWD, upper.toString(), 0, sys_stat_h.STATX_MNT_ID).mntId();
-            long workMount = sys_stat_h.statx(fcntl_h.AT_FDCWD, work.toString(), 0, sys_stat_h.STATX_MNT_ID).mntId();
+            long upperMount = sys_stat_h.mountId(fcntl_h.AT_FDCWD, upper.toString(), 0);
+            long workMount = sys_stat_h.mountId(fcntl_h.AT_FDCWD, work.toString(), 0);
             if (upperMount != workMount) {
                 throw MountException.failed("upperdir " + upper + " and workdir " + work
                         + " are on different mounts; overlayfs needs them on one", null);
