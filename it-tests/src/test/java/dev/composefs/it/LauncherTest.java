@@ -133,6 +133,30 @@ class LauncherTest {
                 "picocli's classes not from the cache");
     }
 
+    /**
+     * The OCI hook's outside run (state on stdin, config.json, nsenter) links no downcall: it
+     * runs at every container start, and the FFM linker alone is some 370 classes and a stub
+     * spun at run time. A container without composefs annotations is the common case.
+     */
+    @Test
+    void theHooksOutsideRunLinksNoDowncall() throws Exception {
+        Path bundle = Files.createDirectories(tmp.resolve("hook-bundle"));
+        Files.writeString(bundle.resolve("config.json"), "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"}}");
+        Path state = Files.writeString(tmp.resolve("hook-state.json"), "{\"ociVersion\":\"1.0.2\",\"id\":\"c\","
+                + "\"status\":\"creating\",\"pid\":1,\"bundle\":\"" + bundle + "\"}");
+        Path log = tmp.resolve("hook-classes.log");
+        Cli.Result r = Cli.run(List.of("/bin/bash", "-c",
+                "REPO=$1; . \"$REPO/bin/lib/common.sh\" && locate_jdk && select_runtime \"$REPO/mount-helper/target/startup\""
+                        + " && { jit_flags composefs oci-hook; exec \"$RUNTIME/bin/java\" $JIT_FLAGS"
+                        + " -Xlog:class+load=info:file=\"$LOG\" -jar \"$REPO\"/mount-helper/target/mount-helper-*.jar"
+                        + " composefs oci-hook; }",
+                "-", Cli.repo().toString()), state, Map.of("LOG", log.toString()));
+        assertEquals(0, r.exit(), r.stderr());
+        List<String> loaded = Files.readAllLines(log);
+        assertTrue(loaded.size() > 500, "the class log was written: " + loaded.size());
+        assertEquals(List.of(), loaded.stream().filter(l -> l.contains("DowncallStub")).toList(), "downcalls linked");
+    }
+
     /** Man pages for every subcommand, from the picocli model, that groff renders without a warning. */
     @Test
     void manPagesForEveryCommandRenderCleanly() throws Exception {

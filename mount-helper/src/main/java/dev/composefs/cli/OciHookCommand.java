@@ -8,9 +8,10 @@ import dev.composefs.core.mount.MountOptions;
 import dev.composefs.core.mount.Mounter;
 import dev.composefs.core.oci.JsonDocument;
 import dev.composefs.core.oci.RootfsMount;
-import dev.composefs.core.util.InputFiles;
+import dev.composefs.core.util.AtomicFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -41,8 +42,6 @@ import picocli.CommandLine.Option;
 final class OciHookCommand implements Callable<Integer> {
     private static final String PROG = "composefs oci-hook";
     private static final String PREFIX = "org.composefs.";
-    /** A runtime's config.json is a few KiB; a larger one is not read whole. */
-    private static final long CONFIG_MAX = 16 << 20;
 
     private final Main.Io io;
 
@@ -142,8 +141,14 @@ final class OciHookCommand implements Callable<Integer> {
         }
         Path bundle = Path.of(String.valueOf(state.get("bundle")));
         Path configFile = bundle.resolve("config.json");
-        Map<String, Object> config = JsonDocument.parse(
-                InputFiles.read(configFile, CONFIG_MAX, "the container's config"), configFile.toString());
+        byte[] configBytes;
+        try {
+            // plain Java, not InputFiles: this run links no downcall otherwise (377 classes, a stub)
+            configBytes = Files.readAllBytes(configFile);
+        } catch (FileSystemException e) {
+            throw new Failure(1, configFile + ": cannot open the container's config: " + AtomicFile.reason(e));
+        }
+        Map<String, Object> config = JsonDocument.parse(configBytes, configFile.toString());
         Map<String, Object> annotations = state.containsKey("annotations")
                 ? object(state, "annotations", "the container state") : object(config, "annotations", configFile.toString());
         if (annotations.get(PREFIX + "image") == null) {
