@@ -188,9 +188,9 @@ final class OverlayMount {
                 throw MountException.failed("upperdir " + upper + " and workdir " + work
                         + " are on different mounts; overlayfs needs them on one", null);
             }
-            String u = realPath(upper);
-            String w = realPath(work);
-            if (u.equals(w) || w.startsWith(u.endsWith("/") ? u : u + "/") || u.startsWith(w.endsWith("/") ? w : w + "/")) {
+            Path u = realPath(upper);
+            Path w = realPath(work);
+            if (w.startsWith(u) || u.startsWith(w)) { // by whole names: the same directory too
                 throw MountException.failed("upperdir " + upper + " and workdir " + work
                         + " overlap; overlayfs needs them apart (neither inside the other)", null);
             }
@@ -200,12 +200,12 @@ final class OverlayMount {
     }
 
     /** Where a directory is, symlinks resolved: what its O_PATH descriptor's /proc link names. */
-    private static String realPath(Path dir) throws SyscallException {
+    private static Path realPath(Path dir) throws SyscallException {
         int fd = fcntl_h.openat(fcntl_h.AT_FDCWD, dir.toString(), fcntl_h.O_PATH | fcntl_h.O_CLOEXEC, 0);
         try {
-            return new String(unistd_h.readlinkat(fcntl_h.AT_FDCWD,
+            return Path.of(new String(unistd_h.readlinkat(fcntl_h.AT_FDCWD,
                     ("/proc/self/fd/" + fd).getBytes(StandardCharsets.US_ASCII)),
-                    StandardCharsets.UTF_8);
+                    StandardCharsets.UTF_8));
         } finally {
             unistd_h.closeQuietly(fd);
         }
