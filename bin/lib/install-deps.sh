@@ -18,7 +18,7 @@ command -v nsenter >/dev/null || need+=(util-linux)   # the hook enters a contai
 command -v umoci >/dev/null || need+=(umoci)          # OCI tests: build test images, the reference unpack
 command -v skopeo >/dev/null || need+=(skopeo)        # ... copy them to archives, layouts and the registry
 command -v docker-registry >/dev/null || need+=(docker-registry)  # ... the registry (started by the tests)
-command -v mmdebstrap >/dev/null || need+=(mmdebstrap) # a real Debian root file system as an image layer
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap) # Debian root file systems: an image layer, the package's install test
 command -v groff >/dev/null || need+=(groff-base)     # renders the generated man pages in a test
 command -v strace >/dev/null || need+=(strace)        # a launcher test: which files a run opens
 command -v mkfs.xfs >/dev/null || need+=(xfsprogs)    # an ingest test: a store that reflinks (XFS)
@@ -41,6 +41,20 @@ if [ ${#need[@]} -gt 0 ]; then
     trap '[ -z "$policy" ] || rm -f "$policy"' EXIT
     apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
-REPO=$(dirname "$(dirname "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")")")
-. "$REPO/bin/lib/common.sh"
-find_jdk >/dev/null
+# The build needs a JDK >= 22 (Maven's toolchains plugin finds it under /usr/lib/jvm, or through
+# JAVA_HOME); Debian 13 packages openjdk-25, Debian 12 has none newer than 17.
+jdk=
+for j in "${JAVA_HOME:-}" /usr/lib/jvm/*/; do
+    v=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "${j%/}/release" 2>/dev/null)
+    if [ -n "$v" ] && [ "$v" -ge 22 ] && [ -x "${j%/}/bin/jlink" ]; then jdk=${j%/}; break; fi
+done
+if [ -z "$jdk" ]; then
+    if [ "$(id -u)" = 0 ] && apt-cache show openjdk-25-jdk-headless >/dev/null 2>&1; then
+        echo "composefs: installing openjdk-25-jdk-headless" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-25-jdk-headless >&2
+    else
+        echo "composefs: no JDK >= 22 with jlink found (JAVA_HOME, /usr/lib/jvm): install one" \
+             "(Debian 13: apt-get install openjdk-25-jdk-headless; Debian 12: Temurin 25)" >&2
+        exit 1
+    fi
+fi

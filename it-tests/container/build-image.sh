@@ -4,7 +4,7 @@
 # test tree at /tree, imported with `docker import`. Rebuilt when the jars or scripts change.
 set -euo pipefail
 REPO=$(dirname "$(dirname "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")")")
-. "$REPO/bin/lib/common.sh"
+. "$REPO/it-tests/lib/build.sh"
 . "$REPO/it-tests/lib/rootfs.sh"
 CACHE=${KERNEL_CACHE:-/var/cache/composefs-kernels}
 IMAGE=${1:-composefs-it:local}

@@ -5,7 +5,7 @@
 # calls for -t composefs. Imported with `docker import`; rebuilt when the jars change.
 set -euo pipefail
 REPO=$(dirname "$(dirname "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")")")
-. "$REPO/bin/lib/common.sh"
+. "$REPO/it-tests/lib/build.sh"
 . "$REPO/it-tests/lib/rootfs.sh"
 CACHE=${KERNEL_CACHE:-/var/cache/composefs-kernels}
 IMAGE=${1:-composefs-systemd:local}

@@ -59,7 +59,7 @@ done
 # the module built from a scratch copy of its source. Skipped, and the row says so, when the
 # source is not there.
 REPO=$(dirname "$(dirname "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")")")
-module_src=$REPO/../shared/kernel-driver/composefs-module
+module_src=${COMPOSEFS_KERNEL_DRIVER:-$REPO/../shared/kernel-driver}/composefs-module
 if [ ! -f "$CACHE/6.1/composefs.ko" ] && [ -f "$module_src/cfs.c" ]; then
     command -v make >/dev/null || apt-get install -y -qq --no-install-recommends make >&2
     # the kernel release the cached modules were built for, e.g. 6.1.0-57-amd64

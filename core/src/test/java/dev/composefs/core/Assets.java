@@ -6,20 +6,40 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.zip.GZIPInputStream;
 
-/** The upstream conformance assets in ../shared (read in place, never copied). */
+/**
+ * Upstream's conformance assets (read in place, never copied), found through one setting: the
+ * environment variable COMPOSEFS_CONFORMANCE or the Maven property composefs.conformance, each
+ * naming the conformance directory; by default ../shared/conformance beside the repository.
+ * Where they are not, the tests that need them skip, saying how to provide them.
+ */
 public final class Assets {
     private Assets() {}
 
-    public static Path dir() {
-        Path p = Path.of(System.getProperty("user.dir")).toAbsolutePath();
-        for (Path d = p; d != null; d = d.getParent()) {
-            Path a = d.resolveSibling("shared").resolve("conformance/upstream-assets");
-            if (Files.isDirectory(a)) {
-                return a;
-            }
+    /** The conformance directory the setting names (it may not exist). */
+    public static Path conformance() {
+        String env = System.getenv("COMPOSEFS_CONFORMANCE");
+        String prop = System.getProperty("composefs.conformance");
+        if (env != null && !env.isEmpty()) {
+            return Path.of(env).toAbsolutePath();
         }
-        throw new IllegalStateException("conformance assets not found: expected ../shared/conformance/upstream-assets "
-                + "next to the repository (from " + p + ")");
+        if (prop != null && !prop.isEmpty()) {
+            return Path.of(prop).toAbsolutePath();
+        }
+        Path d = Path.of(System.getProperty("user.dir")).toAbsolutePath();
+        while (d.getParent() != null && !Files.isDirectory(d.resolve(".git")) && !Files.isDirectory(d.resolve("packaging"))) {
+            d = d.getParent();
+        }
+        return d.resolveSibling("shared").resolve("conformance");
+    }
+
+    /** The upstream-assets directory, or the calling test skipped with how to provide it. */
+    public static Path dir() {
+        Path a = conformance().resolve("upstream-assets");
+        if (!Files.isDirectory(a)) {
+            org.junit.jupiter.api.Assumptions.abort("upstream's conformance assets are not at " + a + ": set "
+                    + "COMPOSEFS_CONFORMANCE (or -Dcomposefs.conformance=) to the directory holding upstream-assets/");
+        }
+        return a;
     }
 
     /** The dump's bytes, gunzipped, following special_v1.dump's one-line indirection. */

@@ -25,8 +25,41 @@ final class Cli {
         return Files.exists(p.resolve("bin/mkcomposefs")) ? p : p.getParent();
     }
 
+    /**
+     * Upstream's conformance assets: the setting COMPOSEFS_CONFORMANCE (environment) or
+     * composefs.conformance (Maven property) names the conformance directory, by default
+     * ../shared/conformance beside the repository. Absent, the calling test skips, saying how to
+     * provide them.
+     */
     static Path assets() {
-        return repo().resolveSibling("shared").resolve("conformance/upstream-assets");
+        Path a = setting("COMPOSEFS_CONFORMANCE", "composefs.conformance", "conformance").resolve("upstream-assets");
+        if (!Files.isDirectory(a)) {
+            org.junit.jupiter.api.Assumptions.abort("upstream's conformance assets are not at " + a + ": set "
+                    + "COMPOSEFS_CONFORMANCE (or -Dcomposefs.conformance=) to the directory holding upstream-assets/");
+        }
+        return a;
+    }
+
+    /**
+     * The 2023 out-of-tree composefs module's source (a GPL test component, built by the kernel
+     * matrix, never copied into the project): COMPOSEFS_KERNEL_DRIVER or composefs.kernelDriver
+     * names the kernel-driver directory, by default ../shared/kernel-driver.
+     */
+    static Path kernelDriver() {
+        return setting("COMPOSEFS_KERNEL_DRIVER", "composefs.kernelDriver", "kernel-driver");
+    }
+
+    /** A directory named by environment variable env, else system property prop, else ../shared/dflt. */
+    private static Path setting(String env, String prop, String dflt) {
+        String e = System.getenv(env);
+        if (e != null && !e.isEmpty()) {
+            return Path.of(e).toAbsolutePath();
+        }
+        String p = System.getProperty(prop);
+        if (p != null && !p.isEmpty()) {
+            return Path.of(p).toAbsolutePath();
+        }
+        return repo().resolveSibling("shared").resolve(dflt);
     }
 
     static Result run(List<String> argv, Path stdin, Map<String, String> env) throws IOException, InterruptedException {

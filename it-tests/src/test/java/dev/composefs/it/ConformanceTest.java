@@ -42,7 +42,7 @@ class ConformanceTest {
                 if (!Files.exists(dump)) {
                     // upstream's snapshot has the digest but not the dump: nothing to reproduce
                     tests.add(DynamicTest.dynamicTest(name + " (skipped: dump not in the snapshot)", () ->
-                            org.junit.jupiter.api.Assumptions.abort(name + ": .sha256 without its dump in ../shared")));
+                            org.junit.jupiter.api.Assumptions.abort(name + ": .sha256 without its dump in " + Cli.assets())));
                     continue;
                 }
                 tests.add(DynamicTest.dynamicTest(name, () -> reproduce(name, dump, sha)));

@@ -195,7 +195,7 @@ class HardeningTest {
     void dumpOfEveryCanonicalConformanceImageIsUpstreamsDump() throws Exception {
         List<String> notCanonical = List.of("no-newline.dump", "longlink.dump",
                 "honggfuzz-longlink-unterminated.dump", "honggfuzz-chardev-nonzero-size.dump", "special_v1.dump");
-        assumeTrue(Files.isDirectory(Cli.assets()), "upstream's conformance assets are not at " + Cli.assets());
+        Cli.assets(); // skips, saying how to provide them, where they are not
         int compared = 0;
         try (var s = Files.newDirectoryStream(Cli.assets(), "*.dump*")) {
             for (Path asset : s) {

@@ -26,7 +26,9 @@ class KernelMatrixTest {
                 "COMPOSEFS_KERNEL_MATRIX=0: kernel matrix not requested");
         Path log = Files.createTempFile("kernel-matrix", ".log");
         try {
-            Process p = new ProcessBuilder(Cli.repo().resolve("it-tests/kernel-matrix").toString())
+            ProcessBuilder pb = new ProcessBuilder(Cli.repo().resolve("it-tests/kernel-matrix").toString());
+            pb.environment().put("COMPOSEFS_KERNEL_DRIVER", Cli.kernelDriver().toString());
+            Process p = pb
                     .redirectErrorStream(true).redirectOutput(log.toFile()).start();
             boolean done = p.waitFor(40, TimeUnit.MINUTES);
             if (!done) {
@@ -46,7 +48,7 @@ class KernelMatrixTest {
                     "verity tamper detection must pass on 6.12:\n" + String.join("\n", table));
             assertTrue(table.stream().anyMatch(l -> l.startsWith("6.12 ") && l.contains("builtin-sig") && l.contains("PASS")),
                     "kernel built-in signatures must pass on 6.12:\n" + String.join("\n", table));
-            if (Files.isDirectory(Cli.repo().resolveSibling("shared").resolve("kernel-driver/composefs-module"))) {
+            if (Files.isDirectory(Cli.kernelDriver().resolve("composefs-module"))) {
                 for (String s : List.of("driver-plain", "driver-cache", "driver-digest-good", "driver-verity",
                         "driver-tamper", "driver-gc", "driver-unload")) {
                     assertTrue(table.stream().anyMatch(l -> l.startsWith("6.1+composefs") && l.contains(" " + s + " ")

@@ -45,10 +45,14 @@ final class MountGuard implements BeforeEachCallback, AfterEachCallback {
     /** Skips the calling test class where mounting is not possible here, saying why. */
     static void assumeMountable() throws Exception {
         assumeTrue("root".equals(System.getProperty("user.name")), "mounting needs root");
+        assumeTrue(mountable(), "this kernel registers no erofs or no overlay filesystem");
+    }
+
+    /** Whether this kernel has EROFS and overlayfs (their modules loaded where they are modules). */
+    static boolean mountable() throws Exception {
         SourceTree.sh("sh", "-c", "modprobe -q erofs; modprobe -q overlay; modprobe -q loop; true");
         String fs = Files.readString(Path.of("/proc/filesystems"));
-        assumeTrue(fs.contains("\terofs\n") && fs.contains("\toverlay\n"),
-                "this kernel registers no erofs or no overlay filesystem");
+        return fs.contains("\terofs\n") && fs.contains("\toverlay\n");
     }
 
     /** A new mount point under base, unmounted after the test whatever happens. */

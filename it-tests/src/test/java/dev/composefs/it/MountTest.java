@@ -174,14 +174,14 @@ class MountTest {
 
     @Test
     void mountThroughMount8ShowsTheSourceTreeAndUmountReleasesEverything() throws Exception {
-        Cli.Result install = Cli.run("install-mount-helper");
-        assumeTrue(install.exit() == 0, "cannot install /sbin/mount.composefs: " + install.stderr());
-        Path mnt = mountpoint("mount8");
-        SourceTree.sh("mount", "-t", "composefs", image.toString(), mnt.toString(), "-o", "basedir=" + store);
-        assertTrue(mounted(mnt));
-        assertSameTree(src, mnt, true, id -> id);
-        umount(mnt); // plain umount(8): the detached EROFS mount goes with the overlay
-        assertFalse(mounted(mnt));
+        try (HostHelper h = HostHelper.install()) {
+            Path mnt = mountpoint("mount8");
+            SourceTree.sh("mount", "-t", "composefs", image.toString(), mnt.toString(), "-o", "basedir=" + store);
+            assertTrue(mounted(mnt));
+            assertSameTree(src, mnt, true, id -> id);
+            umount(mnt); // plain umount(8): the detached EROFS mount goes with the overlay
+            assertFalse(mounted(mnt));
+        }
     }
 
     /**
@@ -190,9 +190,12 @@ class MountTest {
      */
     @Test
     void mount8sCommandLineBasedirWinsOverFstabs() throws Exception {
-        Cli.Result install = Cli.run("install-mount-helper");
-        assumeTrue(install.exit() == 0, "cannot install /sbin/mount.composefs: " + install.stderr());
-        Path mnt = mountpoint("fstab");
+        try (HostHelper h = HostHelper.install()) {
+            mount8sCommandLineBasedirWinsOverFstabs(mountpoint("fstab"));
+        }
+    }
+
+    private void mount8sCommandLineBasedirWinsOverFstabs(Path mnt) throws Exception {
         Path fstab = Files.writeString(work.resolve("fstab"), image + " " + mnt + " composefs basedir="
                 + work.resolve("no-such-store") + ",ro 0 0\n");
         SourceTree.sh("mount", "--fstab", fstab.toString(), mnt.toString(), "-o", "basedir=" + store);

@@ -17,7 +17,7 @@ import java.nio.file.Path;
  */
 final class ComposefsDump {
     private static final String PROG = "composefs-dump";
-    private static final String USAGE = """
+    static final String USAGE = """
             Usage: composefs-dump SRC DEST
             Read the composefs image SRC and write it again to DEST ('-': standard output), in
             the same format version: what upstream's composefs-dump does for round-trip tests.

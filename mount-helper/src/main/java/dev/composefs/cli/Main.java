@@ -157,7 +157,8 @@ public final class Main {
      */
     private static CommandLine umbrella(Io io, String first) {
         CommandLine cl = new CommandLine(new Umbrella());
-        boolean describesAll = first.equals("generate-completion") || first.equals("generate-man-pages");
+        boolean describesAll = first.equals("generate-completion") || first.equals("generate-man-pages")
+                || first.equals("generate-completions");
         Object only = describesAll ? null : subcommand(first, io);
         if (only != null) {
             return cl.addSubcommand(first, only);
@@ -169,7 +170,7 @@ public final class Main {
     }
 
     private static final List<String> SUBCOMMANDS = List.of("store", "sign", "verify", "enable-verity", "mount-unit",
-            "fstab-line", "oci-hook", "oci", "generate-completion", "generate-man-pages");
+            "fstab-line", "oci-hook", "oci", "generate-completion", "generate-man-pages", "generate-completions");
 
     /** The subcommand called name, made with io; null if there is none. */
     private static Object subcommand(String name, Io io) {
@@ -184,6 +185,7 @@ public final class Main {
             case "oci" -> new OciCommand(io);
             case "generate-completion" -> new picocli.AutoComplete.GenerateCompletion();
             case "generate-man-pages" -> new ManPages(io, List.of(new CommandLine(new ComposefsInfo(io))));
+            case "generate-completions" -> new Completions(io);
             default -> null;
         };
     }

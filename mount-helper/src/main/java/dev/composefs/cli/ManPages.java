@@ -21,7 +21,8 @@ import picocli.CommandLine.Spec;
  * writes AsciiDoc, which needs asciidoctor to become a man page).
  */
 @Command(name = "generate-man-pages", mixinStandardHelpOptions = true, versionProvider = Version.class,
-        description = "Write man pages (section 1, troff) for composefs and every subcommand into DIR.")
+        description = "Write man pages (troff) for composefs and every subcommand, composefs-info, mkcomposefs, "
+                + "composefs-dump (section 1) and mount.composefs (section 8) into DIR.")
 final class ManPages implements Callable<Integer> {
     private final Main.Io io;
     private final List<CommandLine> extra;
@@ -46,9 +47,10 @@ final class ManPages implements Callable<Integer> {
         try {
             Files.createDirectories(dir);
             for (CommandSpec c : all) {
-                Path page = dir.resolve(fileName(c) + ".1");
-                Files.writeString(page, page(c), StandardCharsets.UTF_8);
-                io.out().write((page + "\n").getBytes(StandardCharsets.UTF_8));
+                write(dir.resolve(fileName(c) + ".1"), page(c));
+            }
+            for (UsagePage u : handParsed()) {
+                write(dir.resolve(u.fileName()), u.page());
             }
             io.out().flush();
             return 0;
@@ -56,6 +58,18 @@ final class ManPages implements Callable<Integer> {
             io.err().println("composefs generate-man-pages: " + dir + ": " + e.getMessage());
             return 1;
         }
+    }
+
+    private void write(Path page, String text) throws IOException {
+        Files.writeString(page, text, StandardCharsets.UTF_8);
+        io.out().write((page + "\n").getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** The commands whose arguments are parsed by hand, documented from their --help text. */
+    static List<UsagePage> handParsed() {
+        return List.of(new UsagePage("mkcomposefs", 1, MkComposefs.USAGE),
+                new UsagePage("composefs-dump", 1, ComposefsDump.USAGE),
+                new UsagePage("mount.composefs", 8, MountComposefs.USAGE));
     }
 
     private static void collect(CommandSpec c, List<CommandSpec> out) {
@@ -134,16 +148,16 @@ final class ManPages implements Callable<Integer> {
     }
 
     /** A line of running text: escaped, and never starting with a request character. */
-    private static String text(String s) {
+    static String text(String s) {
         String e = escape(s);
         return e.startsWith(".") || e.startsWith("'") ? "\\&" + e : e;
     }
 
-    private static String escape(String s) {
+    static String escape(String s) {
         return s.replace("\\", "\\e").replace("-", "\\-");
     }
 
-    private static String quote(String s) {
+    static String quote(String s) {
         return "\"" + escape(s).replace("\"", "\\(dq") + "\"";
     }
 }

@@ -35,7 +35,7 @@ import java.util.List;
  */
 final class MkComposefs {
     private static final String PROG = "mkcomposefs";
-    private static final String USAGE = """
+    static final String USAGE = """
             Usage: mkcomposefs [OPTIONS] SOURCE IMAGE
                    mkcomposefs [OPTIONS] --print-digest-only SOURCE
             Build a composefs image from a directory tree (SOURCE) or a composefs-dump(5) file

@@ -4,11 +4,9 @@ import dev.composefs.core.mount.KernelProbe;
 import dev.composefs.core.mount.MountException;
 import dev.composefs.core.mount.MountOptions;
 import dev.composefs.core.mount.Mounter;
-import java.io.FileOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -21,11 +19,11 @@ import java.util.List;
  */
 final class MountComposefs {
     private static final String PROG = "mount.composefs";
-    private static final String USAGE = """
+    static final String USAGE = """
             Usage: mount.composefs [-s] [-f] [-n] [-v] [-t composefs] [-o OPTIONS] IMAGE TARGET
             Mount a composefs image (mount(8) helper calling convention).
               -o OPTIONS   comma-separated mount options (may be repeated)
-              -t composefs the filesystem type, as upstream's helper takes it (no other)
+              -t composefs  the filesystem type, as upstream's helper takes it (no other)
               -s           sloppy: warn about unknown options instead of refusing them
               -f           fake: run every check a mount makes, mount nothing
               -n           no mtab (accepted; there is no mtab to write)
@@ -143,7 +141,6 @@ final class MountComposefs {
                 verbose("-f: " + image + " at " + target + " checked, not mounted");
                 return 0;
             }
-            traceTiming(); // the stamp is taken before this links its first downcall
             KernelProbe kernel = KernelProbe.running();
             Mounter.Result r = new Mounter(kernel, this::verbose).mount(image, target, opts);
             if (verbose) {
@@ -162,24 +159,6 @@ final class MountComposefs {
     private void verbose(String s) {
         if (verbose) {
             io.err().println(PROG + ": " + s);
-        }
-    }
-
-    /**
-     * For bench/mount: appends the wall-clock time at which the orchestrator starts (everything
-     * before it is launcher and JVM start-up) to the file named by COMPOSEFS_TIMING_FILE.
-     */
-    private static void traceTiming() throws IOException {
-        String file = System.getenv("COMPOSEFS_TIMING_FILE");
-        if (file != null && !file.isEmpty()) {
-            Instant now = Instant.now();
-            long micros = now.getEpochSecond() * 1_000_000L + now.getNano() / 1000;
-            // FileOutputStream, loaded at start-up for the standard streams: java.nio.file's
-            // channels are 32 classes a mount's class data cache does not hold (15 ms), and the
-            // bindings would link their first downcall before the orchestrator's own
-            try (FileOutputStream out = new FileOutputStream(file, true)) {
-                out.write(("orchestrator-start " + micros + "\n").getBytes(StandardCharsets.US_ASCII));
-            }
         }
     }
 }

@@ -1,0 +1,61 @@
+package dev.composefs.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The package as a user gets it (it-tests/package/install-test.sh): the .deb installed with dpkg
+ * in clean Debian 12 and 13 root file systems (mmdebstrap, no JDK), its commands run there, a
+ * mount through mount(8), hostile JAVA_* variables, nothing written under /usr, dpkg -r; the
+ * tarball unpacked under a path with a space and run by a non-root user.
+ */
+class PackageInstallTest {
+    @Test
+    void thePackageInstallsRunsAndRemovesCleanlyOnDebian12And13() throws Exception {
+        assumeTrue("root".equals(System.getProperty("user.name")), "needs root: dpkg in a chroot, a mount");
+        boolean ci = "true".equals(System.getenv("CI"));
+        boolean tools = Files.isExecutable(Path.of("/usr/bin/mmdebstrap")) && MountGuard.mountable();
+        if (ci) {
+            assertTrue(tools, "CI: mmdebstrap (bin/lib/install-deps.sh installs it), erofs and overlay are needed");
+        }
+        assumeTrue(tools, "needs mmdebstrap (bin/lib/install-deps.sh installs it) and a kernel with erofs and overlay");
+        Path work = Files.createTempDirectory(Path.of("/var/tmp"), "composefs-package-test");
+        Path log = Files.createTempFile("package-test", ".log");
+        try {
+            Process p = new ProcessBuilder(Cli.repo().resolve("it-tests/package/install-test.sh").toString(),
+                    Cli.repo().toString(), work.toString(), "bookworm", "trixie")
+                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            boolean done = p.waitFor(20, TimeUnit.MINUTES);
+            if (!done) {
+                p.descendants().forEach(ProcessHandle::destroy);
+                p.destroy();
+                p.waitFor(60, TimeUnit.SECONDS);
+            }
+            String out = Files.readString(log, StandardCharsets.UTF_8);
+            System.out.println(out);
+            assertTrue(done, "the install test did not finish in 20 minutes:\n" + out);
+            assertEquals(0, p.exitValue(), out);
+            List<String> ok = out.lines().filter(l -> l.startsWith("ok: ")).toList();
+            for (String suite : List.of("bookworm", "trixie")) {
+                for (String check : List.of("dpkg -i installs", "root's and writable by root only", "in section 8",
+                        "the checkout's digest", "through mount(8)", "ignores JAVA_TOOL_OPTIONS", "nothing under /usr",
+                        "dpkg -r removes every file")) {
+                    assertTrue(ok.stream().anyMatch(l -> l.startsWith("ok: " + suite + ": ") && l.contains(check)),
+                            suite + ": " + check + "\n" + out);
+                }
+            }
+            assertTrue(ok.stream().anyMatch(l -> l.startsWith("ok: tarball: ")), out);
+        } finally {
+            Files.deleteIfExists(log);
+            new ProcessBuilder("rm", "-rf", "--one-file-system", work.toString()).start().waitFor();
+        }
+    }
+}
