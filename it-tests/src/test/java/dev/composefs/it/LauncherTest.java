@@ -270,6 +270,13 @@ class LauncherTest {
         assertEquals(1, fstab.exit());
         assertEquals(List.of("composefs: internal error: java.lang.NoClassDefFoundError: picocli/CommandLine"),
                 fstab.stderr().lines().toList());
+        // COMPOSEFS_DEBUG=1 asks for the stack trace after the line
+        Cli.Result debug = Cli.run(List.of(copy.resolve("bin/composefs").toString(), "fstab-line",
+                "--options=basedir=/srv/objects", "/srv/a.cfs", "/mnt/a"), null, Map.of("COMPOSEFS_DEBUG", "1"));
+        List<String> lines = debug.stderr().lines().toList();
+        assertEquals("composefs: internal error: java.lang.NoClassDefFoundError: picocli/CommandLine", lines.get(0));
+        assertTrue(lines.size() > 2 && lines.stream().anyMatch(l -> l.startsWith("\tat dev.composefs.cli.Main")),
+                debug.stderr());
     }
 
     /**

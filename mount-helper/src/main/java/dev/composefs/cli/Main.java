@@ -58,8 +58,16 @@ public final class Main {
             io.err().println(programName(args) + ": input nested too deeply (stack overflow)");
         } catch (RuntimeException | Error e) { // Error: a class or native library that would not load, and worse
             io.err().println(programName(args) + ": internal error: " + firstLine(e));
+            debug(e, io);
         }
         return args.length > 0 && args[0].equals("mount.composefs") ? 32 : 1;
+    }
+
+    /** With COMPOSEFS_DEBUG=1 in the environment, the stack trace of the error just reported as one line. */
+    static void debug(Throwable t, Io io) {
+        if ("1".equals(System.getenv("COMPOSEFS_DEBUG"))) {
+            t.printStackTrace(io.err());
+        }
     }
 
     /** The throwable's class and the first line of its message: some libraries' messages run to paragraphs. */
@@ -140,6 +148,7 @@ public final class Main {
         cl.setExecutionExceptionHandler((ex, c, parsed) -> {
             // One line, never a stack trace: the commands turn expected failures into messages themselves.
             io.err().println(c.getCommandSpec().qualifiedName() + ": internal error: " + firstLine(ex));
+            debug(ex, io);
             return 1;
         });
         return cl.execute(rest);
