@@ -44,8 +44,9 @@ fi
 # The build needs a JDK >= 22 (Maven's toolchains plugin finds it under /usr/lib/jvm, or through
 # JAVA_HOME); Debian 13 packages openjdk-25, Debian 12 has none newer than 17.
 jdk=
-for j in "${JAVA_HOME:-}" /usr/lib/jvm/*/; do
-    v=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "${j%/}/release" 2>/dev/null)
+for j in ${JAVA_HOME:+"$JAVA_HOME"} /usr/lib/jvm/*/; do
+    [ -r "${j%/}/release" ] || continue
+    v=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "${j%/}/release")
     if [ -n "$v" ] && [ "$v" -ge 22 ] && [ -x "${j%/}/bin/jlink" ]; then jdk=${j%/}; break; fi
 done
 if [ -z "$jdk" ]; then
