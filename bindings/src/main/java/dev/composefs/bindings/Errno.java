@@ -49,6 +49,14 @@ public final class Errno {
     public static final int EOPNOTSUPP = 95;
     public static final int ETIMEDOUT = 110;
     public static final int ESTALE = 116;
+    /** EROFS and ext4 return it for a corrupted filesystem (their EFSCORRUPTED). */
+    public static final int EUCLEAN = 117;
+    public static final int EPROTO = 71;
+    public static final int ENOTCONN = 107;
+    public static final int EDQUOT = 122;
+    public static final int ENOMEDIUM = 123;
+    public static final int EMEDIUMTYPE = 124;
+    public static final int ECANCELED = 125;
     public static final int ENOKEY = 126;
     public static final int EKEYREJECTED = 129;
     public static final int EMSGSIZE = 90;
@@ -102,6 +110,13 @@ public final class Errno {
         new Entry(EOPNOTSUPP, "EOPNOTSUPP", "Operation not supported"),
         new Entry(ETIMEDOUT, "ETIMEDOUT", "Connection timed out"),
         new Entry(ESTALE, "ESTALE", "Stale file handle"),
+        new Entry(EUCLEAN, "EUCLEAN", "Structure needs cleaning"),
+        new Entry(EPROTO, "EPROTO", "Protocol error"),
+        new Entry(ENOTCONN, "ENOTCONN", "Transport endpoint is not connected"),
+        new Entry(EDQUOT, "EDQUOT", "Disk quota exceeded"),
+        new Entry(ENOMEDIUM, "ENOMEDIUM", "No medium found"),
+        new Entry(EMEDIUMTYPE, "EMEDIUMTYPE", "Wrong medium type"),
+        new Entry(ECANCELED, "ECANCELED", "Operation canceled"),
         new Entry(ENOKEY, "ENOKEY", "Required key not available"),
         new Entry(EKEYREJECTED, "EKEYREJECTED", "Key was rejected by service"),
     };

@@ -31,6 +31,11 @@ final class Cli {
      * ../shared/conformance beside the repository. Absent, the calling test skips, saying how to
      * provide them.
      */
+    static boolean hasAssets() {
+        return Files.isDirectory(setting("COMPOSEFS_CONFORMANCE", "composefs.conformance", "conformance")
+                .resolve("upstream-assets"));
+    }
+
     static Path assets() {
         Path a = setting("COMPOSEFS_CONFORMANCE", "composefs.conformance", "conformance").resolve("upstream-assets");
         if (!Files.isDirectory(a)) {

@@ -34,6 +34,9 @@ class ConformanceTest {
 
     @TestFactory
     Stream<DynamicTest> upstreamDigests() throws IOException {
+        if (!Cli.hasAssets()) {
+            return Stream.of(DynamicTest.dynamicTest("upstream's conformance assets", Cli::assets)); // skips, saying why
+        }
         List<DynamicTest> tests = new ArrayList<>();
         try (var files = Files.list(Cli.assets())) {
             for (Path sha : files.filter(p -> p.toString().endsWith(".sha256")).sorted().toList()) {
@@ -93,6 +96,9 @@ class ConformanceTest {
 
     @TestFactory
     Stream<DynamicTest> shouldFailDumpsAreRefused() throws IOException {
+        if (!Cli.hasAssets()) {
+            return Stream.of(DynamicTest.dynamicTest("upstream's should-fail dumps", Cli::assets)); // skips, saying why
+        }
         try (var files = Files.list(Cli.assets())) {
             return files.filter(p -> p.getFileName().toString().startsWith("should-fail-")).sorted().toList().stream()
                     .map(dump -> DynamicTest.dynamicTest(dump.getFileName().toString(), () -> {

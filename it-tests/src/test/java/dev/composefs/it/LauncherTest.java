@@ -211,12 +211,13 @@ class LauncherTest {
     }
 
     /**
-     * The OCI hook's outside run (state on stdin, config.json, nsenter) links no downcall: it
-     * runs at every container start, and the FFM linker alone is some 370 classes and a stub
-     * spun at run time. A container without composefs annotations is the common case.
+     * The OCI hook's outside run links one downcall shape at most: config.json is read as every
+     * input is (opened without blocking, its type checked on the fd), and that is all the native
+     * work it does; it runs at every container start, and each shape is a stub and some 20
+     * classes spun at run time. A container without composefs annotations is the common case.
      */
     @Test
-    void theHooksOutsideRunLinksNoDowncall() throws Exception {
+    void theHooksOutsideRunLinksOneDowncallShapeAtMost() throws Exception {
         Path bundle = Files.createDirectories(tmp.resolve("hook-bundle"));
         Files.writeString(bundle.resolve("config.json"), "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"}}");
         Path state = Files.writeString(tmp.resolve("hook-state.json"), "{\"ociVersion\":\"1.0.2\",\"id\":\"c\","
@@ -227,7 +228,8 @@ class LauncherTest {
         assertEquals(0, r.exit(), r.stderr());
         List<String> loaded = Files.readAllLines(log);
         assertTrue(loaded.size() > 500, "the class log was written: " + loaded.size());
-        assertEquals(List.of(), loaded.stream().filter(l -> l.contains("DowncallStub")).toList(), "downcalls linked");
+        List<String> stubs = loaded.stream().filter(l -> l.contains("DowncallStub")).toList();
+        assertTrue(stubs.size() <= 1, "downcall shapes linked: " + stubs);
     }
 
     /**

@@ -115,7 +115,8 @@ class OciDistroTest {
 
         assumeTrue(Cli.run("/usr/bin/env", "which", "runc").exit() == 0, "runc is not installed (bin/test installs it)");
         Path bundle = Runc.bundle(tmp.resolve("bundles/debian"), tmp, Map.of("org.composefs.image", image.toString(),
-                "org.composefs.basedir", store.toString()), false, false, List.of("/bin/sh", "-c", query));
+                "org.composefs.basedir", store.toString()), false, false, List.of("/bin/sh", "-c", query),
+                Runc.policy(tmp.resolve("policy.json"), tmp, ""));
         Runc.Run run = Runc.run("runc", bundle, "cfs-debian-" + ProcessHandle.current().pid());
         assertEquals(0, run.exit(), run.err());
         assertEquals(expected.out(), run.out());

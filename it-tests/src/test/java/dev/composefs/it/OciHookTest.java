@@ -30,6 +30,7 @@ class OciHookTest {
     static Path image;
     static Path store;
     static String digest;
+    static Path policy;
 
     @RegisterExtension
     final MountGuard guard = new MountGuard();
@@ -53,12 +54,13 @@ class OciHookTest {
                 image.toString());
         assertEquals(0, r.exit(), r.stderr());
         digest = r.out().strip();
+        policy = Runc.policy(tmp.resolve("policy.json"), tmp, "");
     }
 
     private static Path bundle(String name, Map<String, String> annotations, boolean plainRoot, boolean userns,
             String script) throws Exception {
         return Runc.bundle(tmp.resolve("bundles").resolve(name), tmp, annotations, plainRoot, userns,
-                List.of("/bin/sh", "-c", script));
+                List.of("/bin/sh", "-c", script), policy);
     }
 
     private static Runc.Run run(String runtime, Path bundle, String id) throws Exception {
@@ -121,6 +123,28 @@ class OciHookTest {
         }
     }
 
+    /**
+     * The target is resolved inside the rootfs, as the container will see it: a rootfs whose
+     * /opt is a symlink to a host directory makes and mounts nothing there.
+     */
+    @Test
+    void aSymlinkInTheRootfsCannotLeadTheTargetOntoTheHost() throws Exception {
+        Path host = Files.createDirectories(tmp.resolve("host-dir"));
+        Path b = bundle("opt-link", annotations("org.composefs.target", "/opt/app"), true, false, "ls /opt/app/bin");
+        Files.createSymbolicLink(b.resolve("rootfs/opt"), host);
+        Runc.Run r = run("runc", b, "cfs-opt-link");
+        assertNotEquals(0, r.exit(), r.out());
+        assertTrue(r.err().contains("composefs oci-hook: target /opt/app: /opt is a symlink to no directory inside "
+                + "the container's root"), r.err());
+        Files.createDirectories(b.resolve("rootfs").resolve(host.toString().substring(1)));
+        r = run("runc", b, "cfs-opt-link2");
+        assertEquals(0, r.exit(), r.err());
+        assertEquals("busybox\nsh\n", r.out());
+        try (Stream<Path> s = Files.list(host)) {
+            assertEquals(List.of(), s.toList(), "nothing made or mounted on the host");
+        }
+    }
+
     @Test
     void aWrongDigestFailsTheContainerBeforeItsProcessRuns() throws Exception {
         for (String rt : List.of("runc", "crun")) {
@@ -142,17 +166,59 @@ class OciHookTest {
         assertEquals("0:0\n0:0\n", r.out(), "idmapped with the container's user namespace");
     }
 
+    /**
+     * What an annotation may ask root to do is the policy's: an image outside the allowed paths
+     * (here through a symlink into the host's /etc), a store of /, options that name host paths
+     * (upperdir=, a trailing backslash that would escape the next comma), a trust anchor of the
+     * container's choosing, no policy at all. Each refusal fails the container before its
+     * process runs, with one line the runtime shows.
+     */
     @Test
-    void writesLandInTheUpperDirectory() throws Exception {
+    void annotationsAskOnlyWhatThePolicyAllows() throws Exception {
         Path rw = Files.createDirectories(tmp.resolve("rw"));
         Path upper = Files.createDirectories(rw.resolve("upper"));
         Path work = Files.createDirectories(rw.resolve("work"));
-        Path b = bundle("upper", annotations("org.composefs.options", "upperdir=" + upper + ",workdir=" + work), false,
-                false, "echo written > /new-file && cat /marker");
-        Runc.Run r = run("runc", b, "cfs-upper");
-        assertEquals(0, r.exit(), r.err());
-        assertEquals("written\n", Files.readString(upper.resolve("new-file")));
-        assertFalse(Files.exists(tmp.resolve("tree/new-file")));
+        Path link = tmp.resolve("passwd.cfs");
+        Files.deleteIfExists(link);
+        Files.createSymbolicLink(link, Path.of("/etc/passwd"));
+        Object[][] cases = {
+            {annotations("org.composefs.image", link.toString()), policy, "annotation org.composefs.image: " + link
+                    + " (/etc/passwd) is not below a path the policy allows"},
+            {annotations("org.composefs.basedir", "/"), policy, "annotation org.composefs.basedir: / is not below a path "
+                    + "the policy allows"},
+            {annotations("org.composefs.options", "upperdir=" + upper + ",workdir=" + work), policy,
+                "annotation org.composefs.options: upperdir is not allowed by the policy (allowedOptions: "},
+            // (runc quotes the hook's line: the backslash shows doubled, so the line is matched up to it)
+            {annotations("org.composefs.options", "tryverity\\"), policy, "annotation org.composefs.options: tryverity"},
+            {annotations("org.composefs.trust", tmp.toString()), policy,
+                "annotation org.composefs.trust is refused: trust anchors come from the policy only"},
+            {annotations(), tmp.resolve("no-policy.json"), "no policy at " + tmp.resolve("no-policy.json")
+                + ": containers with composefs annotations are refused until an administrator writes one"},
+        };
+        int n = 0;
+        for (Object[] c : cases) {
+            @SuppressWarnings("unchecked")
+            Map<String, String> a = (Map<String, String>) c[0];
+            Path b = Runc.bundle(tmp.resolve("bundles").resolve("refused-" + n), tmp, a, false, false,
+                    List.of("/bin/sh", "-c", "echo started; echo written > /new-file"), (Path) c[1]);
+            Runc.Run r = run("runc", b, "cfs-refused-" + n++);
+            assertNotEquals(0, r.exit(), a.toString());
+            assertFalse(r.out().contains("started"), "the process never ran: " + a);
+            assertTrue(r.err().contains("composefs oci-hook: " + c[2]), a + ": " + r.err());
+            rootfsUntouched(b, false);
+        }
+        try (Stream<Path> s = Files.list(upper)) {
+            assertEquals(List.of(), s.toList(), "nothing written to the host's directory");
+        }
+        // a policy another user may write could be widened by that user
+        Path loose = Runc.policy(tmp.resolve("loose.json"), tmp, "");
+        Files.setPosixFilePermissions(loose, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+        Path b = Runc.bundle(tmp.resolve("bundles").resolve("loose"), tmp, annotations(), false, false,
+                List.of("/bin/sh", "-c", "echo started"), loose);
+        Runc.Run r = run("runc", b, "cfs-loose");
+        assertNotEquals(0, r.exit());
+        assertTrue(r.err().contains("composefs oci-hook: " + loose + ": the policy must be root's and writable by root only"),
+                r.err());
     }
 
     /**
@@ -182,10 +248,18 @@ class OciHookTest {
                 Files.writeString(config, c[1]);
             }
             Path state = Files.writeString(tmp.resolve("malformed-state.json"), c[0]);
-            Cli.Result r = Cli.run(List.of("composefs", "oci-hook"), state, Map.of());
+            Cli.Result r = Cli.run(List.of("composefs", "oci-hook", "--policy=" + policy), state, Map.of());
             assertEquals(1, r.exit(), c[0] + " / " + c[1]);
             assertEquals("composefs oci-hook: " + c[2] + "\n", r.stderr(), c[0] + " / " + c[1]);
         }
+        // a FIFO in config.json's place is refused at once, not waited on
+        Files.deleteIfExists(config);
+        assertEquals(0, Cli.run("/usr/bin/mkfifo", config.toString()).exit());
+        Path state = Files.writeString(tmp.resolve("malformed-state.json"), creating);
+        Cli.Result r = Cli.run(List.of("composefs", "oci-hook", "--policy=" + policy), state, Map.of());
+        assertEquals(1, r.exit());
+        assertEquals("composefs oci-hook: " + config + ": the container's config is not a regular file (it is a FIFO)\n",
+                r.stderr());
     }
 
     @Test
@@ -200,13 +274,14 @@ class OciHookTest {
                 + image + "\"}}");
         Cli.Result post = Cli.run(List.of("composefs", "oci-hook"), state, Map.of());
         assertEquals(0, post.exit(), post.stderr());
-        Cli.Result hooks = Cli.run("composefs", "oci-hook", "--print-hooks-json");
+        Cli.Result hooks = Cli.run("composefs", "oci-hook", "--print-hooks-json", "--policy=" + policy);
         assertEquals(0, hooks.exit(), hooks.stderr());
         Map<String, Object> h = JSON.std.mapFrom(hooks.out());
         assertEquals("1.0.0", h.get("version"));
         assertEquals(List.of("createRuntime"), h.get("stages"));
-        assertEquals(Map.of("path", Cli.repo().resolve("bin/composefs").toString(), "args",
-                List.of("composefs", "oci-hook")), h.get("hook"));
+        // the hook's own launcher, which starts the VM with a fixed environment, and the policy
+        assertEquals(Map.of("path", Stage.lib().resolve("libexec/composefs").toString(), "args",
+                List.of("composefs", "oci-hook", "--policy=" + policy)), h.get("hook"));
         assertEquals(Map.of("annotations", Map.of("^org\\.composefs\\.image$", ".+")), h.get("when"));
     }
 }

@@ -143,11 +143,10 @@ class OciImportTest {
     }
 
     /**
-     * zstd-jni maps its native library from a copy it writes to java.io.tmpdir, which hardened
-     * hosts mount noexec. The import then copies it beside zstd-jni's jar instead, and the image
-     * is the same. Where that directory cannot take the copy either (read-only here), one line
-     * says what failed. The temporary directory is a noexec tmpfs, named to the JVM through
-     * JAVA_TOOL_OPTIONS.
+     * The package loads zstd-jni's library from its own lib directory (ZstdNativePath): a zstd
+     * import writes nothing to java.io.tmpdir, which may be mounted noexec. Run without that
+     * setting, zstd-jni copies the library into java.io.tmpdir, and beside its jar where that
+     * fails; where neither works the import fails with one line naming both.
      */
     @Test
     void zstdLayersImportWhereTheTemporaryDirectoryIsNoexec() throws Exception {
@@ -157,34 +156,39 @@ class OciImportTest {
                 "oci:" + layout + ":app", "oci:" + zstd + ":app");
         assertEquals(0, s.exit(), s.stderr());
         Path store = tmp.resolve("store-noexec");
-        List<String> importZstd = List.of("composefs", "oci", "import", "--print-digest", "--store=" + store,
-                "oci:" + zstd + ":app", tmp.resolve("zstd-noexec.cfs").toString());
+        List<String> args = List.of("oci", "import", "--print-digest", "--store=" + store, "oci:" + zstd + ":app",
+                tmp.resolve("zstd-noexec.cfs").toString());
+        List<String> importZstd = new java.util.ArrayList<>(List.of("composefs"));
+        importZstd.addAll(args);
         String expected = imported(Cli.run(importZstd, null, Map.of()));
         Path noexec = guard.mountpoint(tmp, "noexec-tmp");
         assertEquals(0, Cli.run("/bin/mount", "-t", "tmpfs", "-o", "noexec", "tmpfs", noexec.toString()).exit());
         try {
             Map<String, String> env = Map.of("JAVA_TOOL_OPTIONS", "-Djava.io.tmpdir=" + noexec);
-            Path lib = guard.mountedOver(Cli.repo().resolve("mount-helper/target/lib")); // zstd-jni's jar is there
+            Cli.Result packaged = Cli.run(importZstd, null, env);
+            assertEquals(expected, imported(packaged));
+            try (Stream<Path> left = Files.list(noexec)) {
+                assertEquals(List.of(), left.toList(), "nothing written to java.io.tmpdir");
+            }
+            // without the package's setting: zstd-jni's own copies, and the line where both fail
+            List<String> plain = Stage.javaCommand("bin/composefs", List.of("-Djava.io.tmpdir=" + noexec), args, "")
+                    .stream().filter(a -> !a.startsWith("-DZstdNativePath=")).toList();
+            Path lib = guard.mountedOver(Stage.lib().resolve("lib")); // zstd-jni's jar is there
             assertEquals(0, Cli.run("/bin/mount", "--bind", "-o", "ro", lib.toString(), lib.toString()).exit());
             Cli.Result refused;
             try {
-                refused = Cli.run(importZstd, null, env);
+                refused = Cli.run(plain, null, Map.of());
             } finally {
                 assertEquals(0, Cli.run("/bin/umount", lib.toString()).exit());
             }
             assertEquals(1, refused.exit(), refused.stderr());
-            List<String> said = refused.stderr().lines().filter(l -> !l.startsWith("Picked up JAVA_TOOL_OPTIONS")).toList();
+            List<String> said = refused.stderr().lines().toList();
             assertEquals(1, said.size(), refused.stderr());
             assertTrue(said.get(0).startsWith("composefs oci import: layer sha256:") && said.get(0).contains(
                     ": cannot load zstd-jni's native library from " + noexec + " (java.io.tmpdir; mounted noexec?): "),
                     said.get(0));
             assertTrue(said.get(0).contains("; nor from " + lib + ": "), said.get(0));
-            Cli.Result r = Cli.run(importZstd, null, env);
-            assertEquals(expected, imported(r));
-            try (Stream<Path> left = Files.list(lib)) {
-                assertEquals(List.of(), left.filter(f -> f.getFileName().toString().startsWith("libzstd-jni")).toList(),
-                        "the library's copy is removed once mapped");
-            }
+            assertEquals(expected, imported(Cli.run(plain, null, Map.of())));
         } finally {
             assertEquals(0, Cli.run("/bin/umount", noexec.toString()).exit());
         }

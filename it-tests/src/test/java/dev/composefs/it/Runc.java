@@ -15,7 +15,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * OCI bundles for Debian's runc and crun with bin/composefs registered as the createRuntime
- * hook (args ["composefs", "oci-hook"]), made with `runc spec`, and runs of them.
+ * hook (args ["composefs", "oci-hook", "--policy=FILE"]), made with `runc spec`, and runs of them.
  */
 final class Runc {
     private Runc() {}
@@ -23,12 +23,22 @@ final class Runc {
     record Run(int exit, String out, String err) {}
 
     /**
+     * A policy for the hook (HookPolicy) at file: annotations may name paths below allowed, and
+     * the default options. Root's and writable by root only, as the hook requires.
+     */
+    static Path policy(Path file, Path allowed, String more) throws Exception {
+        Files.writeString(file, "{\"allowedPaths\": [\"" + allowed + "\"]" + more + "}");
+        Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        return file;
+    }
+
+    /**
      * A bundle at b whose rootfs is empty (the hook mounts the image as root) or a plain busybox
      * root (plainRoot, for other targets); every directory from b up to top is made world-readable.
      */
     @SuppressWarnings("unchecked")
     static Path bundle(Path b, Path top, Map<String, String> annotations, boolean plainRoot, boolean userns,
-            List<String> args) throws Exception {
+            List<String> args, Path policy) throws Exception {
         Files.createDirectories(b);
         // a user-namespaced container's root (host uid 100000) must reach the bundle
         for (Path p = b; p.startsWith(top); p = p.getParent()) {
@@ -53,7 +63,7 @@ final class Runc {
         process.put("args", args);
         ((Map<String, Object>) c.get("root")).put("readonly", false); // runc would remount the root read-only
         c.put("hooks", Map.of("createRuntime", List.of(Map.of("path", Cli.repo().resolve("bin/composefs").toString(),
-                "args", List.of("composefs", "oci-hook")))));
+                "args", List.of("composefs", "oci-hook", "--policy=" + policy)))));
         c.put("annotations", new LinkedHashMap<>(annotations));
         if (userns) {
             Map<String, Object> linux = (Map<String, Object>) c.get("linux");

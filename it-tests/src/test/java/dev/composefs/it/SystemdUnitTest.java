@@ -75,6 +75,38 @@ class SystemdUnitTest {
                 line.out());
     }
 
+    /**
+     * A newline in --options or IMAGE would start a line of the unit's own: an ExecStartPre= that
+     * root runs, or a whole [Service] section. Control characters are refused, and nothing is written.
+     */
+    @Test
+    void controlCharactersMakeNoUnitAndNoFstabLine() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("units"));
+        String[][] cases = {
+            {"--options=basedir=/s\nExecStartPre=/bin/touch /pwned", "/a.cfs", "/srv/x",
+                "options holds a control character (\\x0a at 10): refused in a unit or an fstab line"},
+            {"--options=basedir=/s", "/a.cfs\n[Service]\nExecStart=/bin/sh", "/srv/x",
+                "IMAGE holds a control character (\\x0a at 6): refused in a unit or an fstab line"},
+            {"--options=basedir=/s", "/a.cfs", "/srv/x\ry", "WHERE holds a control character (\\x0d at 6): refused in a "
+                + "unit or an fstab line"},
+        };
+        for (String command : List.of("mount-unit", "fstab-line")) {
+            for (String[] c : cases) {
+                List<String> argv = new java.util.ArrayList<>(List.of("composefs", command, c[0], c[1], c[2]));
+                if (command.equals("mount-unit")) {
+                    argv.add("--install=" + dir);
+                }
+                Cli.Result r = Cli.run(argv, null, Map.of());
+                assertEquals(1, r.exit(), command + " " + c[0]);
+                assertEquals("composefs " + command + ": " + c[3] + "\n", r.stderr(), command + " " + c[0]);
+                assertEquals("", r.out());
+            }
+        }
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of(), files.toList(), "no unit written");
+        }
+    }
+
     @Test
     void theFstabGeneratorMakesTheSameMountOfTheFstabLine() throws Exception {
         Path generator = Path.of("/lib/systemd/system-generators/systemd-fstab-generator");

@@ -6,12 +6,12 @@ import dev.composefs.core.mount.MountCalls;
 import dev.composefs.core.mount.MountException;
 import dev.composefs.core.mount.MountOptions;
 import dev.composefs.core.mount.Mounter;
+import dev.composefs.core.oci.HookPolicy;
 import dev.composefs.core.oci.JsonDocument;
 import dev.composefs.core.oci.RootfsMount;
-import dev.composefs.core.util.AtomicFile;
+import dev.composefs.core.util.InputFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,10 +34,16 @@ import picocli.CommandLine.Option;
 @Command(name = "oci-hook", mixinStandardHelpOptions = true, versionProvider = Version.class,
         description = {"OCI runtime hook (stage createRuntime): reads the container state on standard input and "
                 + "mounts the image named by the annotations org.composefs.image, org.composefs.basedir (':'-separated "
-                + "stores), org.composefs.digest, org.composefs.signature, org.composefs.trust, org.composefs.target "
-                + "('/' by default: the whole root) and org.composefs.options (further mount options, e.g. "
-                + "upperdir=...,workdir=...) in the container's mount namespace. A container with uid/gid mappings "
-                + "gets an idmapped mount in its user namespace. No annotation: nothing is done.",
+                + "stores), org.composefs.digest, org.composefs.signature, org.composefs.target ('/' by default: the "
+                + "whole root) and org.composefs.options (further mount options the policy allows) in the container's "
+                + "mount namespace. A container with uid/gid mappings gets an idmapped mount in its user namespace. No "
+                + "annotation: nothing is done.",
+            "The administrator's policy (--policy, default /etc/composefs/oci-hook.json) decides what annotations may "
+                + "ask for: {\"allowedPaths\": [DIR...], \"allowedOptions\": [OPTION...], \"trust\": DIR, "
+                + "\"requireSignature\": BOOL}. Images, stores and signatures must lie below an allowed path once "
+                + "every symlink is resolved; options not in allowedOptions (default ro, verity, tryverity, noatime; "
+                + "never basedir, upperdir, workdir) are refused; trust anchors come from the policy only. Without a "
+                + "policy, every container with composefs annotations is refused.",
             "--print-hooks-json prints the hooks.d entry for podman and CRI-O."})
 final class OciHookCommand implements Callable<Integer> {
     private static final String PROG = "composefs oci-hook";
@@ -51,6 +57,11 @@ final class OciHookCommand implements Callable<Integer> {
 
     @Option(names = "--print-hooks-json", description = "print the hooks.d entry (containers/common oci-hooks(5))")
     boolean printHooksJson;
+
+    @Option(names = "--policy", paramLabel = "FILE", description = "the administrator's policy: which paths and "
+            + "options a container's annotations may name (default: /etc/composefs/oci-hook.json; without one, a "
+            + "container with composefs annotations is refused)")
+    Path policy;
 
     // the part that runs inside the container's mount namespace (nsenter runs it)
     @Option(names = "--inside", hidden = true)
@@ -117,13 +128,18 @@ final class OciHookCommand implements Callable<Integer> {
             throw new Failure(1, "run it through the composefs launcher (bin/composefs), which names itself in "
                     + "COMPOSEFS_SELF");
         }
-        return self;
+        try {
+            return Path.of(self).toRealPath().toString(); // the launcher names it through its bin/.. or libexec/..
+        } catch (IOException | RuntimeException e) {
+            return self;
+        }
     }
 
     private int printHooks() throws IOException, Failure {
         Map<String, Object> entry = Map.of(
                 "version", "1.0.0",
-                "hook", Map.of("path", self(), "args", List.of("composefs", "oci-hook")),
+                "hook", Map.of("path", self(), "args", List.of("composefs", "oci-hook",
+                        "--policy=" + (policy != null ? policy.toAbsolutePath() : HookPolicy.DEFAULT))),
                 "when", Map.of("annotations", Map.of("^org\\.composefs\\.image$", ".+")),
                 "stages", List.of("createRuntime"));
         io.out().write((JSON.std.with(JSON.Feature.PRETTY_PRINT_OUTPUT).asString(entry) + "\n")
@@ -142,12 +158,8 @@ final class OciHookCommand implements Callable<Integer> {
         Path bundle = Path.of(String.valueOf(state.get("bundle")));
         Path configFile = bundle.resolve("config.json");
         byte[] configBytes;
-        try {
-            // plain Java, not InputFiles: this run links no downcall otherwise (377 classes, a stub)
-            configBytes = Files.readAllBytes(configFile);
-        } catch (FileSystemException e) {
-            throw new Failure(1, configFile + ": cannot open the container's config: " + AtomicFile.reason(e));
-        }
+        // bounded, and type-checked on the open fd: a FIFO in its place must not hang the runtime
+        configBytes = InputFiles.read(configFile, InputFiles.Kind.REGULAR, MAX_CONFIG, "the container's config");
         Map<String, Object> config = JsonDocument.parse(configBytes, configFile.toString());
         Map<String, Object> annotations = state.containsKey("annotations")
                 ? object(state, "annotations", "the container state") : object(config, "annotations", configFile.toString());
@@ -158,25 +170,21 @@ final class OciHookCommand implements Callable<Integer> {
         if (!(pid instanceof Number)) {
             throw new Failure(1, "the state has no pid: register the hook for createRuntime (or prestart)");
         }
-        String imageA = required(annotations, "image");
-        String basedir = required(annotations, "basedir");
-        StringBuilder opts = new StringBuilder("basedir=" + escape(basedir));
-        for (String key : List.of("digest", "signature", "trust")) {
-            if (annotations.get(PREFIX + key) != null) {
-                opts.append(',').append(key).append('=').append(escape(String.valueOf(annotations.get(PREFIX + key))));
-            }
-        }
         Map<String, Object> linux = object(config, "linux", configFile.toString());
-        if (linux.get("uidMappings") instanceof List<?> m && !m.isEmpty()) {
-            // files owned by the image's root belong to the container's root
-            opts.append(",idmap=/proc/").append(pid).append("/ns/user");
-        }
-        if (annotations.get(PREFIX + "options") != null) {
-            opts.append(',').append(annotations.get(PREFIX + "options"));
-        }
+        // files owned by the image's root belong to the container's root
+        Path userNs = linux.get("uidMappings") instanceof List<?> m && !m.isEmpty() ? Path.of("/proc/" + pid + "/ns/user")
+                : null;
         Map<String, Object> root = object(config, "root", configFile.toString());
+        HookPolicy.Request request;
+        try {
+            request = loadPolicy().check(annotations, userNs);
+        } catch (HookPolicy.Refused e) {
+            throw new Failure(1, e.getMessage());
+        }
+        String opts = request.options();
+        String imageA = request.image().toString();
+        String targetA = request.target();
         Path rootPath = bundle.resolve(String.valueOf(root.getOrDefault("path", "rootfs")));
-        String targetA = String.valueOf(annotations.getOrDefault(PREFIX + "target", "/"));
         List<String> cmd = new ArrayList<>(List.of("nsenter", "--target", pid.toString(), "--mount", "--", self(),
                 "oci-hook", "--inside", "--rootfs", rootPath.toString(), "--target", targetA, "--options",
                 opts.toString(), "--image", imageA));
@@ -197,6 +205,22 @@ final class OciHookCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The policy of --policy, or of /etc/composefs/oci-hook.json; without one, every annotated container is refused. */
+    private HookPolicy loadPolicy() throws HookPolicy.Refused, IOException {
+        Path file = policy != null ? policy : HookPolicy.DEFAULT;
+        if (!Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            throw new HookPolicy.Refused("no policy at " + file + ": containers with composefs annotations are refused "
+                    + "until an administrator writes one (see composefs-oci-hook(1)), or names one with --policy=FILE in "
+                    + "the hook's args");
+        }
+        HookPolicy.checkOwner(file);
+        return HookPolicy.parse(InputFiles.read(file, InputFiles.Kind.REGULAR, MAX_CONFIG, "the hook's policy"),
+                file.toString());
+    }
+
+    /** config.json and the policy are small documents; a runtime's config is far below this. */
+    private static final long MAX_CONFIG = 16L << 20;
+
     /** A member that must be a JSON object where it is given (a runtime's state or config from elsewhere may differ). */
     @SuppressWarnings("unchecked")
     private static Map<String, Object> object(Map<String, Object> doc, String key, String where) throws Failure {
@@ -208,19 +232,6 @@ final class OciHookCommand implements Callable<Integer> {
             throw new Failure(1, where + ": \"" + key + "\" is not a JSON object");
         }
         return (Map<String, Object>) v;
-    }
-
-    private static String required(Map<String, Object> annotations, String key) throws Failure {
-        Object v = annotations.get(PREFIX + key);
-        if (v == null || String.valueOf(v).isEmpty()) {
-            throw new Failure(1, "annotation " + PREFIX + key + " is required with " + PREFIX + "image");
-        }
-        return String.valueOf(v);
-    }
-
-    /** An annotation value inside the comma-separated option string (a backslash keeps its meaning there). */
-    private static String escape(String v) {
-        return v.replace(",", "\\,");
     }
 
     /** Inside the container's mount namespace: the same orchestrator as mount.composefs. */

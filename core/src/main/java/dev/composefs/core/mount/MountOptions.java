@@ -199,7 +199,7 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
      * literally; in values the backslashes stay for now, so that basedir= can tell an escaped
      * ':' from a separator ({@link #unescape} removes them).
      */
-    static List<String[]> split(String s) {
+    public static List<String[]> split(String s) {
         List<String[]> out = new ArrayList<>();
         StringBuilder key = new StringBuilder();
         StringBuilder value = null;
@@ -225,13 +225,29 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
         return out;
     }
 
+    /**
+     * value written so that {@link #split} and {@link #unescape} give it back: a backslash before
+     * each backslash and comma, and before each of extra (':' for a store path in basedir=).
+     */
+    public static String escape(String value, String extra) {
+        StringBuilder sb = new StringBuilder(value.length() + 8);
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (c == '\\' || c == ',' || extra.indexOf(c) >= 0) {
+                sb.append('\\');
+            }
+            sb.append(c);
+        }
+        return sb.toString();
+    }
+
     /** An option as an error message shows it: cut after 100 characters, so a huge -o does not flood the log. */
     public static String shown(String s) {
         return s.length() <= 100 ? s : s.substring(0, 100) + "... (" + s.length() + " characters)";
     }
 
     /** A value with its escapes resolved: each backslash keeps the character after it. */
-    static String unescape(String v) {
+    public static String unescape(String v) {
         if (v == null || v.indexOf('\\') < 0) {
             return v;
         }
@@ -244,7 +260,7 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
     }
 
     /** basedir=A:B with '\\:' for a ':' inside a path (as the kernel composefs driver takes it). */
-    static List<String> splitStores(String raw) {
+    public static List<String> splitStores(String raw) {
         List<String> out = new ArrayList<>();
         StringBuilder cur = new StringBuilder();
         for (int i = 0; i <= raw.length(); i++) {

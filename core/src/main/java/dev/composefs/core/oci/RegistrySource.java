@@ -30,6 +30,7 @@ final class RegistrySource implements ImageSource {
     private final ImageReference ref;
     private final RegistryCredentials credentials;
     private final String base;
+    private final boolean insecure;
     private final HttpClient http;
     private volatile String authorization; // the header that last worked, shared by the layer threads
 
@@ -37,6 +38,7 @@ final class RegistrySource implements ImageSource {
         this.ref = ref;
         this.credentials = credentials;
         this.base = (insecure ? "http://" : "https://") + ref.endpoint();
+        this.insecure = insecure;
         this.http = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1) // one connection per layer: parallel and predictable
                 .connectTimeout(Duration.ofSeconds(30))
@@ -106,8 +108,19 @@ final class RegistrySource implements ImageSource {
             }
             if (status >= 300 && status < 400 && r.headers().firstValue("Location").isPresent()) {
                 drain(r);
-                uri = uri.resolve(r.headers().firstValue("Location").get());
-                sameHost = sameHost && uri.getAuthority() != null && uri.getAuthority().equals(URI.create(base).getAuthority());
+                String location = r.headers().firstValue("Location").get();
+                URI from = uri;
+                try {
+                    uri = uri.resolve(location);
+                } catch (IllegalArgumentException e) {
+                    throw new IOException(ref.registry() + ": " + what + ": redirected to an address that is no URI: "
+                            + shown(location));
+                }
+                if (!"https".equalsIgnoreCase(uri.getScheme()) && !"http".equalsIgnoreCase(uri.getScheme())) {
+                    throw new IOException(ref.registry() + ": " + what + ": redirected to " + shown(location)
+                            + ", which is no http or https address");
+                }
+                sameHost = sameHost && credentialsFollow(URI.create(base), from, uri);
                 hop++;
                 continue;
             }
@@ -162,10 +175,20 @@ final class RegistrySource implements ImageSource {
         }
         String scope = params.getOrDefault("scope", "repository:" + ref.repository() + ":pull");
         q.append(q.isEmpty() ? "" : "&").append("scope=").append(URLEncoder.encode(scope, StandardCharsets.UTF_8));
-        URI realm = URI.create(params.get("realm"));
-        URI tokenUri = URI.create(realm + (realm.getQuery() == null ? "?" : "&") + q);
+        URI realm;
+        URI tokenUri;
+        try {
+            realm = URI.create(params.get("realm"));
+            tokenUri = URI.create(realm + (realm.getQuery() == null ? "?" : "&") + q);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(ref.registry() + ": " + what + ": the token realm is no URI: " + shown(params.get("realm")));
+        }
+        if (!"https".equalsIgnoreCase(realm.getScheme()) && !"http".equalsIgnoreCase(realm.getScheme())) {
+            throw new IOException(ref.registry() + ": " + what + ": the token realm " + shown(realm.toString())
+                    + " is no http or https address");
+        }
         HttpRequest.Builder b = HttpRequest.newBuilder(tokenUri).GET();
-        if (credentials != null) {
+        if (credentials != null && credentialsToRealm(URI.create(base), realm, insecure)) {
             b.header("Authorization", credentials.basic());
         }
         HttpResponse<InputStream> r = send(b.build(), "token for " + what);
@@ -180,6 +203,28 @@ final class RegistrySource implements ImageSource {
             throw new IOException(ref.registry() + ": token service " + realm.getHost() + " sent no token");
         }
         authorization = "Bearer " + t;
+    }
+
+    /** Whether a redirect from from to to keeps the credentials: the registry's host:port, never https to http. */
+    static boolean credentialsFollow(URI base, URI from, URI to) {
+        return to.getAuthority() != null && to.getAuthority().equalsIgnoreCase(base.getAuthority())
+                && !("https".equalsIgnoreCase(from.getScheme()) && "http".equalsIgnoreCase(to.getScheme()));
+    }
+
+    /**
+     * Whether the token realm the registry names gets the credentials: over https on the
+     * registry's own host, or anywhere with --insecure, which trusts this registry and its token
+     * service as they are.
+     */
+    static boolean credentialsToRealm(URI base, URI realm, boolean insecure) {
+        return insecure || ("https".equalsIgnoreCase(realm.getScheme()) && realm.getHost() != null
+                && realm.getHost().equalsIgnoreCase(base.getHost()));
+    }
+
+    /** A server-given string as a message shows it: cut, and without control characters. */
+    private static String shown(String s) {
+        String clean = s.replaceAll("\\p{Cntrl}", "?");
+        return clean.length() <= 200 ? clean : clean.substring(0, 200) + "...";
     }
 
     private byte[] body(HttpResponse<InputStream> r, int max, String what) throws IOException {

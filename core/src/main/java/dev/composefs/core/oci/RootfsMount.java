@@ -3,6 +3,8 @@ package dev.composefs.core.oci;
 import dev.composefs.bindings.SyscallException;
 import dev.composefs.bindings.fcntl_h;
 import dev.composefs.bindings.sys_mount_h;
+import dev.composefs.bindings.sys_stat_h;
+import dev.composefs.bindings.unistd_h;
 import dev.composefs.core.mount.MountCalls;
 import dev.composefs.core.mount.MountException;
 import dev.composefs.core.mount.MountOptions;
@@ -24,6 +26,70 @@ import java.util.List;
 public final class RootfsMount {
     private RootfsMount() {}
 
+    /**
+     * The directory rel names inside the rootfs root, made where missing, with every symlink on
+     * the way resolved as the container will see it (openat2 RESOLVE_IN_ROOT): the rootfs comes
+     * from an image, and a symlink in it must not lead root to make or mount on a host directory.
+     * Returns the directory's real path, read back from the descriptor that resolution opened.
+     */
+    static Path inRoot(Path root, Path rel, String target) throws MountException {
+        int rootFd = -1;
+        int dir = -1;
+        try {
+            rootFd = fcntl_h.openat2(fcntl_h.AT_FDCWD, root.toString(), fcntl_h.O_PATH | fcntl_h.O_DIRECTORY
+                    | fcntl_h.O_CLOEXEC, 0, 0);
+            dir = rootFd;
+            StringBuilder sofar = new StringBuilder();
+            for (Path part : rel) {
+                sofar.append(sofar.isEmpty() ? "" : "/").append(part);
+                int next;
+                try {
+                    next = openInRoot(rootFd, sofar.toString());
+                } catch (SyscallException e) {
+                    if (!e.is(dev.composefs.bindings.Errno.ENOENT)) {
+                        throw e;
+                    }
+                    try {
+                        sys_stat_h.mkdirat(dir, part.toString(), 0755); // in the resolved parent: no link followed
+                    } catch (SyscallException made) {
+                        if (made.is(dev.composefs.bindings.Errno.EEXIST)) { // a symlink to nothing in the root
+                            throw MountException.usage("target " + target + ": /" + sofar + " is a symlink to no "
+                                    + "directory inside the container's root");
+                        }
+                        throw made;
+                    }
+                    next = openInRoot(rootFd, sofar.toString());
+                }
+                if (dir != rootFd) {
+                    unistd_h.closeQuietly(dir);
+                }
+                dir = next;
+            }
+            Path real = Path.of(new String(unistd_h.readlinkat(fcntl_h.AT_FDCWD,
+                    ("/proc/self/fd/" + dir).getBytes(java.nio.charset.StandardCharsets.UTF_8)),
+                    java.nio.charset.StandardCharsets.ISO_8859_1));
+            if (!real.startsWith(root) || real.equals(root)) {
+                throw MountException.usage("target " + target + ": resolves to the container's root itself");
+            }
+            return real;
+        } catch (SyscallException e) {
+            throw MountException.failed("target " + target + ": cannot make or open it inside the container's root: "
+                    + e.getMessage(), e);
+        } finally {
+            if (dir != rootFd && dir >= 0) {
+                unistd_h.closeQuietly(dir);
+            }
+            if (rootFd >= 0) {
+                unistd_h.closeQuietly(rootFd);
+            }
+        }
+    }
+
+    private static int openInRoot(int rootFd, String rel) throws SyscallException {
+        return fcntl_h.openat2(rootFd, rel, fcntl_h.O_PATH | fcntl_h.O_DIRECTORY | fcntl_h.O_CLOEXEC, 0,
+                fcntl_h.RESOLVE_IN_ROOT | fcntl_h.RESOLVE_NO_MAGICLINKS);
+    }
+
     /** Mounts image at target ("/" or an absolute path inside the container) below rootfs. */
     public static Mounter.Result mount(Mounter mounter, MountCalls sys, Path image, Path rootfs, String target,
             MountOptions o) throws MountException {
@@ -36,12 +102,7 @@ public final class RootfsMount {
             if (!where.startsWith(root) || where.equals(root)) {
                 throw MountException.usage("target " + target + ": not below the container's root");
             }
-            try {
-                Files.createDirectories(where);
-            } catch (IOException e) {
-                throw MountException.failed("target " + target + ": cannot create " + where + ": " + e.getMessage(), e);
-            }
-            return mounter.mount(image, where, o);
+            return mounter.mount(image, inRoot(root, root.relativize(where), target), o);
         }
         Path stage;
         try {

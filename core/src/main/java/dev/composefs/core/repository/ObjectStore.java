@@ -87,7 +87,9 @@ public final class ObjectStore implements AutoCloseable {
     public static ObjectStore open(Path root, boolean create, Lock lock, Consumer<String> warn) throws IOException {
         if (create) {
             try {
-                sys_stat_h.mkdirat(fcntl_h.AT_FDCWD, root.toString(), 0755);
+                // private: objects are 0644 whatever the source mode (a 0600 /etc/shadow too), and
+                // overlayfs checks access against the image's inode, reading objects as the mounter
+                sys_stat_h.mkdirat(fcntl_h.AT_FDCWD, root.toString(), 0700);
             } catch (SyscallException e) {
                 if (!e.is(Errno.EEXIST)) {
                     throw new IOException(root + ": cannot create object store: " + e.getMessage(), e);

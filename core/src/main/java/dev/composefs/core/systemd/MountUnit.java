@@ -66,6 +66,8 @@ public final class MountUnit {
     /** The unit file's text. */
     public static String unit(Path image, Path where, String options, String wantedBy) throws MountException {
         check(image, where);
+        noControlCharacters("options", options);
+        noControlCharacters("--wanted-by", wantedBy);
         List<String> req = new ArrayList<>();
         for (String r : requires(image, options)) {
             req.add(quote(r));
@@ -88,6 +90,7 @@ public final class MountUnit {
     /** The same mount as an /etc/fstab line, with x-systemd.requires-mounts-for= per store. */
     public static String fstabLine(Path image, Path where, String options) throws MountException {
         check(image, where);
+        noControlCharacters("options", options);
         StringBuilder opts = new StringBuilder(options);
         for (String r : requires(image, options)) {
             if (r.equals(image.toAbsolutePath().normalize().toString())) {
@@ -103,6 +106,22 @@ public final class MountUnit {
     private static void check(Path image, Path where) throws MountException {
         if (!image.isAbsolute() || !where.isAbsolute()) {
             throw MountException.usage("IMAGE and WHERE must be absolute paths (systemd resolves no relative ones)");
+        }
+        noControlCharacters("IMAGE", image.toString());
+        noControlCharacters("WHERE", where.toString());
+    }
+
+    /**
+     * A unit file is line-based: a newline in a value would start a setting or a section of its
+     * own (an ExecStartPre= that root runs), and systemd reads no escape for one in these settings.
+     */
+    private static void noControlCharacters(String what, String value) throws MountException {
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (c < 0x20 || c == 0x7f) {
+                throw MountException.usage(what + " holds a control character (" + String.format("\\x%02x", (int) c)
+                        + " at " + i + "): refused in a unit or an fstab line");
+            }
         }
     }
 

@@ -66,7 +66,12 @@ public final class InputFiles {
 
     /** The whole of a regular file or pipe, refused above max bytes (before reading, where the size is known). */
     public static byte[] read(Path path, long max, String what) throws IOException {
-        int fd = open(path, Kind.REGULAR_OR_PIPE, what);
+        return read(path, Kind.REGULAR_OR_PIPE, max, what);
+    }
+
+    /** The whole of a file of kind, refused above max bytes. */
+    public static byte[] read(Path path, Kind kind, long max, String what) throws IOException {
+        int fd = open(path, kind, what);
         try {
             return read(fd, path, max, what);
         } finally {
