@@ -60,6 +60,29 @@ class StoreTest {
      * one syncfs: killed before that, it leaves only temporary files (never an object whose
      * data may not be on disk), which gc removes; run again, it completes.
      */
+    /**
+     * Objects are 0644 whatever the source mode: a new store is private (0700), so a 0600 file of
+     * an image is not every user's through it, and fsck names an older store that is open.
+     */
+    @Test
+    void aNewStoreIsPrivateAndFsckWarnsAboutAnOpenOne() throws Exception {
+        Path src = tree("private", "secret");
+        Files.setPosixFilePermissions(src.resolve("secret"), java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        Path store = work.resolve("private-store");
+        Cli.Result r = Cli.run("mkcomposefs", "--digest-store=" + store, src.toString(), work.resolve("p.cfs").toString());
+        assertEquals(0, r.exit(), r.stderr());
+        assertEquals("rwx------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(store)));
+        Cli.Result fsck = Cli.run("composefs", "store", "fsck", store.toString());
+        assertEquals(0, fsck.exit(), fsck.stderr());
+        assertFalse(fsck.stderr().contains("warning"), fsck.stderr());
+        Files.setPosixFilePermissions(store, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        fsck = Cli.run("composefs", "store", "fsck", store.toString());
+        assertEquals(0, fsck.exit(), fsck.stderr());
+        assertEquals("composefs store fsck: warning: " + store + " is open to every user (mode 0755): its objects are "
+                + "readable whatever the modes of the files they hold; make it private with chmod 0700 " + store + "\n",
+                fsck.stderr());
+    }
+
     @Test
     void aKilledIngestPublishesNothingAndARerunCompletes() throws Exception {
         Path tree = Files.createDirectories(work.resolve("many"));

@@ -75,6 +75,7 @@ final class StoreCommand implements Callable<Integer> {
             throw new Failure(1, "--threads must be at least 1");
         }
         PrintStream out = out();
+        warnIfOpen();
         // Removing leftover temporaries needs every writer gone; a dry run only reads.
         try (ObjectStore s = open(dryRun ? ObjectStore.Lock.SHARED : ObjectStore.Lock.EXCLUSIVE)) {
             var report = StoreMaintenance.fsck(s, n, dryRun, progress(), out::println);
@@ -83,6 +84,24 @@ final class StoreCommand implements Callable<Integer> {
                     + report.problems().size() + " problems");
             Main.checkWritten(out);
             return report.problems().isEmpty() ? 0 : 1;
+        }
+    }
+
+    /**
+     * Objects are 0644 whatever the mode of the files they hold (a 0600 /etc/shadow too): a store
+     * others can enter gives every user what the images' modes keep from them. New stores are
+     * made 0700; an older one is named here.
+     */
+    private void warnIfOpen() {
+        try {
+            int mode = (Integer) java.nio.file.Files.getAttribute(store, "unix:mode");
+            if ((mode & 0005) != 0) {
+                io.err().println("composefs store fsck: warning: " + store + " is open to every user (mode "
+                        + String.format("%04o", mode & 07777) + "): its objects are readable whatever the modes of the "
+                        + "files they hold; make it private with chmod 0700 " + store);
+            }
+        } catch (IOException | RuntimeException e) {
+            // the open that follows names the problem
         }
     }
 
