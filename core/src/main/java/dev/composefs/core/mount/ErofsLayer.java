@@ -45,6 +45,7 @@ final class ErofsLayer {
                 st.note("EROFS mounted from the image file (file-backed)");
             } catch (SyscallException e) {
                 notAnImage(image, imageFd, e);
+                noFilesystem(e, "erofs", "CONFIG_EROFS_FS");
                 if (e.is(Errno.EPERM) && e.call().equals("fsopen")) {
                     // a loop device's mount needs the same privilege: its EACCES on /dev/loop-control would mislead
                     throw MountException.failed(image + ": cannot mount the image as EROFS: " + e.getMessage()
@@ -74,6 +75,17 @@ final class ErofsLayer {
     private static void notAnImage(Path image, int imageFd, SyscallException e) throws MountException {
         if (e.is(Errno.EINVAL)) {
             ImageCheck.checkHeader(image, imageFd);
+        }
+    }
+
+    /**
+     * fsopen's ENODEV: the kernel has no such filesystem, built in or as a module it could load.
+     * Said as that, not as the errno: no loop device or later strategy can help.
+     */
+    static void noFilesystem(SyscallException e, String fs, String config) throws MountException {
+        if (e.is(Errno.ENODEV) && e.call().equals("fsopen")) {
+            throw MountException.failed("this kernel has no " + fs + " filesystem (" + config + ", built in or as the "
+                    + fs + " module): " + e.getMessage(), e);
         }
     }
 

@@ -46,6 +46,7 @@ final class OverlayMount {
                 newApi(image, target, lower, o, verity);
                 return new Mounter.Result("overlay (new mount API, lowerdir+/datadir+)", st.notes());
             } catch (SyscallException e) {
+                ErofsLayer.noFilesystem(e, "overlay", "CONFIG_OVERLAY_FS");
                 if (!e.is(Errno.ENOSYS)) {
                     throw MountException.failed("cannot mount overlay at " + target + ": " + e.getMessage(), e);
                 }

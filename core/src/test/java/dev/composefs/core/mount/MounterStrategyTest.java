@@ -369,4 +369,18 @@ class MounterStrategyTest {
         Run missing = mount(NEW_API, new RecordingCalls("fsopen overlay", Errno.ENOSYS), image, "basedir=" + storeA);
         assertTrue(missing.result().strategy().contains("legacy option string"), missing.result().strategy());
     }
+
+    /** A kernel without EROFS or overlayfs (fsopen's ENODEV): one line saying so, no loop device tried. */
+    @Test
+    void aKernelWithoutTheFilesystemIsSaidSo() throws Exception {
+        RecordingCalls noErofs = new RecordingCalls("fsopen erofs", Errno.ENODEV);
+        MountException e = assertThrows(MountException.class, () -> mount(NEW_API, noErofs, image, "basedir=" + storeA));
+        assertEquals("this kernel has no erofs filesystem (CONFIG_EROFS_FS, built in or as the erofs module): "
+                + "fsopen(recorded): ENODEV (No such device)", e.getMessage());
+        assertTrue(noErofs.calls.stream().noneMatch(c -> c.contains("loop")), noErofs.calls.toString());
+        RecordingCalls noOverlay = new RecordingCalls("fsopen overlay", Errno.ENODEV);
+        e = assertThrows(MountException.class, () -> mount(NEW_API, noOverlay, image, "basedir=" + storeA));
+        assertEquals("this kernel has no overlay filesystem (CONFIG_OVERLAY_FS, built in or as the overlay module): "
+                + "fsopen(recorded): ENODEV (No such device)", e.getMessage());
+    }
 }
