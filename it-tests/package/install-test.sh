@@ -73,8 +73,8 @@ for suite in "${SUITES[@]}"; do
              /usr/share/bash-completion/completions/composefs /usr/share/containers/oci/hooks.d/composefs.json; do
         grep -qxF "$f" "$WORK/files" || fail "$suite: the package lacks $f"
     done
-    zcat "$root/usr/share/man/man8/mount.composefs.8.gz" | grep -q '^\.TH "MOUNT.COMPOSEFS" 8 ' \
-        || fail "$suite: mount.composefs.8 is no section 8 page"
+    page=$(zcat "$root/usr/share/man/man8/mount.composefs.8.gz")
+    [[ $page == '.TH "MOUNT.COMPOSEFS" 8 '* ]] || fail "$suite: mount.composefs.8 is no section 8 page"
     in_root "$root" bash -c '. /usr/share/bash-completion/completions/mkcomposefs; COMP_WORDS=(mkcomposefs --digest-s); COMP_CWORD=1;
         compopt() { :; }; _mkcomposefs; [ "${COMPREPLY[*]}" = --digest-store= ]' || fail "$suite: mkcomposefs completion"
     ok "$suite: commands, man pages (mount.composefs in section 8), completion and the hooks.d entry are installed"
@@ -85,7 +85,8 @@ for suite in "${SUITES[@]}"; do
     got=$(in_root "$root" mkcomposefs --digest-store=/srv/store --print-digest /srv/tree /srv/image.cfs)
     [ "$got" = "$want" ] || fail "$suite: mkcomposefs digest $got, the checkout's $want"
     ok "$suite: mkcomposefs gives the checkout's digest ($got)"
-    in_root "$root" composefs-info ls /srv/image.cfs | grep -q '^/usr/bin/tool' || fail "$suite: composefs-info ls"
+    listing=$(in_root "$root" composefs-info ls /srv/image.cfs) && grep -q '^/usr/bin/tool' <<<"$listing" \
+        || fail "$suite: composefs-info ls"
     mkdir "$root/mnt/c"
     # hostile VM options: any of them reaching the VM would stop it or load an agent
     in_root "$root" env JAVA_TOOL_OPTIONS=-javaagent:/nonexistent.jar _JAVA_OPTIONS=-Xmx1k JDK_JAVA_OPTIONS=-Xbogus \
@@ -129,7 +130,8 @@ top=$(ls "$dir")
 got=$(cd / && as_user "$dir/$top/bin/mkcomposefs" --print-digest-only "$tree")
 [ "$got" = "$want" ] || fail "tarball: mkcomposefs digest $got, the checkout's $want"
 as_user ln -s "$dir/$top/bin/composefs-info" "$dir/info-link"
-as_user "$dir/info-link" --version | grep -q composefs-info || fail "tarball: a launcher run through a symlink"
+out=$(as_user "$dir/info-link" --version) && [[ $out == "composefs-info (composefs-java) "* ]] \
+    || fail "tarball: a launcher run through a symlink: $out"
 as_user env JAVA_TOOL_OPTIONS=-XX:AOTMode=on "$dir/$top/bin/mkcomposefs" --print-digest-only "$tree" >/dev/null 2>&1 \
     || fail "tarball: mkcomposefs does not map its trained cache (-XX:AOTMode=on)"
 ok "tarball: unpacked in '$dir' by uid $user, its mkcomposefs gives the checkout's digest with its trained cache"
