@@ -81,6 +81,16 @@ class StoreTest {
         assertEquals("composefs store fsck: warning: " + store + " is open to every user (mode 0755): its objects are "
                 + "readable whatever the modes of the files they hold; make it private with chmod 0700 " + store + "\n",
                 fsck.stderr());
+        // with the image named: which of its private files the open store gives away
+        fsck = Cli.run("composefs", "store", "fsck", store.toString(), work.resolve("p.cfs").toString());
+        assertEquals(0, fsck.exit(), fsck.stderr());
+        assertEquals("composefs store fsck: warning: " + store + " is open to every user (mode 0755) and holds 1 file of "
+                + "the images that not every user may read (/secret), readable there by all; make it private with chmod "
+                + "0700 " + store + "\n", fsck.stderr());
+        Files.setPosixFilePermissions(src.resolve("secret"), java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        assertEquals(0, Cli.run("mkcomposefs", "--digest-store=" + store, src.toString(), work.resolve("q.cfs").toString()).exit());
+        fsck = Cli.run("composefs", "store", "fsck", store.toString(), work.resolve("q.cfs").toString());
+        assertEquals("", fsck.stderr(), "an image whose files every user may read: nothing to say");
     }
 
     @Test

@@ -26,6 +26,8 @@ import picocli.CommandLine.Parameters;
         description = {"Object store upkeep.",
             "fsck STORE: check every object's fs-verity digest against its name; mismatches are reported, "
                 + "never deleted (exit 1 if any). Leftover temporary files are removed.",
+            "fsck STORE IMAGE...: also name the files of the images that not every user may read, where the store "
+                    + "holding their objects is open to every user.",
             "gc STORE IMAGE...: remove every object none of the images refers to, and leftover temporary files."})
 final class StoreCommand implements Callable<Integer> {
     private final Main.Io io;
@@ -67,15 +69,12 @@ final class StoreCommand implements Callable<Integer> {
     }
 
     private int fsck() throws Failure, IOException {
-        if (!images.isEmpty()) {
-            throw new Failure(1, "fsck takes only STORE");
-        }
         int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         if (n < 1) {
             throw new Failure(1, "--threads must be at least 1");
         }
         PrintStream out = out();
-        warnIfOpen();
+        warnIfOpen(readImages(""));
         // Removing leftover temporaries needs every writer gone; a dry run only reads.
         try (ObjectStore s = open(dryRun ? ObjectStore.Lock.SHARED : ObjectStore.Lock.EXCLUSIVE)) {
             var report = StoreMaintenance.fsck(s, n, dryRun, progress(), out::println);
@@ -90,19 +89,47 @@ final class StoreCommand implements Callable<Integer> {
     /**
      * Objects are 0644 whatever the mode of the files they hold (a 0600 /etc/shadow too): a store
      * others can enter gives every user what the images' modes keep from them. New stores are
-     * made 0700; an older one is named here.
+     * made 0700. With images named, the warning says which of their private files the store
+     * holds; without, only that it is open.
      */
-    private void warnIfOpen() {
+    private void warnIfOpen(List<Directory> trees) {
+        int mode;
         try {
-            int mode = (Integer) java.nio.file.Files.getAttribute(store, "unix:mode");
-            if ((mode & 0005) != 0) {
-                io.err().println("composefs store fsck: warning: " + store + " is open to every user (mode "
-                        + String.format("%04o", mode & 07777) + "): its objects are readable whatever the modes of the "
-                        + "files they hold; make it private with chmod 0700 " + store);
-            }
+            mode = (Integer) java.nio.file.Files.getAttribute(store, "unix:mode");
         } catch (IOException | RuntimeException e) {
-            // the open that follows names the problem
+            return; // the open that follows names the problem
         }
+        if ((mode & 0005) == 0) {
+            return;
+        }
+        String open = "composefs store fsck: warning: " + store + " is open to every user (mode "
+                + String.format("%04o", mode & 07777) + ")";
+        String fix = "; make it private with chmod 0700 " + store;
+        if (images.isEmpty()) {
+            io.err().println(open + ": its objects are readable whatever the modes of the files they hold" + fix);
+            return;
+        }
+        List<String> exposed = StoreMaintenance.privateFilesStored(store, trees);
+        if (!exposed.isEmpty()) {
+            io.err().println(open + " and holds " + exposed.size() + " file" + (exposed.size() == 1 ? "" : "s")
+                    + " of the images that not every user may read (" + exposed.get(0)
+                    + (exposed.size() > 1 ? ", ..." : "") + "), readable there by all" + fix);
+        }
+    }
+
+    /** The images named, read whole; failure names the image and adds suffix. */
+    private List<Directory> readImages(String suffix) throws Failure {
+        List<Directory> trees = new ArrayList<>();
+        for (Path image : images) {
+            try {
+                trees.add(ErofsReader.read(image)); // all must read: never act on a partial set
+            } catch (java.nio.file.NoSuchFileException e) {
+                throw new Failure(1, image + ": no such file" + suffix);
+            } catch (IOException e) {
+                throw new Failure(1, e.getMessage() + suffix);
+            }
+        }
+        return trees;
     }
 
     private int gc() throws Failure, IOException {
@@ -110,16 +137,7 @@ final class StoreCommand implements Callable<Integer> {
             throw new Failure(1, "gc needs at least one IMAGE whose objects are kept "
                     + "(to empty a store, remove it)");
         }
-        List<Directory> trees = new ArrayList<>();
-        for (Path image : images) {
-            try {
-                trees.add(ErofsReader.read(image)); // all must read: never collect against a partial set
-            } catch (java.nio.file.NoSuchFileException e) {
-                throw new Failure(1, image + ": no such file; nothing was removed");
-            } catch (IOException e) {
-                throw new Failure(1, e.getMessage() + "; nothing was removed");
-            }
-        }
+        List<Directory> trees = readImages("; nothing was removed");
         // What the kernel driver mounts for each image is kept too: its cached descriptor, and the
         // objects its inline files became (the driver's tree holds every payload of the image's).
         List<Directory> kept = new ArrayList<>();

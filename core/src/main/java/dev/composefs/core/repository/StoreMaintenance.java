@@ -93,6 +93,27 @@ public final class StoreMaintenance {
     }
 
     /**
+     * The files of images (as "PATH") that not every user may read (no o+r in their mode) and
+     * whose object is in the store at root: readable by all there when the store is open.
+     */
+    public static List<String> privateFilesStored(java.nio.file.Path root, List<Directory> images) {
+        List<String> out = new ArrayList<>();
+        for (Directory image : images) {
+            DumpWriter.walk(image, (path, node) -> {
+                if (node instanceof RegularFile f && f.content() == null && f.payload() != null
+                        && (f.meta().mode() & 0004) == 0) {
+                    String rel = Payloads.normalize(f.payload());
+                    if (rel != null && java.nio.file.Files.isRegularFile(root.resolve(rel),
+                            java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                        out.add(Escaping.printable(path));
+                    }
+                }
+            });
+        }
+        return out;
+    }
+
+    /**
      * Removes every object that none of the images refers to, and every cached descriptor not
      * named in descriptors. Needs the store opened EXCLUSIVE.
      */
