@@ -79,17 +79,24 @@ final class Cli {
         } else {
             pb.redirectInput(new File("/dev/null"));
         }
+        // both streams to files, so that the wait below is what bounds the run (reading a pipe to
+        // its end would wait for as long as the process, or anything it left behind, holds it)
         Path err = Files.createTempFile("cli", ".err");
+        Path outFile = Files.createTempFile("cli", ".out");
         pb.redirectError(err.toFile());
-        Process p = pb.start();
-        byte[] out = p.getInputStream().readAllBytes();
-        if (!p.waitFor(300, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError("timeout: " + cmd);
+        pb.redirectOutput(outFile.toFile());
+        try {
+            Process p = pb.start();
+            if (!p.waitFor(300, TimeUnit.SECONDS)) {
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly();
+                throw new AssertionError("timeout after 300 s: " + cmd);
+            }
+            return new Result(p.exitValue(), Files.readAllBytes(outFile), Files.readString(err, StandardCharsets.ISO_8859_1));
+        } finally {
+            Files.deleteIfExists(err);
+            Files.deleteIfExists(outFile);
         }
-        String e = Files.readString(err, StandardCharsets.ISO_8859_1);
-        Files.delete(err);
-        return new Result(p.exitValue(), out, e);
     }
 
     static Result run(String... argv) throws IOException, InterruptedException {

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * it-tests/kernel-matrix as part of the test command: the mount scenarios on Debian's 6.1 and
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.Test;
  */
 class KernelMatrixTest {
     @Test
+    @Timeout(value = 45, unit = TimeUnit.MINUTES)
     void mountScenariosOnEveryKernel() throws Exception {
         assumeTrue("root".equals(System.getProperty("user.name")), "the kernel matrix needs root");
         assumeTrue(!"0".equals(System.getenv("COMPOSEFS_KERNEL_MATRIX")),

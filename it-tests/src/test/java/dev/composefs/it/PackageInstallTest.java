@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * The package as a user gets it (it-tests/package/install-test.sh): the .deb installed with dpkg
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.Test;
  */
 class PackageInstallTest {
     @Test
+    @Timeout(value = 25, unit = TimeUnit.MINUTES)
     void thePackageInstallsRunsAndRemovesCleanlyOnDebian12And13() throws Exception {
         assumeTrue("root".equals(System.getProperty("user.name")), "needs root: dpkg in a chroot, a mount");
         boolean ci = "true".equals(System.getenv("CI"));

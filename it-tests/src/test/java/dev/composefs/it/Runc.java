@@ -86,12 +86,8 @@ final class Runc {
                 ? List.of("runc", "run", "--bundle", bundle.toString(), id)
                 : List.of("unshare", "-m", "sh", "-c", "umount /sys/fs/cgroup/unified 2>/dev/null; exec crun run --bundle \""
                         + bundle + "\" " + id);
-        Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                .start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), runtime + " did not finish");
-        return new Run(p.exitValue(), out, err);
+        Cli.Result r = Cli.run(cmd, null, java.util.Map.of()); // bounded by its wait, not by the pipes
+        return new Run(r.exit(), new String(r.stdout(), StandardCharsets.UTF_8), r.stderr());
     }
 
 }

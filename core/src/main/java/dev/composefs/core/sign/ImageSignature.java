@@ -91,8 +91,8 @@ public final class ImageSignature {
     public static FsVerity.Alg algorithm(byte[] signature) throws SignatureException {
         try {
             return alg(onlySigner(parse(signature, null)).getDigestAlgOID());
-        } catch (RuntimeException e) {
-            throw malformed(e); // Bouncy Castle parses parts of the DER lazily
+        } catch (IllegalArgumentException | IllegalStateException | ClassCastException | IndexOutOfBoundsException e) {
+            throw malformed(e); // Bouncy Castle parses parts of the DER lazily, and says so with these
         }
     }
 
@@ -109,8 +109,8 @@ public final class ImageSignature {
             throws SignatureException {
         try {
             return check(signature, digest, trusted, checkTime);
-        } catch (RuntimeException e) {
-            throw malformed(e); // Bouncy Castle parses parts of the DER lazily
+        } catch (IllegalArgumentException | IllegalStateException | ClassCastException | IndexOutOfBoundsException e) {
+            throw malformed(e); // Bouncy Castle parses parts of the DER lazily, and says so with these
         }
     }
 
@@ -160,7 +160,8 @@ public final class ImageSignature {
         try {
             return content == null ? new CMSSignedData(signature)
                     : new CMSSignedData(new CMSProcessableByteArray(content), signature);
-        } catch (CMSException | RuntimeException e) {
+        } catch (CMSException | IllegalArgumentException | IllegalStateException | ClassCastException
+                | IndexOutOfBoundsException e) {
             throw malformed(e);
         }
     }

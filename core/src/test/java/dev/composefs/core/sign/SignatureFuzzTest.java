@@ -34,12 +34,15 @@ class SignatureFuzzTest {
                 new X500Name("CN=fuzz"), BigInteger.ONE, new Date(0), new Date(4102444800000L), new X500Name("CN=fuzz"),
                 kp.getPublic()).build(new JcaContentSignerBuilder("SHA256withRSA").build(kp.getPrivate())));
         byte[] digest = FsVerity.of("image".getBytes());
+        byte[] digest512 = FsVerity.of("image".getBytes(), FsVerity.Alg.SHA512);
         byte[] sha256 = ImageSignature.sign(kp.getPrivate(), cert, FsVerity.Alg.SHA256, digest);
-        byte[] sha512 = ImageSignature.sign(kp.getPrivate(), cert, FsVerity.Alg.SHA512,
-                new byte[64]);
+        byte[] sha512 = ImageSignature.sign(kp.getPrivate(), cert, FsVerity.Alg.SHA512, digest512);
+        // both seeds verify as they are: their mutations' refusals are the mutations', not the seeds'
         assertEquals("CN=fuzz", ImageSignature.verify(sha256, digest, List.of(cert), false).subject());
+        assertEquals("CN=fuzz", ImageSignature.verify(sha512, digest512, List.of(cert), false).subject());
         int rejected = MutationFuzz.run(List.of(sha256, sha512), 1500, new Random(0x51647), SignatureFuzzTest::mutate,
-                SignatureException.class, 5, sig -> ImageSignature.verify(sig, digest, List.of(cert), false));
+                SignatureException.class, 5, sig -> ImageSignature.verify(sig,
+                        ImageSignature.algorithm(sig) == FsVerity.Alg.SHA512 ? digest512 : digest, List.of(cert), false));
         assertTrue(rejected > 2500, "nearly every mutation is refused (" + rejected + " of 3000)");
     }
 
