@@ -188,7 +188,7 @@ class LauncherTest {
         String loaded = Files.readString(log);
         assertTrue(loaded.contains(" dev.composefs.cli.MountUnitCommand$Fstab source:"), "the command itself");
         for (String other : List.of("OciCommand", "OciHookCommand", "StoreCommand", "SignCommand", "VerifyCommand",
-                "EnableVerityCommand", "ManPages", "Completions")) {
+                "EnableVerityCommand", "ManPages", "Completions", "RepoCommand")) {
             assertFalse(loaded.contains(" dev.composefs.cli." + other + " source:"), other + " was loaded");
         }
     }

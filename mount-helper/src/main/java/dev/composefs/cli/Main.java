@@ -179,7 +179,7 @@ public final class Main {
     }
 
     private static final List<String> SUBCOMMANDS = List.of("store", "sign", "verify", "enable-verity", "mount-unit",
-            "fstab-line", "oci-hook", "oci", "generate-completion", "generate-man-pages", "generate-completions");
+            "fstab-line", "oci-hook", "oci", "repo", "generate-completion", "generate-man-pages", "generate-completions");
 
     /** The subcommand called name, made with io; null if there is none. */
     private static Object subcommand(String name, Io io) {
@@ -192,6 +192,7 @@ public final class Main {
             case "fstab-line" -> new MountUnitCommand.Fstab(io);
             case "oci-hook" -> new OciHookCommand(io);
             case "oci" -> new OciCommand(io);
+            case "repo" -> new RepoCommand(io);
             case "generate-completion" -> new picocli.AutoComplete.GenerateCompletion();
             case "generate-man-pages" -> new ManPages(io, List.of(new CommandLine(new ComposefsInfo(io))));
             case "generate-completions" -> new Completions(io);
@@ -211,7 +212,8 @@ public final class Main {
                     + "'composefs store fsck|gc' for object store upkeep, 'composefs sign', 'composefs verify' and "
                     + "'composefs enable-verity' for image signatures, 'composefs mount-unit' and 'composefs "
                     + "fstab-line' for systemd, 'composefs oci-hook' for runc, crun, podman and CRI-O, 'composefs oci import|pull' for "
-                    + "container images from OCI layouts, docker archives and registries.")
+                    + "container images from OCI layouts, docker archives and registries, 'composefs repo' for a "
+                    + "repository of named images.")
     static final class Umbrella implements java.util.concurrent.Callable<Integer> {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;

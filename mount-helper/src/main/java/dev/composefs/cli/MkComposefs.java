@@ -220,13 +220,8 @@ final class MkComposefs {
             if (digestStore != null) {
                 store = ObjectStore.open(digestStore, true, ObjectStore.Lock.SHARED,
                         w -> io.err().println("mkcomposefs: warning: " + w));
-                store.beginBatch(); // one syncfs for all new objects, before the image names them
             }
-            Directory root = DirectoryScanner.scan(Path.of(source), options, store, progress).root();
-            if (store != null) {
-                store.commit(options.threads());
-            }
-            return root;
+            return DirectoryScanner.ingest(Path.of(source), options, store, progress);
         } catch (IOException e) {
             throw new Failure(1, e.getMessage());
         } finally {

@@ -9,9 +9,11 @@ import dev.composefs.core.oci.OciImport;
 import dev.composefs.core.oci.Platform;
 import dev.composefs.core.oci.ResolvedImage;
 import dev.composefs.core.repository.ObjectStore;
+import dev.composefs.core.repository.Repository;
 import dev.composefs.core.tree.TreeException;
 import dev.composefs.core.util.AtomicFile;
 import dev.composefs.core.util.Progress;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -43,8 +45,16 @@ final class OciCommand implements Callable<Integer> {
 
     /** What both subcommands take: the store, mkcomposefs' tree and format options, the output. */
     static final class Build {
-        @Option(names = "--store", required = true, paramLabel = "STORE", description = "object store (created if missing)")
+        @Option(names = "--store", paramLabel = "STORE", description = "object store (created if missing); with IMAGE")
         Path store;
+
+        @Option(names = "--repo", paramLabel = "REPO", description = "a repository (composefs repo init) instead of "
+                + "--store and IMAGE: the image is stored there and named")
+        Path repo;
+
+        @Option(names = "--name", paramLabel = "NAME", description = "with --repo: the image's name (pull: the "
+                + "reference by default)")
+        String name;
 
         @Option(names = "--use-epoch", description = "all mtimes 0")
         boolean useEpoch;
@@ -74,7 +84,7 @@ final class OciCommand implements Callable<Integer> {
 
     @Command(name = "import", mixinStandardHelpOptions = true, versionProvider = Version.class,
             description = "Import SOURCE, an OCI image layout (oci:DIR[:TAG]) or a docker save archive "
-                    + "(docker-archive:FILE[:REPO:TAG]), into STORE and write IMAGE.")
+                    + "(docker-archive:FILE[:REPO:TAG]), into STORE and write IMAGE, or into --repo=REPO as --name=NAME.")
     static final class Import implements Callable<Integer> {
         @ParentCommand
         OciCommand parent;
@@ -85,17 +95,18 @@ final class OciCommand implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "SOURCE")
         String source;
 
-        @Parameters(index = "1", paramLabel = "IMAGE")
+        @Parameters(index = "1", arity = "0..1", paramLabel = "IMAGE")
         String image;
 
         @Override
         public Integer call() {
-            return parent.run("composefs oci import", build, image, () -> ImageSource.local(source));
+            return parent.run("composefs oci import", build, image, null, () -> ImageSource.local(source));
         }
     }
 
     @Command(name = "pull", mixinStandardHelpOptions = true, versionProvider = Version.class,
-            description = "Pull REF (REGISTRY/REPO[:TAG|@DIGEST]) from a registry into STORE and write IMAGE. "
+            description = "Pull REF (REGISTRY/REPO[:TAG|@DIGEST]) from a registry into STORE and write IMAGE, or into "
+                    + "--repo=REPO, named REF or --name=NAME. "
                     + "An index is resolved for this platform; every blob is checked against its digest.")
     static final class Pull implements Callable<Integer> {
         @ParentCommand
@@ -117,12 +128,13 @@ final class OciCommand implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "REF")
         String ref;
 
-        @Parameters(index = "1", paramLabel = "IMAGE")
+        @Parameters(index = "1", arity = "0..1", paramLabel = "IMAGE")
         String image;
 
         @Override
         public Integer call() {
-            return parent.run("composefs oci pull", build, image, () -> ImageSource.registry(ref, creds, authfile, insecure));
+            return parent.run("composefs oci pull", build, image, ref,
+                    () -> ImageSource.registry(ref, creds, authfile, insecure));
         }
     }
 
@@ -130,7 +142,38 @@ final class OciCommand implements Callable<Integer> {
         ImageSource open() throws IOException;
     }
 
-    int run(String prog, Build b, String image, Opener opener) {
+    /** Imports into --store and IMAGE, or into --repo as a name (defaultName where --name is not given). */
+    int run(String prog, Build b, String image, String defaultName, Opener opener) {
+        if ((b.store == null) == (b.repo == null)) {
+            io.err().println(prog + ": give --store=STORE and IMAGE, or --repo=REPO");
+            return 1;
+        }
+        if (b.store != null && image == null) {
+            io.err().println(prog + ": missing IMAGE (the image file to write into, with --store)");
+            return 1;
+        }
+        if (b.repo != null && image != null) {
+            io.err().println(prog + ": with --repo the image goes into the repository: no IMAGE (" + image + ")");
+            return 1;
+        }
+        String name = b.name != null ? b.name : defaultName;
+        if (b.repo != null && name == null) {
+            io.err().println(prog + ": --repo needs --name=NAME");
+            return 1;
+        }
+        if (b.repo != null) {
+            try (Repository r = Repository.open(b.repo, Repository.Access.WRITE)) {
+                Repository.checkName(name);
+                return run(prog, b, null, r, name, opener);
+            } catch (IOException e) {
+                io.err().println(prog + ": " + e.getMessage());
+                return 1;
+            }
+        }
+        return run(prog, b, image, null, null, opener);
+    }
+
+    private int run(String prog, Build b, String image, Repository repo, String name, Opener opener) {
         try {
             int min = b.minVersion != null ? b.minVersion : 0;
             int max = b.maxVersion != null ? b.maxVersion : (b.minVersion != null ? 0 : 1);
@@ -147,31 +190,45 @@ final class OciCommand implements Callable<Integer> {
             }
             Progress progress = new Progress(io.err(), unistd_h.isatty(2));
             OciImport.Result result;
+            FsVerity verity = new FsVerity();
+            byte[] stored = null; // the digest of the image stored in the repository
             try (ImageSource source = opener.open();
-                    ObjectStore store = ObjectStore.open(b.store, true, ObjectStore.Lock.SHARED,
+                    ObjectStore store = repo != null ? repo.store(ObjectStore.Lock.SHARED, w -> io.err().println(prog
+                            + ": warning: " + w)) : ObjectStore.open(b.store, true, ObjectStore.Lock.SHARED,
                             w -> io.err().println(prog + ": warning: " + w))) {
                 ResolvedImage resolved = source.resolve(platform);
                 // no batch (see ObjectStore.beginBatch): every object is published as it completes,
                 // so an interrupted pull keeps what it fetched for the next run, and no temporary name
                 result = OciImport.run(resolved, store, options, progress);
-            }
-            FsVerity verity = new FsVerity();
-            try {
-                AtomicFile.write(image, out -> ErofsWriter.write(result.root(), format,
-                        new DigestingOutputStream(out, verity)), io.out());
+                if (repo != null) {
+                    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+                    ErofsWriter.write(result.root(), format, new DigestingOutputStream(bytes, verity));
+                    stored = verity.digest();
+                    repo.addImage(store, bytes.toByteArray(), stored);
+                    repo.setRef(name, stored);
+                }
             } catch (TreeException e) {
                 io.err().println(prog + ": " + e.getMessage());
                 return 1;
-            } catch (IOException e) {
-                io.err().println(prog + ": " + image + ": cannot write image: " + e.getMessage());
-                return 1;
             }
-            io.err().println(prog + ": " + image + ": " + result.layers() + " layers, " + result.files() + " files; "
+            if (repo == null) {
+                try {
+                    AtomicFile.write(image, out -> ErofsWriter.write(result.root(), format,
+                            new DigestingOutputStream(out, verity)), io.out());
+                } catch (TreeException e) {
+                    io.err().println(prog + ": " + e.getMessage());
+                    return 1;
+                } catch (IOException e) {
+                    io.err().println(prog + ": " + image + ": cannot write image: " + e.getMessage());
+                    return 1;
+                }
+            }
+            io.err().println(prog + ": " + (repo != null ? repo.root() + " " + name : image) + ": " + result.layers() + " layers, " + result.files() + " files; "
                     + result.objectsAdded() + " new objects (" + Progress.bytes(result.bytesAdded()) + "), "
                     + result.objectsShared() + " already in the store (" + Progress.bytes(result.bytesShared())
                     + " shared)");
-            if (b.printDigest) {
-                io.out().write((FsVerity.hex(verity.digest()) + "\n").getBytes(StandardCharsets.US_ASCII));
+            if (b.printDigest || repo != null) {
+                io.out().write((FsVerity.hex(stored != null ? stored : verity.digest()) + "\n").getBytes(StandardCharsets.US_ASCII));
                 io.out().flush();
             }
             return 0;

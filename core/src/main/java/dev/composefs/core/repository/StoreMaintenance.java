@@ -119,9 +119,15 @@ public final class StoreMaintenance {
      */
     public static GcReport gc(ObjectStore store, List<Directory> images, Set<String> descriptors, boolean dryRun,
             Progress progress, Consumer<String> log) throws IOException {
+        return gc(store, images, descriptors, Set.of(), dryRun, progress, log);
+    }
+
+    /** {@link #gc}, keeping also the objects named in kept ("XX/REST": a repository's images themselves). */
+    public static GcReport gc(ObjectStore store, List<Directory> images, Set<String> descriptors, Set<String> keptObjects,
+            boolean dryRun, Progress progress, Consumer<String> log) throws IOException {
         // Payloads as the kernel resolves them ("./07/x" and "07//x" keep "07/x"); one that
         // leaves the store refers to nothing in it, and is said so.
-        Set<String> referenced = new HashSet<>();
+        Set<String> referenced = new HashSet<>(keptObjects);
         for (Directory image : images) {
             DumpWriter.walk(image, (path, node) -> {
                 if (node instanceof RegularFile f && f.content() == null && f.payload() != null) {

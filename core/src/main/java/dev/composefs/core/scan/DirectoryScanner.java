@@ -170,6 +170,22 @@ public final class DirectoryScanner {
         return new DirectoryScanner(source, options, store, progress).run();
     }
 
+    /**
+     * A scan into store (or none) as one batch: its new objects made durable by one syncfs and
+     * only then named, before any image can name them.
+     */
+    public static Directory ingest(Path source, ScanOptions options, ObjectStore store, Progress progress)
+            throws IOException {
+        if (store != null) {
+            store.beginBatch();
+        }
+        Directory root = scan(source, options, store, progress).root();
+        if (store != null) {
+            store.commit(options.threads());
+        }
+        return root;
+    }
+
     private Result run() throws IOException {
         byte[] src = source.toString().getBytes(StandardCharsets.UTF_8);
         Found root;
