@@ -225,6 +225,48 @@ class RepositoryTest {
         }
     }
 
+    /**
+     * A writer killed mid-ingest leaves only temporary files: fsck finds no damage, the next gc
+     * removes them, and the names set before are untouched.
+     */
+    @Test
+    void aKilledWriterLeavesNothingFsckCallsDamage() throws Exception {
+        Path repo = tmp.resolve("repo");
+        ok("composefs", "repo", "init", repo.toString());
+        String kept = lastLine(ok("composefs", "repo", "add", repo.toString(), "kept", tree("kept", 5, 5).toString()));
+        Path big = Files.createDirectories(tmp.resolve("src/big"));
+        byte[] block = new byte[20000];
+        for (int i = 0; i < 8000; i++) {
+            Path d = Files.createDirectories(big.resolve("d" + (i % 80)));
+            block[0] = (byte) i;
+            block[1] = (byte) (i >> 8);
+            Files.write(d.resolve("f" + i), block);
+        }
+        Process p = new ProcessBuilder(Cli.repo().resolve("bin/composefs").toString(), "repo", "add", repo.toString(),
+                "killed", big.toString()).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        long temps = 0;
+        for (int i = 0; i < 1200 && p.isAlive() && temps < 500; i++) {
+            Thread.sleep(10);
+            try (Stream<Path> s = Files.walk(repo.resolve("objects"))) {
+                temps = s.filter(f -> f.getFileName().toString().startsWith(".tmp-")).count();
+            } catch (java.io.UncheckedIOException e) {
+                // a directory renamed or removed while walked: look again
+            }
+        }
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
+        p.waitFor();
+        assertTrue(temps > 0, "killed while it was writing objects");
+        assertEquals("kept " + kept + "\n", ok("composefs", "repo", "list", repo.toString()).out(), "no name for the killed one");
+        Map<String, Object> doc = JSON.std.mapFrom(ok("composefs", "repo", "fsck", "--json", repo.toString()).out());
+        assertEquals(true, doc.get("ok"), doc.toString());
+        ok("composefs", "repo", "gc", repo.toString());
+        try (Stream<Path> s = Files.walk(repo)) {
+            assertEquals(List.of(), s.filter(f -> f.getFileName().toString().startsWith(".tmp-")).toList(), "gc removes them");
+        }
+        assertEquals(true, JSON.std.mapFrom(ok("composefs", "repo", "fsck", "--json", repo.toString()).out()).get("ok"));
+    }
+
     @Test
     void aDamagedObjectIsFoundByFsckJson() throws Exception {
         Path repo = tmp.resolve("repo");
