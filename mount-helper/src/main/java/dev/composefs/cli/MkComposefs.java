@@ -253,11 +253,9 @@ final class MkComposefs {
         if (descriptor() && (minVersion != null || maxVersion != null)) {
             throw new Failure(1, "--min-version/--max-version apply to --format=erofs, not to the descriptor");
         }
-        int min = minVersion != null ? minVersion : 0;
-        int max = maxVersion != null ? maxVersion : (minVersion != null ? 0 : 1);
         ErofsWriter.Options options;
         try {
-            options = new ErofsWriter.Options(min, max);
+            options = ErofsWriter.Options.of(minVersion, maxVersion);
         } catch (IllegalArgumentException e) {
             throw new Failure(1, "--min-version/--max-version: " + e.getMessage());
         }

@@ -56,20 +56,8 @@ final class OciCommand implements Callable<Integer> {
                 + "reference by default)")
         String name;
 
-        @Option(names = "--use-epoch", description = "all mtimes 0")
-        boolean useEpoch;
-
-        @Option(names = "--skip-xattrs", description = "no xattrs")
-        boolean skipXattrs;
-
-        @Option(names = "--user-xattrs", description = "only user.* xattrs")
-        boolean userXattrs;
-
-        @Option(names = "--min-version", paramLabel = "N", description = "lowest image format version (default 0)")
-        Integer minVersion;
-
-        @Option(names = "--max-version", paramLabel = "N", description = "highest image format version (default 1)")
-        Integer maxVersion;
+        @Mixin
+        TreeOptions tree;
 
         @Option(names = "--print-digest", description = "print the image's fs-verity digest")
         boolean printDigest;
@@ -175,14 +163,12 @@ final class OciCommand implements Callable<Integer> {
 
     private int run(String prog, Build b, String image, Repository repo, String name, Opener opener) {
         try {
-            int min = b.minVersion != null ? b.minVersion : 0;
-            int max = b.maxVersion != null ? b.maxVersion : (b.minVersion != null ? 0 : 1);
             ErofsWriter.Options format;
             OciImport.Options options;
             Platform platform;
             try {
-                format = new ErofsWriter.Options(min, max);
-                options = new OciImport.Options(b.useEpoch, b.skipXattrs, b.userXattrs, b.threads);
+                format = b.tree.format();
+                options = new OciImport.Options(b.tree.useEpoch, b.tree.skipXattrs, b.tree.userXattrs, b.threads);
                 platform = platform(b.platform);
             } catch (IllegalArgumentException e) {
                 io.err().println(prog + ": " + e.getMessage());

@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Model.CommandSpec;
@@ -130,17 +131,11 @@ final class RepoCommand implements Callable<Integer> {
         @Parameters(index = "2", paramLabel = "SOURCEDIR")
         Path source;
 
-        @Option(names = "--use-epoch", description = "all mtimes 0")
-        boolean useEpoch;
+        @Mixin
+        TreeOptions tree;
 
         @Option(names = "--skip-devices", description = "no device nodes")
         boolean skipDevices;
-
-        @Option(names = "--skip-xattrs", description = "no xattrs")
-        boolean skipXattrs;
-
-        @Option(names = "--user-xattrs", description = "only user.* xattrs")
-        boolean userXattrs;
 
         @Option(names = "--hardlinks", description = "keep hardlinks (changes the digest against upstream's)")
         boolean hardlinks;
@@ -148,23 +143,16 @@ final class RepoCommand implements Callable<Integer> {
         @Option(names = "--threads", paramLabel = "N", description = "threads (default: number of processors)")
         Integer threads;
 
-        @Option(names = "--min-version", paramLabel = "N", description = "lowest image format version (default 0)")
-        Integer minVersion;
-
-        @Option(names = "--max-version", paramLabel = "N", description = "highest image format version (default 1)")
-        Integer maxVersion;
-
         @Override
         int run() throws IOException, Failure, MountException {
             Repository.checkName(name);
             ScanOptions scan;
             ErofsWriter.Options format;
             try {
-                scan = new ScanOptions(useEpoch, skipDevices, skipXattrs, userXattrs, hardlinks,
+                scan = new ScanOptions(tree.useEpoch, skipDevices, tree.skipXattrs, tree.userXattrs, hardlinks,
                         threads != null ? threads : Runtime.getRuntime().availableProcessors(),
                         ScanOptions.UPSTREAM_INLINE_LIMIT);
-                int min = minVersion != null ? minVersion : 0;
-                format = new ErofsWriter.Options(min, maxVersion != null ? maxVersion : (minVersion != null ? 0 : 1));
+                format = tree.format();
             } catch (IllegalArgumentException e) {
                 throw new Failure(1, e.getMessage());
             }

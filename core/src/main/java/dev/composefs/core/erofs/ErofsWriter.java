@@ -32,6 +32,15 @@ public final class ErofsWriter {
     public record Options(int minVersion, int maxVersion) {
         public static final Options DEFAULT = new Options(0, 1);
 
+        /**
+         * As upstream's mkcomposefs takes --min-version and --max-version (null: not given): min
+         * 0, max 1, except that a min given alone also caps max at 0.
+         */
+        public static Options of(Integer minVersion, Integer maxVersion) {
+            return new Options(minVersion != null ? minVersion : 0,
+                    maxVersion != null ? maxVersion : (minVersion != null ? 0 : 1));
+        }
+
         public Options {
             if (minVersion < 0 || minVersion > Format.COMPOSEFS_VERSION_MAX || maxVersion < 0
                     || maxVersion > Format.COMPOSEFS_VERSION_MAX) {
