@@ -80,9 +80,9 @@ final class Runc {
      * hierarchy has controllers, so it runs in a mount namespace of its own without that hierarchy.
      */
     static Run run(String runtime, Path bundle, String id) throws Exception {
-        List<String> cmd = runtime.equals("runc")
-                ? List.of("runc", "run", "--bundle", bundle.toString(), id)
-                : List.of("unshare", "-m", "sh", "-c", "umount /sys/fs/cgroup/unified 2>/dev/null; exec crun run --bundle \""
+        List<String> cmd = runtime.equals("runc") // through env: Cli.run takes a bare name for one of ours
+                ? List.of("/usr/bin/env", "runc", "run", "--bundle", bundle.toString(), id)
+                : List.of("/usr/bin/env", "unshare", "-m", "sh", "-c", "umount /sys/fs/cgroup/unified 2>/dev/null; exec crun run --bundle \""
                         + bundle + "\" " + id);
         Cli.Result r = Cli.run(cmd, null, java.util.Map.of()); // bounded by its wait, not by the pipes
         return new Run(r.exit(), new String(r.stdout(), StandardCharsets.UTF_8), r.stderr());
