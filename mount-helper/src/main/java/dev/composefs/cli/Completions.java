@@ -3,15 +3,17 @@ package dev.composefs.cli;
 import dev.composefs.core.util.AtomicFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import picocli.AutoComplete;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /**
  * composefs generate-completions DIR: a bash completion script for each command, named as
@@ -34,7 +36,7 @@ final class Completions implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Map<String, String> scripts = new java.util.TreeMap<>();
+        Map<String, String> scripts = new TreeMap<>();
         scripts.put("composefs", AutoComplete.bash("composefs", spec.root().commandLine()));
         scripts.put("composefs-info", AutoComplete.bash("composefs-info", new CommandLine(new ComposefsInfo(io))));
         for (UsagePage u : ManPages.handParsed()) {
@@ -48,7 +50,7 @@ final class Completions implements Callable<Integer> {
             return 0;
         } catch (IOException e) {
             io.err().println("composefs generate-completions: " + dir + ": "
-                    + (e instanceof java.nio.file.FileSystemException f ? AtomicFile.reason(f) : e.getMessage()));
+                    + (e instanceof FileSystemException f ? AtomicFile.reason(f) : e.getMessage()));
             return 1;
         }
     }

@@ -13,6 +13,7 @@ import dev.composefs.core.util.InputFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -208,7 +209,7 @@ final class OciHookCommand implements Callable<Integer> {
     /** The policy of --policy, or of /etc/composefs/oci-hook.json; without one, every annotated container is refused. */
     private HookPolicy loadPolicy() throws HookPolicy.Refused, IOException {
         Path file = policy != null ? policy : HookPolicy.DEFAULT;
-        if (!Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        if (!Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
             throw new HookPolicy.Refused("no policy at " + file + ": containers with composefs annotations are refused "
                     + "until an administrator writes one (see composefs-oci-hook(1)), or names one with --policy=FILE in "
                     + "the hook's args");

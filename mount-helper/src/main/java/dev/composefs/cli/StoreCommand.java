@@ -11,6 +11,7 @@ import dev.composefs.core.util.Progress;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -95,7 +96,7 @@ final class StoreCommand implements Callable<Integer> {
     private void warnIfOpen(List<Directory> trees) {
         int mode;
         try {
-            mode = (Integer) java.nio.file.Files.getAttribute(store, "unix:mode");
+            mode = (Integer) Files.getAttribute(store, "unix:mode");
         } catch (IOException | RuntimeException e) {
             return; // the open that follows names the problem
         }

@@ -5,10 +5,12 @@ import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.attribute.FileTime;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -160,7 +162,7 @@ public final class PackageBuild {
         // this list, and a form missing from it is spun as a class at every run.
         List<String> forms = Files.readAllLines(Path.of(opt("lambda-forms"))).stream()
                 .filter(l -> !l.startsWith("#") && !l.isBlank()).toList();
-        Files.write(runtime.resolve("lib/classlist"), forms, java.nio.file.StandardOpenOption.APPEND);
+        Files.write(runtime.resolve("lib/classlist"), forms, StandardOpenOption.APPEND);
     }
 
     /** The shipped jars into lib/, the main jar first; their names in class path order. */
@@ -325,7 +327,7 @@ public final class PackageBuild {
     }
 
     private static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
         try (Stream<Path> s = Files.walk(root)) {

@@ -1,5 +1,6 @@
 package dev.composefs.packaging;
 
+import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -151,7 +152,7 @@ final class Training {
         Path log = work.resolve("run.log");
         pb.redirectOutput(log.toFile());
         pb.redirectInput(stdin != null ? ProcessBuilder.Redirect.from(stdin.toFile())
-                : ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+                : ProcessBuilder.Redirect.from(new File("/dev/null")));
         Process proc = pb.start();
         if (!proc.waitFor(10, TimeUnit.MINUTES)) {
             proc.destroyForcibly();

@@ -1,7 +1,9 @@
 package dev.composefs.core.oci;
 
 import dev.composefs.core.mount.MountOptions;
+import dev.composefs.core.util.AtomicFile;
 import java.io.IOException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -197,7 +199,7 @@ public record HookPolicy(List<Path> allowedPaths, Set<String> allowedOptions, Pa
     }
 
     private static String reason(IOException e) {
-        return e instanceof java.nio.file.FileSystemException f ? dev.composefs.core.util.AtomicFile.reason(f)
+        return e instanceof FileSystemException f ? AtomicFile.reason(f)
                 : e.getMessage();
     }
 }

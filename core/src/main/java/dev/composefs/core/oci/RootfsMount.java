@@ -1,5 +1,6 @@
 package dev.composefs.core.oci;
 
+import dev.composefs.bindings.Errno;
 import dev.composefs.bindings.SyscallException;
 import dev.composefs.bindings.fcntl_h;
 import dev.composefs.bindings.sys_mount_h;
@@ -11,6 +12,7 @@ import dev.composefs.core.mount.MountOptions;
 import dev.composefs.core.mount.Mounter;
 import dev.composefs.core.util.Staging;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -46,13 +48,13 @@ public final class RootfsMount {
                 try {
                     next = openInRoot(rootFd, sofar.toString());
                 } catch (SyscallException e) {
-                    if (!e.is(dev.composefs.bindings.Errno.ENOENT)) {
+                    if (!e.is(Errno.ENOENT)) {
                         throw e;
                     }
                     try {
                         sys_stat_h.mkdirat(dir, part.toString(), 0755); // in the resolved parent: no link followed
                     } catch (SyscallException made) {
-                        if (made.is(dev.composefs.bindings.Errno.EEXIST)) { // a symlink to nothing in the root
+                        if (made.is(Errno.EEXIST)) { // a symlink to nothing in the root
                             throw MountException.usage("target " + target + ": /" + sofar + " is a symlink to no "
                                     + "directory inside the container's root");
                         }
@@ -66,8 +68,8 @@ public final class RootfsMount {
                 dir = next;
             }
             Path real = Path.of(new String(unistd_h.readlinkat(fcntl_h.AT_FDCWD,
-                    ("/proc/self/fd/" + dir).getBytes(java.nio.charset.StandardCharsets.UTF_8)),
-                    java.nio.charset.StandardCharsets.ISO_8859_1));
+                    ("/proc/self/fd/" + dir).getBytes(StandardCharsets.UTF_8)),
+                    StandardCharsets.ISO_8859_1));
             if (!real.startsWith(root) || real.equals(root)) {
                 throw MountException.usage("target " + target + ": resolves to the container's root itself");
             }

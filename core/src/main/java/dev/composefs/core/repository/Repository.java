@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.UUID;
+import java.util.function.Consumer;
 
 /**
  * A repository of named images, in composefs-rs's layout so that one directory serves both:
@@ -152,7 +153,7 @@ public final class Repository implements AutoCloseable {
     }
 
     /** The store of the repository's objects (made if missing). */
-    public ObjectStore store(ObjectStore.Lock lock, java.util.function.Consumer<String> warn) throws IOException {
+    public ObjectStore store(ObjectStore.Lock lock, Consumer<String> warn) throws IOException {
         return ObjectStore.open(objects(), true, lock, warn);
     }
 

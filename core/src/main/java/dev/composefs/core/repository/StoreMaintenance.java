@@ -15,6 +15,9 @@ import dev.composefs.core.util.Parallel;
 import dev.composefs.core.util.Progress;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
@@ -96,15 +99,15 @@ public final class StoreMaintenance {
      * The files of images (as "PATH") that not every user may read (no o+r in their mode) and
      * whose object is in the store at root: readable by all there when the store is open.
      */
-    public static List<String> privateFilesStored(java.nio.file.Path root, List<Directory> images) {
+    public static List<String> privateFilesStored(Path root, List<Directory> images) {
         List<String> out = new ArrayList<>();
         for (Directory image : images) {
             DumpWriter.walk(image, (path, node) -> {
                 if (node instanceof RegularFile f && f.content() == null && f.payload() != null
                         && (f.meta().mode() & 0004) == 0) {
                     String rel = Payloads.normalize(f.payload());
-                    if (rel != null && java.nio.file.Files.isRegularFile(root.resolve(rel),
-                            java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    if (rel != null && Files.isRegularFile(root.resolve(rel),
+                            LinkOption.NOFOLLOW_LINKS)) {
                         out.add(Escaping.printable(path));
                     }
                 }
