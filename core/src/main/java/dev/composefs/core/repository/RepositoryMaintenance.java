@@ -1,17 +1,16 @@
 package dev.composefs.core.repository;
 
-import dev.composefs.core.dumpfile.DumpWriter;
 import dev.composefs.core.dumpfile.Escaping;
 import dev.composefs.core.erofs.ErofsReader;
 import dev.composefs.core.fsverity.FsVerity;
 import dev.composefs.core.tree.Directory;
-import dev.composefs.core.tree.RegularFile;
 import dev.composefs.core.util.Progress;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -40,14 +39,14 @@ public final class RepositoryMaintenance {
      * does not exist yet.
      */
     public static GcResult gc(Repository repo, boolean dryRun, Progress progress, Consumer<String> log) throws IOException {
-        Set<String> roots = new HashSet<>();
+        Map<String, byte[]> roots = new HashMap<>(); // hex -> digest of each image a name reaches
         for (byte[] d : repo.refMap().values()) {
-            roots.add(FsVerity.hex(d));
+            roots.put(FsVerity.hex(d), d);
         }
         List<String> removed = new ArrayList<>();
         for (Path p : imageLinks(repo)) {
             String name = p.getFileName().toString();
-            if (Repository.isTemporary(p) || !roots.contains(name)) {
+            if (Repository.isTemporary(p) || !roots.containsKey(name)) {
                 if (!Repository.isTemporary(p)) {
                     removed.add(name);
                 }
@@ -63,8 +62,7 @@ public final class RepositoryMaintenance {
         }
         List<Directory> trees = new ArrayList<>();
         Set<String> kept = new HashSet<>();
-        for (String hex : roots) {
-            byte[] d = Repository.hex(hex);
+        for (byte[] d : roots.values()) {
             trees.add(ErofsReader.read(repo.image(d)));
             kept.add(ObjectStore.objectPath(d));
         }
@@ -115,13 +113,10 @@ public final class RepositoryMaintenance {
                 problems.add(new Problem("image", where, "cannot be read: " + e.getMessage()));
                 continue;
             }
-            DumpWriter.walk(tree, (path, node) -> {
-                if (node instanceof RegularFile f && f.content() == null && f.payload() != null) {
-                    String rel = Payloads.normalize(f.payload());
-                    if (rel == null || !Files.isRegularFile(repo.objects().resolve(rel), LinkOption.NOFOLLOW_LINKS)) {
-                        problems.add(new Problem("missing-object", where, Escaping.printable(path) + ": object "
-                                + Escaping.printable(f.payload()) + " is missing"));
-                    }
+            StoreMaintenance.storedFiles(tree, (path, f, rel) -> {
+                if (rel == null || !Files.isRegularFile(repo.objects().resolve(rel), LinkOption.NOFOLLOW_LINKS)) {
+                    problems.add(new Problem("missing-object", where, Escaping.printable(path) + ": object "
+                            + Escaping.printable(f.payload()) + " is missing"));
                 }
             });
         }

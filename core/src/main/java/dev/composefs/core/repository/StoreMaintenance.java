@@ -95,6 +95,24 @@ public final class StoreMaintenance {
         return new FsckReport(objects.size(), bytes.get(), sorted, temps);
     }
 
+    /** A regular file of an image whose content is an object; rel is its object as the kernel resolves it, or null. */
+    @FunctionalInterface
+    public interface StoredFile {
+        void visit(String path, RegularFile file, String rel);
+    }
+
+    /**
+     * Every file of image whose content is in the store (a payload), with its object's path as
+     * overlayfs resolves it ("./07/x" and "07//x" are "07/x"), null for one that leaves the store.
+     */
+    public static void storedFiles(Directory image, StoredFile visitor) {
+        DumpWriter.walk(image, (path, node) -> {
+            if (node instanceof RegularFile f && f.content() == null && f.payload() != null) {
+                visitor.visit(path, f, Payloads.normalize(f.payload()));
+            }
+        });
+    }
+
     /**
      * The files of images (as "PATH") that not every user may read (no o+r in their mode) and
      * whose object is in the store at root: readable by all there when the store is open.
@@ -102,14 +120,10 @@ public final class StoreMaintenance {
     public static List<String> privateFilesStored(Path root, List<Directory> images) {
         List<String> out = new ArrayList<>();
         for (Directory image : images) {
-            DumpWriter.walk(image, (path, node) -> {
-                if (node instanceof RegularFile f && f.content() == null && f.payload() != null
-                        && (f.meta().mode() & 0004) == 0) {
-                    String rel = Payloads.normalize(f.payload());
-                    if (rel != null && Files.isRegularFile(root.resolve(rel),
-                            LinkOption.NOFOLLOW_LINKS)) {
-                        out.add(Escaping.printable(path));
-                    }
+            storedFiles(image, (path, f, rel) -> {
+                if ((f.meta().mode() & 0004) == 0 && rel != null
+                        && Files.isRegularFile(root.resolve(rel), LinkOption.NOFOLLOW_LINKS)) {
+                    out.add(Escaping.printable(path));
                 }
             });
         }
@@ -128,19 +142,15 @@ public final class StoreMaintenance {
     /** {@link #gc}, keeping also the objects named in kept ("XX/REST": a repository's images themselves). */
     public static GcReport gc(ObjectStore store, List<Directory> images, Set<String> descriptors, Set<String> keptObjects,
             boolean dryRun, Progress progress, Consumer<String> log) throws IOException {
-        // Payloads as the kernel resolves them ("./07/x" and "07//x" keep "07/x"); one that
-        // leaves the store refers to nothing in it, and is said so.
+        // a payload that leaves the store refers to nothing in it, and is said so
         Set<String> referenced = new HashSet<>(keptObjects);
         for (Directory image : images) {
-            DumpWriter.walk(image, (path, node) -> {
-                if (node instanceof RegularFile f && f.content() == null && f.payload() != null) {
-                    String rel = Payloads.normalize(f.payload());
-                    if (rel == null) {
-                        log.accept("warning: " + path + ": payload " + Escaping.printable(f.payload())
-                                + " leaves the store; it refers to no object");
-                    } else {
-                        referenced.add(rel);
-                    }
+            storedFiles(image, (path, f, rel) -> {
+                if (rel == null) {
+                    log.accept("warning: " + path + ": payload " + Escaping.printable(f.payload())
+                            + " leaves the store; it refers to no object");
+                } else {
+                    referenced.add(rel);
                 }
             });
         }
