@@ -3,7 +3,6 @@ package dev.composefs.cli;
 import dev.composefs.core.util.AtomicFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -49,8 +48,7 @@ final class Completions implements Callable<Integer> {
             }
             return 0;
         } catch (IOException e) {
-            io.err().println("composefs generate-completions: " + dir + ": "
-                    + (e instanceof FileSystemException f ? AtomicFile.reason(f) : e.getMessage()));
+            io.err().println("composefs generate-completions: " + dir + ": " + AtomicFile.reason(e));
             return 1;
         }
     }

@@ -3,7 +3,6 @@ package dev.composefs.core.oci;
 import dev.composefs.core.mount.MountOptions;
 import dev.composefs.core.util.AtomicFile;
 import java.io.IOException;
-import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -66,7 +65,7 @@ public record HookPolicy(List<Path> allowedPaths, Set<String> allowedOptions, Pa
             try {
                 paths.add(Path.of(p).toRealPath());
             } catch (IOException e) {
-                throw new Refused(where + ": allowedPaths: " + p + ": " + reason(e));
+                throw new Refused(where + ": allowedPaths: " + p + ": " + AtomicFile.reason(e));
             }
         }
         Set<String> options = doc.containsKey("allowedOptions")
@@ -174,7 +173,7 @@ public record HookPolicy(List<Path> allowedPaths, Set<String> allowedOptions, Pa
             real = Path.of(value).toRealPath();
         } catch (IOException | RuntimeException e) {
             throw new Refused("annotation " + PREFIX + key + ": " + MountOptions.shown(value) + ": "
-                    + (e instanceof IOException io ? reason(io) : e.getMessage()));
+                    + (e instanceof IOException io ? AtomicFile.reason(io) : e.getMessage()));
         }
         for (Path a : allowedPaths) {
             if (real.startsWith(a)) {
@@ -194,12 +193,7 @@ public record HookPolicy(List<Path> allowedPaths, Set<String> allowedOptions, Pa
                 throw new Refused(file + ": the policy must be root's and writable by root only");
             }
         } catch (IOException e) {
-            throw new Refused(file + ": " + reason(e));
+            throw new Refused(file + ": " + AtomicFile.reason(e));
         }
-    }
-
-    private static String reason(IOException e) {
-        return e instanceof FileSystemException f ? AtomicFile.reason(f)
-                : e.getMessage();
     }
 }

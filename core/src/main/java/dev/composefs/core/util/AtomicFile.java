@@ -99,6 +99,11 @@ public final class AtomicFile {
         };
     }
 
+    /** {@link #reason(FileSystemException)} for a file operation's error, its message for any other I/O error. */
+    public static String reason(IOException e) {
+        return e instanceof FileSystemException f ? reason(f) : e.getMessage();
+    }
+
     public static void write(String target, byte[] data, OutputStream stdout) throws IOException {
         write(target, of(data), stdout);
     }
