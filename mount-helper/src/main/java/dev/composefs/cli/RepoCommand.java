@@ -15,7 +15,6 @@ import dev.composefs.core.repository.RepositoryMaintenance;
 import dev.composefs.core.scan.DirectoryScanner;
 import dev.composefs.core.scan.ScanOptions;
 import dev.composefs.core.tree.Directory;
-import dev.composefs.core.tree.TreeException;
 import dev.composefs.core.util.Progress;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -58,29 +57,6 @@ final class RepoCommand implements Callable<Integer> {
         return 1;
     }
 
-    /** The body of a subcommand: failures are one line naming the subcommand. */
-    interface Body {
-        int run() throws IOException, Failure, MountException;
-    }
-
-    int guarded(String name, Body body) {
-        try {
-            return body.run();
-        } catch (Failure f) {
-            io.err().println("composefs repo " + name + ": " + f.getMessage());
-            return f.exitCode();
-        } catch (MountException e) {
-            io.err().println("composefs repo " + name + ": " + e.getMessage());
-            return e.isUsage() ? 1 : 32;
-        } catch (TreeException e) {
-            io.err().println("composefs repo " + name + ": " + e.getMessage());
-            return 1;
-        } catch (IOException e) {
-            io.err().println("composefs repo " + name + ": " + e.getMessage());
-            return 1;
-        }
-    }
-
     PrintStream out() {
         return new PrintStream(io.out(), false, StandardCharsets.UTF_8);
     }
@@ -89,7 +65,7 @@ final class RepoCommand implements Callable<Integer> {
         io.err().println("composefs repo " + name + ": warning: " + w);
     }
 
-    /** What every subcommand has: the repository, and its failures as one line. */
+    /** What every subcommand has: the repository, and its failures as one line naming it. */
     abstract static class Sub implements Callable<Integer> {
         @ParentCommand
         RepoCommand parent;
@@ -104,7 +80,19 @@ final class RepoCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            return parent.guarded(spec.name(), this::run);
+            String prog = "composefs repo " + spec.name() + ": ";
+            try {
+                return run();
+            } catch (Failure f) {
+                parent.io.err().println(prog + f.getMessage());
+                return f.exitCode();
+            } catch (MountException e) {
+                parent.io.err().println(prog + e.getMessage());
+                return e.isUsage() ? 1 : 32;
+            } catch (IOException e) { // TreeException too: a tree the image cannot hold
+                parent.io.err().println(prog + e.getMessage());
+                return 1;
+            }
         }
     }
 
