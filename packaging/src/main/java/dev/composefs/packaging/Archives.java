@@ -41,11 +41,10 @@ final class Archives {
     }
 
     /**
-     * The entries of the tree under root, as paths under prefix ("" for none): directories first
-     * of their contents, in name order. Modes keep the owner's execute bit and lose group and
-     * other write; overrides replaces the content of the files it names (relative to root).
+     * The entries of the tree under root, as paths relative to it: directories first of their
+     * contents, in name order. Modes keep the owner's execute bit and lose group and other write.
      */
-    static List<Entry> tree(Path root, String prefix, Map<String, byte[]> overrides) throws IOException {
+    static List<Entry> tree(Path root) throws IOException {
         List<Entry> out = new ArrayList<>();
         TreeMap<String, Path> sorted = new TreeMap<>();
         try (Stream<Path> walk = Files.walk(root)) {
@@ -53,16 +52,26 @@ final class Archives {
         }
         for (var e : sorted.entrySet()) {
             Path p = e.getValue();
-            String name = prefix + e.getKey();
+            String name = e.getKey();
             if (Files.isSymbolicLink(p)) {
                 out.add(new Entry(name, 0777, null, Files.readSymbolicLink(p).toString()));
             } else if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
                 out.add(new Entry(name, 0755, null, null));
             } else {
-                byte[] content = overrides.containsKey(e.getKey()) ? overrides.get(e.getKey()) : Files.readAllBytes(p);
+                byte[] content = Files.readAllBytes(p);
                 Set<PosixFilePermission> perms = Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS);
                 out.add(new Entry(name, perms.contains(PosixFilePermission.OWNER_EXECUTE) ? 0755 : 0644, content, null));
             }
+        }
+        return out;
+    }
+
+    /** entries as paths under prefix, with the content of the files overrides names (by their path in entries) replaced. */
+    static List<Entry> under(String prefix, List<Entry> entries, Map<String, byte[]> overrides) {
+        List<Entry> out = new ArrayList<>(entries.size());
+        for (Entry e : entries) {
+            byte[] content = overrides.getOrDefault(e.path(), e.content());
+            out.add(new Entry(prefix + e.path(), e.mode(), content, e.linkTarget()));
         }
         return out;
     }

@@ -131,11 +131,12 @@ public final class PackageBuild {
         String top = "composefs-java-" + version + "-linux-x86_64";
         List<Archives.Entry> tar = new ArrayList<>();
         tar.add(new Archives.Entry(top, 0755, null, null));
-        tar.addAll(Archives.tree(stage, top + "/", Map.of()));
+        List<Archives.Entry> staged = Archives.tree(stage); // read once, for both archives
+        tar.addAll(Archives.under(top + "/", staged, Map.of()));
         writeAtomically(out.resolve(top + ".tar.gz"), Archives.tarGz(tar, "", mtime));
 
         List<Archives.Entry> data = new ArrayList<>(Archives.parents("usr"));
-        data.addAll(Archives.tree(stage, "usr/", debLaunchers));
+        data.addAll(Archives.under("usr/", staged, debLaunchers));
         data.addAll(Archives.parents("usr/share/containers/oci/hooks.d"));
         data.add(new Archives.Entry("usr/share/containers/oci/hooks.d/composefs.json", 0644, hooksJson(runtime, classPath), null));
         data.addAll(Archives.parents("usr/share/doc/composefs-java"));
