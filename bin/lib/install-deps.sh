@@ -43,13 +43,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # The build needs a JDK >= 22 (Maven's toolchains plugin finds it under /usr/lib/jvm, or through
 # JAVA_HOME); Debian 13 packages openjdk-25, Debian 12 has none newer than 17.
-jdk=
-for j in ${JAVA_HOME:+"$JAVA_HOME"} /usr/lib/jvm/*/; do
-    [ -r "${j%/}/release" ] || continue
-    v=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "${j%/}/release")
-    if [ -n "$v" ] && [ "$v" -ge 22 ] && [ -x "${j%/}/bin/jlink" ]; then jdk=${j%/}; break; fi
-done
-if [ -z "$jdk" ]; then
+REPO=$(dirname "$(dirname "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")")")
+. "$REPO/it-tests/lib/build.sh"
+if ! find_jdk >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && apt-cache show openjdk-25-jdk-headless >/dev/null 2>&1; then
         echo "composefs: installing openjdk-25-jdk-headless" >&2
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-25-jdk-headless >&2

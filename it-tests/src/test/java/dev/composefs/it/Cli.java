@@ -32,12 +32,15 @@ final class Cli {
      * provide them.
      */
     static boolean hasAssets() {
-        return Files.isDirectory(setting("COMPOSEFS_CONFORMANCE", "composefs.conformance", "conformance")
-                .resolve("upstream-assets"));
+        return Files.isDirectory(assetsSetting());
+    }
+
+    private static Path assetsSetting() {
+        return setting("COMPOSEFS_CONFORMANCE", "composefs.conformance", "conformance").resolve("upstream-assets");
     }
 
     static Path assets() {
-        Path a = setting("COMPOSEFS_CONFORMANCE", "composefs.conformance", "conformance").resolve("upstream-assets");
+        Path a = assetsSetting();
         if (!Files.isDirectory(a)) {
             org.junit.jupiter.api.Assumptions.abort("upstream's conformance assets are not at " + a + ": set "
                     + "COMPOSEFS_CONFORMANCE (or -Dcomposefs.conformance=) to the directory holding upstream-assets/");
