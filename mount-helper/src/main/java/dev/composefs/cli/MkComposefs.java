@@ -46,7 +46,7 @@ final class MkComposefs {
                                       0 if only --min-version is given)
               --print-digest          print the image's fs-verity digest
               --print-digest-only     only print the digest; no IMAGE is written
-              --strict                parse the dump strictly (as with CFS_PARSE_STRICT=1)
+              --strict                parse the dump strictly (as with CFS_PARSE_STRICT set)
               --digest-store=PATH     store content files in this directory
               --use-epoch             make all mtimes zero
               --skip-devices          don't store device nodes
@@ -63,7 +63,7 @@ final class MkComposefs {
                                       also write IMAGE.sig, the fs-verity signature of the image
                                       (as composefs sign / fsverity sign write it)
               -h, --help              this text;  -V, --version   version
-            Dump parsing is lenient like upstream's unless CFS_PARSE_STRICT=1 is set or --strict
+            Dump parsing is lenient like upstream's unless CFS_PARSE_STRICT is set (to anything) or --strict
             is given.
             """;
 
@@ -195,7 +195,8 @@ final class MkComposefs {
             throw new Failure(1, "--digest-store, --use-epoch, --skip-devices, --skip-xattrs, --user-xattrs, "
                     + "--threads and --hardlinks apply to a SOURCE directory, not to --from-file");
         }
-        boolean strictParse = strict || "1".equals(System.getenv("CFS_PARSE_STRICT"));
+        // upstream's test: set at all, even to 0
+        boolean strictParse = strict || System.getenv("CFS_PARSE_STRICT") != null;
         try (InputStream in = source.equals("-") ? io.in() : Files.newInputStream(Path.of(source))) {
             return DumpReader.read(in, strictParse);
         } catch (NoSuchFileException e) {

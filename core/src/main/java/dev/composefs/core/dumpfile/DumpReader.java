@@ -30,11 +30,19 @@ import java.util.Set;
  */
 public final class DumpReader {
     private static final int FIELD_PATH = 0;
+    private static final int FIELD_SIZE = 1;
+    private static final int FIELD_MODE = 2;
+    private static final int FIELD_NLINK = 3;
+    private static final int FIELD_UID = 4;
+    private static final int FIELD_GID = 5;
+    private static final int FIELD_RDEV = 6;
     private static final int FIELD_MTIME = 7;
     private static final int FIELD_PAYLOAD = 8;
     private static final int FIELD_CONTENT = 9;
     private static final int FIELD_DIGEST = 10;
     private static final int FIELD_XATTRS = 11;
+    /** Upstream's cap on the xattr part of a line (UINT16_MAX). */
+    private static final int XATTRS_LINE_MAX = 65535;
 
     private final boolean strict;
     private final Map<String, Directory> dirs = new HashMap<>();
@@ -80,13 +88,19 @@ public final class DumpReader {
             // one pass over the line: the fields are what lies between single spaces
             int n = 0;
             int i = pos;
+            int nul = -1;
             starts[0] = pos;
             for (; i < end; i++) {
                 byte c = buf[i];
+                if ((c & 0xff) > ' ') {
+                    continue;
+                }
                 if (c == '\n') {
                     break;
                 }
-                if (c == ' ') {
+                if (c == 0 && nul < 0) {
+                    nul = i;
+                } else if (c == ' ') {
                     ends[n++] = i;
                     if (n == starts.length) {
                         starts = Arrays.copyOf(starts, n * 2);
@@ -119,9 +133,14 @@ public final class DumpReader {
             }
             lineNo++;
             ends[n++] = i;
-            if (i > pos) {
-                line(buf, starts, ends, n);
+            if (nul >= 0) {
+                // an escaped \x00 is how a dump carries a NUL; a raw one is a damaged dump
+                throw fail("raw NUL byte at column " + (nul - pos + 1));
             }
+            if (i == pos) {
+                throw fail("empty line (every line is an entry, starting with its path)");
+            }
+            line(buf, starts, ends, n);
             if (i == end) {
                 if (strict) {
                     // checked after the line itself, so a bad last line reports its real problem
@@ -132,7 +151,8 @@ public final class DumpReader {
             pos = i + 1;
         }
         if (root == null) {
-            throw new DumpFormatException(0, "no root directory entry \"/\" in input");
+            throw new DumpFormatException(0, lineNo == 0 ? "empty dump: no files in it"
+                    : "no root directory entry \"/\" in input");
         }
         resolveLinks();
         return root;
@@ -156,10 +176,8 @@ public final class DumpReader {
         return pathText;
     }
 
+    /** One entry: where it goes, then a pending hardlink or a node with its metadata and xattrs. */
     private void line(byte[] b, int[] s, int[] e, int n) throws DumpFormatException {
-        if (n <= FIELD_MTIME) {
-            throw fail("expected at least 8 fields (path size mode nlink uid gid rdev mtime), got " + n);
-        }
         lineData = b;
         pathStart = s[FIELD_PATH];
         pathEnd = e[FIELD_PATH];
@@ -168,16 +186,104 @@ public final class DumpReader {
         if (plain ? pathEnd == pathStart || b[pathStart] != '/' : !path().startsWith("/")) {
             throw fail("path '" + printable(path()) + "' is not absolute");
         }
-        long size = number(b, s[1], e[1], 10, "size");
-        boolean isLink = e[2] > s[2] && b[s[2]] == '@';
-        long mode = number(b, s[2] + (isLink ? 1 : 0), e[2], 8, "mode");
+        if (n <= FIELD_MODE) {
+            throw fail("expected at least 8 fields (path size mode nlink uid gid rdev mtime), got " + n);
+        }
+        boolean isLink = e[FIELD_MODE] > s[FIELD_MODE] && b[s[FIELD_MODE]] == '@';
+        int mode = mode(b, s[FIELD_MODE] + (isLink ? 1 : 0), e[FIELD_MODE]);
+        boolean isRoot = plain ? pathEnd - pathStart == 1 : path().equals("/");
+        Directory parent = isRoot ? null : parentOf(b, plain);
+        String name = isRoot ? "" : lastName;
+        if (isLink) {
+            hardlink(parent, name, mode, n > FIELD_PAYLOAD ? optional(b, s[FIELD_PAYLOAD], e[FIELD_PAYLOAD], "payload") : null);
+            return;
+        }
+        if (n <= FIELD_MTIME) {
+            throw fail("expected at least 8 fields (path size mode nlink uid gid rdev mtime), got " + n);
+        }
+        Node node = node(b, s, e, n, mode);
+        if (parent == null) {
+            if (root != null) {
+                throw fail("duplicate root directory entry");
+            }
+            if (!(node instanceof Directory d)) {
+                throw fail("the root \"/\" must be a directory");
+            }
+            root = d;
+            dirs.put("/", d);
+            return;
+        }
+        if (parent.entries().putIfAbsent(name, node) != null || (!links.isEmpty() && links.containsKey(path()))) {
+            throw fail("duplicate entry '" + printable(path()) + "'");
+        }
+        if (node instanceof Directory d) {
+            dirs.put(path(), d);
+        }
+    }
+
+    /** The mode field: octal, 32 bits, a file type a composefs image can hold. */
+    private int mode(byte[] b, int from, int to) throws DumpFormatException {
+        long mode = number(b, from, to, 8, "mode");
         if (mode > 0xffffffffL) {
             throw fail("mode out of range");
         }
-        long nlink = u32(b, s[3], e[3], "nlink");
-        long uid = u32(b, s[4], e[4], "uid");
-        long gid = u32(b, s[5], e[5], "gid");
-        long rdev = number(b, s[6], e[6], 10, "rdev");
+        if (!Meta.isValidType((int) mode)) {
+            throw fail("mode 0" + Long.toOctalString(mode) + " of '" + printable(path()) + "' has no valid file type");
+        }
+        return (int) mode;
+    }
+
+    // the current entry's own name, set by parentOf
+    private String lastName;
+
+    /** The directory the current (non-root) entry goes in; its name in lastName. */
+    private Directory parentOf(byte[] b, boolean plain) throws DumpFormatException {
+        Directory parent;
+        if (plain) {
+            int slash = pathEnd - 1;
+            while (b[slash] != '/') {
+                slash--;
+            }
+            lastName = new String(b, slash + 1, pathEnd - slash - 1, StandardCharsets.ISO_8859_1);
+            checkName(lastName);
+            parent = plainParent(b, pathStart, slash);
+        } else {
+            String path = path();
+            int slash = path.lastIndexOf('/');
+            lastName = path.substring(slash + 1);
+            checkName(lastName);
+            parent = parent(slash == 0 ? "/" : path.substring(0, slash));
+        }
+        return parent;
+    }
+
+    /**
+     * A hardlink line: as upstream, only its path, its mode (which must not be a directory's)
+     * and its payload, the target, are read; the target's metadata is the link's.
+     */
+    private void hardlink(Directory parent, String name, int mode, String target) throws DumpFormatException {
+        if (parent == null) {
+            throw fail("the root directory cannot be a hardlink");
+        }
+        if ((mode & Meta.S_IFMT) == Meta.S_IFDIR) {
+            throw fail("hardlink '" + printable(path()) + "' has a directory's mode: directories can't be hardlinked");
+        }
+        if (target == null || target.isEmpty()) {
+            throw fail("hardlink '" + printable(path()) + "' without a target path");
+        }
+        if (parent.entries().containsKey(name) || links.containsKey(path())) {
+            throw fail("duplicate entry '" + printable(path()) + "'");
+        }
+        links.put(path(), new PendingLink(lineNo, parent, name, path(), target));
+    }
+
+    /** The node of a line that is not a hardlink, from its fixed fields and its xattrs. */
+    private Node node(byte[] b, int[] s, int[] e, int n, int mode) throws DumpFormatException {
+        long size = unsigned64(b, s[FIELD_SIZE], e[FIELD_SIZE], "size");
+        long nlink = u32(b, s[FIELD_NLINK], e[FIELD_NLINK], "nlink");
+        long uid = u32(b, s[FIELD_UID], e[FIELD_UID], "uid");
+        long gid = u32(b, s[FIELD_GID], e[FIELD_GID], "gid");
+        long rdev = unsigned64(b, s[FIELD_RDEV], e[FIELD_RDEV], "rdev");
         int dot = indexOf(b, (byte) '.', s[FIELD_MTIME], e[FIELD_MTIME]);
         if (dot < 0) {
             throw fail("mtime must be SECONDS.NANOSECONDS");
@@ -185,50 +291,43 @@ public final class DumpReader {
         long sec = signed(b, s[FIELD_MTIME], dot, "mtime seconds");
         long nsec = u32(b, dot + 1, e[FIELD_MTIME], "mtime nanoseconds");
         String payload = n > FIELD_PAYLOAD ? optional(b, s[FIELD_PAYLOAD], e[FIELD_PAYLOAD], "payload") : null;
-        String content = n > FIELD_CONTENT ? optional(b, s[FIELD_CONTENT], e[FIELD_CONTENT], "content") : null;
-        byte[] digest = n > FIELD_DIGEST ? digest(b, s[FIELD_DIGEST], e[FIELD_DIGEST]) : null;
-
-        String name;
-        Directory parent = null;
-        if (plain ? pathEnd - pathStart == 1 : path().equals("/")) {
-            name = "";
-            if (root != null) {
-                throw fail("duplicate root directory entry");
-            }
-        } else {
-            if (plain) {
-                int slash = pathEnd - 1;
-                while (b[slash] != '/') {
-                    slash--;
-                }
-                name = new String(b, slash + 1, pathEnd - slash - 1, StandardCharsets.ISO_8859_1);
-                checkName(name);
-                parent = plainParent(b, pathStart, slash);
-            } else {
-                String path = path();
-                int slash = path.lastIndexOf('/');
-                name = path.substring(slash + 1);
-                checkName(name);
-                parent = parent(slash == 0 ? "/" : path.substring(0, slash));
-            }
-            // (an existing entry of the same name shows when this one is added, a hardlink's here)
-            if ((isLink && parent.entries().containsKey(name)) || (!links.isEmpty() && links.containsKey(path()))) {
-                throw fail("duplicate entry '" + printable(path()) + "'");
-            }
+        // An empty or missing content field is content of 0 bytes, as upstream reads it: the size must be 0.
+        String content = n > FIELD_CONTENT ? optional(b, s[FIELD_CONTENT], e[FIELD_CONTENT], "content") : "";
+        if (content != null && content.length() != size) {
+            throw fail("inline content of '" + printable(path()) + "' is " + content.length()
+                    + " bytes but its size is " + Long.toUnsignedString(size));
         }
-
-        if (isLink) {
-            if (parent == null) {
-                throw fail("the root directory cannot be a hardlink");
-            }
-            if (payload == null || payload.isEmpty()) {
-                throw fail("hardlink '" + printable(path()) + "' without a target path");
-            }
-            links.put(path(), new PendingLink(lineNo, parent, name, path(), payload));
-            return;
+        boolean noDigestField = n <= FIELD_DIGEST || e[FIELD_DIGEST] == s[FIELD_DIGEST];
+        byte[] digest = noDigestField ? null : digest(b, s[FIELD_DIGEST], e[FIELD_DIGEST]);
+        Meta meta = new Meta(mode, (int) uid, (int) gid, sec, (int) nsec, (int) nlink, xattrs(b, s, e, n));
+        int type = mode & Meta.S_IFMT;
+        if (strict && rdev != 0 && type != Meta.S_IFCHR && type != Meta.S_IFBLK) {
+            throw fail("rdev " + rdev + " on '" + printable(path()) + "', which is not a device");
         }
+        return switch (type) {
+            case Meta.S_IFDIR -> new Directory(meta);
+            case Meta.S_IFREG -> regular(meta, size, payload, content, digest, noDigestField);
+            case Meta.S_IFLNK -> symlink(meta, size, payload, content);
+            case Meta.S_IFCHR, Meta.S_IFBLK -> new Device(meta, rdev);
+            case Meta.S_IFIFO -> new Fifo(meta);
+            default -> new Socket(meta);
+        };
+    }
 
+    /**
+     * The xattr fields; a name set twice keeps its last value. Checked as upstream's
+     * lcfs_node_set_xattr checks each one as it is set, after upstream's cap on the length of
+     * this part of the line (its duplicate check makes longer lines quadratic).
+     */
+    private Xattrs xattrs(byte[] b, int[] s, int[] e, int n) throws DumpFormatException {
         Xattrs xattrs = new Xattrs();
+        if (n <= FIELD_XATTRS) {
+            return xattrs;
+        }
+        if (e[n - 1] - s[FIELD_XATTRS] > XATTRS_LINE_MAX) {
+            throw fail(printable(path()) + ": too many xattrs (more than " + XATTRS_LINE_MAX + " bytes of them)");
+        }
+        long total = 0;
         for (int i = FIELD_XATTRS; i < n; i++) {
             if (e[i] == s[i]) {
                 continue; // trailing or doubled separator
@@ -241,45 +340,19 @@ public final class DumpReader {
             if (hasNul(key)) {
                 throw fail("xattr name '" + printable(key) + "' of '" + printable(path()) + "' contains a NUL byte");
             }
-            String value = text(b, eq + 1, e[i], "xattr value");
-            xattrs.put(key, value.getBytes(StandardCharsets.ISO_8859_1));
-        }
-        String problem = Limits.xattrProblem(xattrs);
-        if (problem != null) {
-            throw fail(printable(path()) + ": " + problem);
-        }
-
-        int imode = (int) mode;
-        Meta meta = new Meta(imode, (int) uid, (int) gid, sec, (int) nsec, (int) nlink, xattrs);
-        int type = imode & Meta.S_IFMT;
-        if (!Meta.isValidType(imode)) {
-            throw fail("mode 0" + Long.toOctalString(mode) + " of '" + printable(path()) + "' has no valid file type");
-        }
-        if (strict && rdev != 0 && type != Meta.S_IFCHR && type != Meta.S_IFBLK) {
-            throw fail("rdev " + rdev + " on '" + printable(path()) + "', which is not a device");
-        }
-        Node node = switch (type) {
-            case Meta.S_IFDIR -> new Directory(meta);
-            case Meta.S_IFREG -> regular(meta, size, payload, content, digest);
-            case Meta.S_IFLNK -> symlink(meta, size, payload);
-            case Meta.S_IFCHR, Meta.S_IFBLK -> new Device(meta, rdev);
-            case Meta.S_IFIFO -> new Fifo(meta);
-            default -> new Socket(meta);
-        };
-        if (parent == null) {
-            if (!(node instanceof Directory d)) {
-                throw fail("the root \"/\" must be a directory");
+            byte[] value = text(b, eq + 1, e[i], "xattr value").getBytes(StandardCharsets.ISO_8859_1);
+            byte[] old = xattrs.remove(key);
+            if (old != null) {
+                total = Limits.xattrReleased(total, key, old.length, xattrs.isEmpty());
             }
-            root = d;
-            dirs.put("/", d);
-        } else {
-            if (parent.entries().putIfAbsent(name, node) != null) {
-                throw fail("duplicate entry '" + printable(path()) + "'");
+            String problem = Limits.xattrProblem(key, value.length, total);
+            if (problem != null) {
+                throw fail(printable(path()) + ": " + problem);
             }
-            if (node instanceof Directory d) {
-                dirs.put(path(), d);
-            }
+            total = Limits.xattrAccounted(total, key, value.length);
+            xattrs.put(key, value);
         }
+        return xattrs;
     }
 
     /** The directory at b[from, to) (a path without escapes; empty: the root), the last one found if it is that again. */
@@ -305,14 +378,13 @@ public final class DumpReader {
         return parent;
     }
 
-    private RegularFile regular(Meta meta, long size, String payload, String content, byte[] digest)
-            throws DumpFormatException {
+    private RegularFile regular(Meta meta, long size, String payload, String content, byte[] digest,
+            boolean noDigestField) throws DumpFormatException {
+        if (size < 0) {
+            throw fail("size " + Long.toUnsignedString(size) + " of '" + printable(path()) + "' is too big for a composefs image");
+        }
         byte[] bytes = null;
-        if (content != null) {
-            if (content.length() != size) {
-                throw fail("inline content of '" + printable(path()) + "' is " + content.length()
-                        + " bytes but its size is " + size);
-            }
+        if (content != null && !content.isEmpty()) {
             if (size > Limits.INLINE_CONTENT_MAX) {
                 throw fail("inline content of '" + printable(path()) + "' is larger than "
                         + Limits.INLINE_CONTENT_MAX + " bytes");
@@ -326,10 +398,14 @@ public final class DumpReader {
         if (hasNul(payload)) {
             throw fail("payload of '" + printable(path()) + "' contains a NUL byte");
         }
+        if (noDigestField && bytes == null && size > 0) {
+            // upstream takes an empty field for a digest and writes whatever its buffer held
+            throw fail("digest field of '" + printable(path()) + "' is empty or missing (write - for none)");
+        }
         return new RegularFile(meta, size, bytes, payload, digest);
     }
 
-    private Symlink symlink(Meta meta, long size, String target) throws DumpFormatException {
+    private Symlink symlink(Meta meta, long size, String target, String content) throws DumpFormatException {
         if (target == null || target.isEmpty()) {
             throw fail("symlink '" + printable(path()) + "' has no target");
         }
@@ -339,6 +415,9 @@ public final class DumpReader {
         }
         if (hasNul(target)) {
             throw fail("target of symlink '" + printable(path()) + "' contains a NUL byte");
+        }
+        if (strict && content != null && !content.isEmpty()) {
+            throw fail("symlink '" + printable(path()) + "' has content: a symlink's target is its payload");
         }
         if (strict && size != target.length()) {
             throw fail("size " + size + " of symlink '" + printable(path()) + "' differs from its target's length "
@@ -486,6 +565,22 @@ public final class DumpReader {
             throw fail(what + " " + v + " out of range");
         }
         return v;
+    }
+
+    /** A decimal of up to 64 bits, as strtoull reads it: values of 2^63 and above come back negative. */
+    private long unsigned64(byte[] b, int from, int to, String what) throws DumpFormatException {
+        if (to - from < 19) {
+            return number(b, from, to, 10, what);
+        }
+        String digits = new String(b, from, to - from, StandardCharsets.ISO_8859_1);
+        if (digits.charAt(0) == '+' || digits.charAt(0) == '-') {
+            throw fail("invalid " + what + " '" + digits + "'");
+        }
+        try {
+            return Long.parseUnsignedLong(digits);
+        } catch (NumberFormatException e) {
+            throw fail(what + " '" + digits + "' out of range");
+        }
     }
 
     private long signed(byte[] b, int from, int to, String what) throws DumpFormatException {

@@ -292,14 +292,11 @@ public final class ErofsWriter {
                 // fifos and sockets carry nothing beyond their metadata (hardlinks never get here)
             }
         }
-        long total = 0;
-        for (int i = 0; i < xattrs.count; i++) {
-            int length = XattrValue.length(xattrs.values[i]);
-            String problem = Limits.xattrProblem(xattrs.keys[i], length, total);
-            if (problem != null) {
-                throw new TreeException(where(join(dir, name0)) + ": " + problem);
-            }
-            total = Limits.xattrAccounted(total, xattrs.keys[i], length);
+        // Checked as upstream accounts them when they are set: the tree's own names, before the
+        // escape, without the overlay xattrs the writer adds.
+        String problem = Limits.xattrProblem(m.xattrs());
+        if (problem != null) {
+            throw new TreeException(where(join(dir, name0)) + ": " + problem);
         }
         if (parent != null) {
             register(w, xattrs); // complete now (a directory's entries are done; the root gets more)
@@ -453,7 +450,7 @@ public final class ErofsWriter {
         bits = Math.max(bits, Format.BLOCK_BITS);
         bits = Math.min(bits, Format.CHUNK_FORMAT_BLKBITS_MASK + Format.BLOCK_BITS);
         long chunk = 1L << bits;
-        long count = (node.size + chunk - 1) / chunk;
+        long count = (node.size - 1) / chunk + 1; // size + chunk - 1 would overflow near 2^63
         if (count > Limits.MAX_NONINLINE_CHUNKS) {
             throw new TreeException(where(join(dir, name)) + ": file too big (" + node.size + " bytes) for a composefs image");
         }

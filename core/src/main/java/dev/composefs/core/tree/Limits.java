@@ -67,6 +67,11 @@ public final class Limits {
         return null;
     }
 
+    /** The accounted total after removing an xattr; last: it was the inode's only one, whose header goes too. */
+    public static long xattrReleased(long total, String key, int valueLength, boolean last) {
+        return last ? 0 : total - 7 - key.length() - valueLength;
+    }
+
     /** The accounted total after one more xattr: 7 bytes of overhead per entry, 12 more for the first. */
     public static long xattrAccounted(long total, String key, int valueLength) {
         return total + 7 + key.length() + valueLength + (total == 0 ? 12 : 0);

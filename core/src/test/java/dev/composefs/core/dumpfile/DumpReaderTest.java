@@ -3,6 +3,7 @@ package dev.composefs.core.dumpfile;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -96,8 +97,41 @@ class DumpReaderTest {
         assertTrue(message(rdev, true).contains("not a device"));
         assertNull(((RegularFile) parse(rdev, false).entries().get("f")).content());
 
+        // a missing content field is empty content, as upstream reads it: only a size of 0 goes with it
         String missingFields = ROOT + "/l 1 120777 1 0 0 0 1.0 x\n";
-        assertEquals("x", ((Symlink) parse(missingFields, true).entries().get("l")).target());
+        assertTrue(message(missingFields, false).contains("is 0 bytes but its size is 1"));
+        assertNotNull(parse(ROOT + "/e 0 100644 1 0 0 0 1.0\n", true).entries().get("e"));
+    }
+
+    /** Where upstream's parser refuses or accepts, this one does too (UpstreamDifferentialTest runs upstream itself). */
+    @Test
+    void refusesAndAcceptsWhatUpstreamDoes() throws Exception {
+        String file = "/f 0 100644 1 0 0 0 1.0 - - -\n";
+        assertTrue(message(ROOT + "\n" + file, false).contains("line 2: empty line"));
+        assertTrue(message(ROOT + "/f 0 100644 1 0 0 0 1.0 - - -\0\n", false).contains("raw NUL byte at column 30"));
+        assertTrue(message(ROOT + file + "/h 0 @40755 1 0 0 0 0.0 /f - -\n", false).contains("directories can't be hardlinked"));
+        // of a hardlink line, only path, mode and target are read
+        Directory linked = parse(ROOT + file + "/h junk @100644 x y z w v /f - -\n", true);
+        assertSame(((Hardlink) linked.entries().get("h")).target(), linked.entries().get("f"));
+        String xattrs = " user.a=" + "a".repeat(30000) + " user.b=" + "b".repeat(30000) + " user.c=" + "c".repeat(5600);
+        assertTrue(message(ROOT + "/f 0 100644 1 0 0 0 1.0 - - -" + xattrs + "\n", false).contains("too many xattrs"));
+        // a value set twice is accounted as upstream does: the first one counts while it is set
+        assertTrue(message(ROOT + "/f 0 100644 1 0 0 0 1.0 - - - user.a=" + "a".repeat(32760) + " user.a=1\n", false)
+                .contains("xattrs too large"));
+        assertEquals(1, parse(ROOT + "/f 0 100644 1 0 0 0 1.0 - - - user.a=" + "a".repeat(30000) + " user.a=1\n", false)
+                .entries().get("f").meta().xattrs().get("user.a").length);
+        String symlinkContent = ROOT + "/l 1 120777 1 0 0 0 1.0 x x -\n";
+        assertTrue(message(symlinkContent, true).contains("has content"));
+        assertEquals("x", ((Symlink) parse(symlinkContent, false).entries().get("l")).target());
+        // (the image writer refuses sizes above what 1024 chunks hold, 2^53 bytes, as upstream's does)
+        assertEquals(Long.MAX_VALUE, ((RegularFile) parse(ROOT + "/f 9223372036854775807 100644 1 0 0 0 1.0 ab/cd - -\n",
+                false).entries().get("f")).size());
+        assertTrue(message(ROOT + "/f 18446744073709551615 100644 1 0 0 0 1.0 ab/cd - -\n", false).contains("too big"));
+        assertTrue(message(ROOT + "/f 10 100644 1 0 0 0 1.0 ab/cd -\n", false).contains("digest field"));
+        assertTrue(message(ROOT + "/f 10 100644 1 0 0 0 1.0 ab/cd - \n", false).contains("digest field"));
+        assertEquals(-1L, ((Device) parse(ROOT + "/d 0 20644 1 0 0 18446744073709551615 1.0 - - -\n", true)
+                .entries().get("d")).rdev());
+        assertTrue(message("", false).contains("empty dump"));
     }
 
     /** What parsing gives, as text: the tree's dump, or the error message. */
@@ -146,12 +180,12 @@ class DumpReaderTest {
                     .filter(n -> n.contains(".dump") && !n.endsWith(".sha256") && !n.endsWith(".version")).sorted().toList();
         }
         assertTrue(names.size() > 20, "conformance dumps found: " + names);
-        // and lines longer than the reader's 64 KiB window, valid and not
-        String big = "\\xff".repeat(30000);
-        byte[] longLine = (ROOT + "/a 0 100644 1 0 0 0 1.0 - - - user.a=" + big + "\n"
-                + "/b 0 100644 1 0 0 0 1.0 - - -\n").getBytes(StandardCharsets.ISO_8859_1);
-        byte[] tooLong = (ROOT + "/b 0 100644 1 0 0 0 1.0 - - - user.b=" + big + big + "\n")
-                .getBytes(StandardCharsets.ISO_8859_1);
+        // and lines longer than the reader's 64 KiB window, valid (inline content and xattrs,
+        // each within upstream's limits) and not
+        byte[] longLine = (ROOT + "/a 5000 100644 1 0 0 0 1.0 - " + "\\xff".repeat(5000) + " - user.a="
+                + "\\xff".repeat(12000) + "\n/b 0 100644 1 0 0 0 1.0 - - -\n").getBytes(StandardCharsets.ISO_8859_1);
+        byte[] tooLong = (ROOT + "/a 5000 100644 1 0 0 0 1.0 - " + "\\xff".repeat(5000) + " - user.b=" + "v".repeat(20000)
+                + " user.c=" + "w".repeat(20000) + "\n").getBytes(StandardCharsets.ISO_8859_1);
         Random rnd = new Random(42);
         for (boolean strict : new boolean[] {false, true}) {
             for (String name : names) {
@@ -164,7 +198,7 @@ class DumpReaderTest {
             assertTrue(whole.contains("user.a=") && whole.contains("/b "), whole);
             assertEquals(whole, outcome(() -> DumpReader.read(trickle(longLine, rnd), strict)));
             String error = outcome(() -> DumpReader.parse(tooLong, strict));
-            assertTrue(error.startsWith("error: line 2: /b: xattrs too large"), error);
+            assertTrue(error.startsWith("error: line 2: /a: xattrs too large"), error);
             assertEquals(error, outcome(() -> DumpReader.read(trickle(tooLong, rnd), strict)));
         }
     }
