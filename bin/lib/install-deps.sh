@@ -2,7 +2,7 @@
 # Installs the Debian packages the build and tests use, only those missing: gcc and the kernel
 # and libc headers (binding probe), fsverity-utils (reference digests), attr (getfattr: xattrs
 # read independently of our bindings), maven, openssl, runc and crun; umoci, skopeo,
-# docker-registry and mmdebstrap for the OCI image tests.
+# docker-registry and mmdebstrap for the OCI image tests; a static busybox for test images.
 set -euo pipefail
 need=()
 command -v gcc >/dev/null || need+=(gcc)
@@ -22,6 +22,7 @@ command -v mmdebstrap >/dev/null || need+=(mmdebstrap) # Debian root file system
 command -v groff >/dev/null || need+=(groff-base)     # renders the generated man pages in a test
 command -v strace >/dev/null || need+=(strace)        # a launcher test: which files a run opens
 command -v mkfs.xfs >/dev/null || need+=(xfsprogs)    # an ingest test: a store that reflinks (XFS)
+{ [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || need+=(busybox-static) # the kernel matrix's guests, the podman test's image
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "composefs: missing packages ${need[*]}; install them (as root: apt-get install ${need[*]})" >&2
