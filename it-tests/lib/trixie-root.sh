@@ -1,20 +1,25 @@
 #!/bin/bash
 # Makes ROOT, a Debian 13 (trixie) root file system with upstream's composefs 1.0.8 beside it as
 # the oracle: Debian forky's composefs and libcomposefs1 packages unpacked under /opt/upstream,
-# run as upstream-mkcomposefs and upstream-composefs-info. With --podman DEB, also podman and crun
-# from trixie and this project's package DEB installed with dpkg, so /usr/bin/mkcomposefs is ours.
-#   trixie-root.sh ROOT [--podman DEB]          (as root; ROOT must not exist)
+# run as upstream-mkcomposefs and upstream-composefs-info. --podman adds podman and crun from
+# trixie; --package DEB installs this project's package with dpkg, so /usr/bin/mkcomposefs is ours.
+#   trixie-root.sh ROOT [--podman] [--package DEB]          (as root; ROOT must not exist)
 set -euo pipefail
 root=$1
 shift
 deb=
-if [ "${1:-}" = --podman ]; then
-    deb=$2
-fi
+podman=
+while [ $# -gt 0 ]; do
+    case $1 in
+        --podman) podman=1; shift ;;
+        --package) deb=$2; shift 2 ;;
+        *) echo "trixie-root: unknown option $1" >&2; exit 1 ;;
+    esac
+done
 [ ! -e "$root" ] || { echo "trixie-root: $root exists" >&2; exit 1; }
 
 include=ca-certificates,attr
-[ -z "$deb" ] || include=$include,podman,crun
+[ -z "$podman" ] || include=$include,podman,crun
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # forky only for upstream's composefs (no release before it packages it); trixie for the rest.

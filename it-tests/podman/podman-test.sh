@@ -18,7 +18,7 @@ trap cleanup EXIT
 mkdir -p "$WORK"
 
 echo "== a trixie root with podman, upstream's composefs and this package"
-"$REPO/it-tests/lib/trixie-root.sh" "$root" --podman "$deb"
+"$REPO/it-tests/lib/trixie-root.sh" "$root" --podman --package "$deb"
 echo "== a Debian 13 minbase tree for the second image"
 mmdebstrap --quiet --variant=minbase trixie "$WORK/minbase" >"$WORK/minbase.log" 2>&1 \
     || { tail -20 "$WORK/minbase.log"; echo "FAIL: mmdebstrap minbase"; exit 1; }

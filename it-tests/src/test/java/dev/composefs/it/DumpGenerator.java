@@ -44,7 +44,7 @@ final class DumpGenerator {
         String kind = "tree";
         Expect expect = Expect.SAME;
         if (r.nextInt(100) < 45) {
-            int k = r.nextInt(31);
+            int k = r.nextInt(33);
             int i = 1 + r.nextInt(Math.max(1, lines.size() - 1));
             i = Math.min(i, lines.size() - 1);
             String line = lines.get(Math.max(i, 0));
@@ -140,6 +140,16 @@ final class DumpGenerator {
                     expect = Expect.WE_REFUSE;
                     lines.add("/uid 0 100644 1 " + (4294967296L + r.nextInt(10)) + " 0 0 0.0 - - -");
                 }
+                case 31 -> {
+                    kind = "nlink beyond 32 bits";
+                    expect = Expect.WE_REFUSE; // upstream truncates it
+                    lines.add("/nl 0 100644 " + (4294967296L + r.nextInt(5)) + " 0 0 0 0.0 - - -");
+                }
+                case 32 -> {
+                    kind = "mtime nanoseconds beyond 32 bits";
+                    expect = Expect.WE_REFUSE; // upstream truncates them
+                    lines.add("/ns 0 100644 1 0 0 0 5." + (4294967296L + r.nextInt(5)) + " - - -");
+                }
                 case 25 -> {
                     kind = "relative path";
                     expect = Expect.WE_REFUSE;
@@ -165,11 +175,12 @@ final class DumpGenerator {
                     kind = "xattr set twice";
                     lines.set(i, line + " user.twice=" + "x".repeat(r.nextInt(30000)) + " user.twice=1");
                 }
-                default -> {
+                case 30 -> {
                     int len = 255 + r.nextInt(2);
                     kind = "name of " + len + " bytes";
                     lines.add("/" + "N".repeat(len) + " 0 100644 1 0 0 0 0.0 - - -");
                 }
+                default -> throw new IllegalStateException("damage " + k);
             }
         }
         ByteArrayOutputStream out = new ByteArrayOutputStream();

@@ -143,6 +143,18 @@ class LauncherTest {
         Cli.Result r = Cli.run(Stage.javaCommand("bin/mkcomposefs", List.of("-XX:AOTMode=on"),
                 List.of(src.toString(), image.toString()), ""), null, Map.of());
         assertEquals(0, r.exit(), r.stderr());
+        // podman's call: the launcher picks the cache trained on --from-file, and it maps
+        Path dump = tmp.resolve("a.dump");
+        Files.write(dump, Cli.run("composefs-info", "dump", image.toString()).stdout());
+        r = Cli.run(Stage.javaCommand("bin/mkcomposefs", List.of("-XX:AOTMode=on"), List.of("--from-file", "-", "-"), ""),
+                dump, Map.of());
+        assertEquals(0, r.exit(), r.stderr());
+        Path trace = tmp.resolve("open.log");
+        r = Cli.run(List.of("/usr/bin/strace", "-qq", "-f", "-e", "trace=openat", "-o", trace.toString(),
+                Stage.dir().resolve("bin/mkcomposefs").toString(), "--from-file", "-", "-"), dump, Map.of());
+        assertEquals(0, r.exit(), r.stderr());
+        String opened = Files.readString(trace);
+        assertTrue(opened.contains("cache/mkcomposefs-from-file.aot") && !opened.contains("cache/mkcomposefs.aot"), opened);
     }
 
     /**

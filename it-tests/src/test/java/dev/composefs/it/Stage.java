@@ -56,7 +56,9 @@ final class Stage {
                 if (word.equals("-cp")) {
                     out.addAll(vm);
                 }
-                out.add(word.replace("$lib", lib().toString()));
+                // mkcomposefs's launcher chooses its cache by whether --from-file is among the arguments
+                String cache = args.contains("--from-file") ? "mkcomposefs-from-file.aot" : "mkcomposefs.aot";
+                out.add(word.replace("$lib", lib().toString()).replace("$cache", cache));
             }
         }
         return out;

@@ -48,7 +48,7 @@ final class TrixieRoot implements AutoCloseable {
         List<String> cmd = new ArrayList<>(List.of(Cli.repo().resolve("it-tests/lib/trixie-root.sh").toString(),
                 t.root.toString()));
         if (podman) {
-            cmd.addAll(List.of("--podman", Stage.deb().toString()));
+            cmd.addAll(List.of("--podman", "--package", Stage.deb().toString()));
         }
         Path log = dir.resolve("trixie-root.log");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();

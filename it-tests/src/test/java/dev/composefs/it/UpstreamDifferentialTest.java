@@ -152,6 +152,21 @@ class UpstreamDifferentialTest {
         }
     }
 
+    /** A payload of 4095 bytes, the most there can be, is dumped whole; upstream's composefs-info adds two bytes. */
+    @Test
+    void aLongestPayloadIsDumpedWhole() throws Exception {
+        String payload = "p".repeat(4095);
+        Files.writeString(trixie.root.resolve("long.dump"), "/ 0 40755 2 0 0 0 0.0 - - -\n/a 10 100644 1 0 0 0 0.0 "
+                + payload + " - -\n");
+        Cli.Result up = trixie.sh("upstream-mkcomposefs --from-file /long.dump /long.cfs && upstream-composefs-info dump /long.cfs");
+        assertEquals(0, up.exit(), up.stderr());
+        String upField = up.out().lines().filter(l -> l.startsWith("/a ")).findFirst().orElseThrow().split(" ")[8];
+        assertEquals(payload + "\\xff\\xff", upField, "upstream's dump of the longest payload (a documented difference)");
+        Cli.Result ours = Cli.run("composefs-info", "dump", trixie.root.resolve("long.cfs").toString());
+        assertEquals(0, ours.exit(), ours.stderr());
+        assertEquals(payload, ours.out().lines().filter(l -> l.startsWith("/a ")).findFirst().orElseThrow().split(" ")[8]);
+    }
+
     /** An empty dump (what podman sends for a layer whose ./ entry is not first): said so, as upstream does. */
     @Test
     void anEmptyDumpIsSaidToBeEmpty() throws Exception {

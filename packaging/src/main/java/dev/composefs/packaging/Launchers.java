@@ -55,6 +55,16 @@ final class Launchers {
                     """);
             flags = flags + " $jit";
         }
+        String cache = p.cacheName();
+        if (p.cacheNames().size() > 1) {
+            s.append("""
+                    case " $* " in
+                        *" --from-file "*) cache=FROMFILE ;;
+                        *) cache=DEFAULT ;;
+                    esac
+                    """.replace("FROMFILE", p.cacheNames().get(1)).replace("DEFAULT", p.cacheNames().get(0)));
+            cache = "$cache";
+        }
         if (p.program().equals("composefs")) {
             // how the OCI hook runs itself again inside a container's mount namespace
             s.append("COMPOSEFS_SELF=$lib/libexec/composefs\nexport COMPOSEFS_SELF\n");
@@ -63,7 +73,7 @@ final class Launchers {
         for (String jar : classPath) {
             cp.append(cp.isEmpty() ? "" : ":").append("$lib/lib/").append(jar);
         }
-        String java = "\"$lib/runtime/bin/java\" " + flags + " " + cacheFlag + "\"$lib/cache/" + p.cacheName() + "\""
+        String java = "\"$lib/runtime/bin/java\" " + flags + " " + cacheFlag + "\"$lib/cache/" + cache + "\""
                 + " -Xlog:disable --enable-native-access=ALL-UNNAMED -DZstdNativePath=\"$lib/lib/" + ZSTD_PLACEHOLDER + "\" -cp \"" + cp
                 + "\" dev.composefs.cli.Main " + p.program() + " \"$@\"";
         if (p.forOthers()) {

@@ -121,9 +121,11 @@ public final class PackageBuild {
                     + "EROFS and overlayfs): the package's mounts start slower than one built as root");
         }
         for (Program p : Program.ALL) {
-            Path cache = lib.resolve("cache").resolve(p.cacheName());
-            training.train(p, cache);
-            training.verify(p, cache);
+            for (String name : p.cacheNames()) {
+                Path cache = lib.resolve("cache").resolve(name);
+                training.train(p, cache);
+                training.verify(p, cache);
+            }
         }
         deleteTree(work);
         touchAll(stage);

@@ -44,9 +44,11 @@ final class Training {
                 "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},\"linux\":{}}\n");
         Files.writeString(work.resolve("state.json"), "{\"ociVersion\":\"1.0.2\",\"id\":\"training\",\"status\":\"creating\","
                 + "\"pid\":1,\"bundle\":\"" + work.resolve("bundle") + "\"}\n");
-        // the image and store the other programs train on, made untrained
+        // the image and store the other programs train on, made untrained, and its dump
         run(null, List.of(), "mkcomposefs", List.of("--digest-store=" + work.resolve("store-untrained"),
-                runtime.toString(), work.resolve("image.cfs").toString()), null);
+                runtime.toString(), work.resolve("image.cfs").toString()), null, null);
+        run(null, List.of(), "composefs-info", List.of("dump", work.resolve("image.cfs").toString()), null,
+                work.resolve("image.dump"));
     }
 
     /**
@@ -69,9 +71,12 @@ final class Training {
     }
 
     /** The work each program's cache is trained on. */
-    List<String> workload(Program p) {
+    List<String> workload(Program p, String cache) {
         String image = work.resolve("image.cfs").toString();
         String store = work.resolve("store-untrained").toString();
+        if (Program.isFromFile(cache)) {
+            return List.of("--from-file", "-", "-"); // podman's call: the dump on stdin, the image on stdout
+        }
         return switch (p.path()) {
             case "bin/mkcomposefs" -> List.of("--digest-store=" + work.resolve("store"), runtime.toString(),
                     work.resolve("trained.cfs").toString());
@@ -90,22 +95,25 @@ final class Training {
 
     /** Records p's work into cache. */
     void train(Program p, Path cache) throws IOException, InterruptedException {
-        Path stdin = p.dir().equals(Program.LIBEXEC) ? work.resolve("state.json") : null;
+        boolean fromFile = Program.isFromFile(cache.getFileName().toString());
+        Path stdin = p.dir().equals(Program.LIBEXEC) ? work.resolve("state.json")
+                : fromFile ? work.resolve("image.dump") : null;
         Files.deleteIfExists(cache);
         if (feature >= 24) {
-            Path conf = work.resolve(p.cacheName() + ".conf");
+            Path conf = work.resolve(cache.getFileName() + ".conf");
             List<String> record = new ArrayList<>(List.of("-XX:AOTMode=record", "-XX:AOTConfiguration=" + conf));
             if (feature >= 25 && p.flags() == Program.HASHING) {
                 // a replayed profile compiles at start-up what the training's tree made hot,
                 // and a tree of another size pays for it
                 record.addAll(List.of("-XX:+UnlockDiagnosticVMOptions", "-XX:-AOTRecordTraining"));
             }
-            run(p, record, p.program(), workload(p), stdin);
+            run(p, record, p.program(), workload(p, cache.getFileName().toString()), stdin, null);
             run(p, List.of("-XX:AOTMode=create", "-XX:AOTConfiguration=" + conf, "-XX:AOTCache=" + cache),
-                    p.program(), List.of("--version"), null);
+                    p.program(), List.of("--version"), null, null);
             Files.delete(conf);
         } else {
-            run(p, List.of("-XX:ArchiveClassesAtExit=" + cache), p.program(), workload(p), stdin);
+            run(p, List.of("-XX:ArchiveClassesAtExit=" + cache), p.program(), workload(p, cache.getFileName().toString()),
+                    stdin, null);
         }
         if (!Files.isRegularFile(cache)) {
             throw new IOException("training " + p.path() + " wrote no cache " + cache);
@@ -116,14 +124,15 @@ final class Training {
     void verify(Program p, Path cache) throws IOException, InterruptedException {
         List<String> vm = new ArrayList<>(List.of(cacheFlag(feature) + cache));
         vm.add(feature >= 24 ? "-XX:AOTMode=on" : "-Xshare:on");
-        run(p, vm, p.program(), List.of("--version"), null);
+        run(p, vm, p.program(), List.of("--version"), null, null);
     }
 
     /**
      * Runs Main as program with args on the bundled runtime, with p's flags (none for p null) and
-     * the extra VM options vm; fails with the run's output unless it exits 0.
+     * the extra VM options vm; fails with the run's output unless it exits 0. Its standard
+     * output goes to stdout if given, else with its errors to a log.
      */
-    private void run(Program p, List<String> vm, String program, List<String> args, Path stdin)
+    private void run(Program p, List<String> vm, String program, List<String> args, Path stdin, Path stdout)
             throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         if (realMount && program.equals("mount.composefs") && !args.contains("-f") && !args.contains("--version")) {
@@ -146,11 +155,14 @@ final class Training {
         cmd.add("dev.composefs.cli.Main");
         cmd.add(program);
         cmd.addAll(args);
-        ProcessBuilder pb = new ProcessBuilder(cmd).directory(work.toFile()).redirectErrorStream(true);
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(work.toFile()).redirectErrorStream(stdout == null);
         pb.environment().keySet().removeAll(Launchers.VM_ENVIRONMENT);
         pb.environment().put("COMPOSEFS_SELF", "/bin/false");
         Path log = work.resolve("run.log");
-        pb.redirectOutput(log.toFile());
+        pb.redirectOutput(stdout != null ? stdout.toFile() : log.toFile());
+        if (stdout != null) {
+            pb.redirectError(log.toFile());
+        }
         pb.redirectInput(stdin != null ? ProcessBuilder.Redirect.from(stdin.toFile())
                 : ProcessBuilder.Redirect.from(new File("/dev/null")));
         Process proc = pb.start();
