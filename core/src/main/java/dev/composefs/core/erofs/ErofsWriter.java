@@ -273,25 +273,22 @@ public final class ErofsWriter {
             xattrs.put(key.startsWith(OVERLAY_PREFIX) ? OVERLAY_ESCAPE_PREFIX + key.substring(OVERLAY_PREFIX.length()) : key,
                     e.getValue());
         }
-        switch (n) {
-            case Directory d -> entries(w, parent == null ? w : parent, d, join(dir, name0));
-            case RegularFile f -> regular(w, xattrs, f, dir, name0);
-            case Symlink s -> {
-                if (s.target().isEmpty() || s.target().length() >= Limits.PATH_MAX) {
-                    throw new TreeException(where(join(dir, name0)) + ": symlink target must be 1.." + (Limits.PATH_MAX - 1)
-                            + " bytes");
-                }
-                w.size = s.target().length();
+        // instanceof, not a pattern switch: each switch site spins a class at its first run
+        // (SwitchBootstraps), which no AOT cache keeps, and podman starts mkcomposefs per layer
+        if (n instanceof Directory d) {
+            entries(w, parent == null ? w : parent, d, join(dir, name0));
+        } else if (n instanceof RegularFile f) {
+            regular(w, xattrs, f, dir, name0);
+        } else if (n instanceof Symlink s) {
+            if (s.target().isEmpty() || s.target().length() >= Limits.PATH_MAX) {
+                throw new TreeException(where(join(dir, name0)) + ": symlink target must be 1.." + (Limits.PATH_MAX - 1)
+                        + " bytes");
             }
-            case Device d -> {
-                if (d.isWhiteout()) {
-                    whiteout(w, xattrs, parent.dir.xattrs);
-                }
-            }
-            default -> {
-                // fifos and sockets carry nothing beyond their metadata (hardlinks never get here)
-            }
+            w.size = s.target().length();
+        } else if (n instanceof Device d && d.isWhiteout()) {
+            whiteout(w, xattrs, parent.dir.xattrs);
         }
+        // (fifos and sockets carry nothing beyond their metadata; hardlinks never get here)
         // Checked as upstream accounts them when they are set: the tree's own names, before the
         // escape, without the overlay xattrs the writer adds.
         String problem = Limits.xattrProblem(m.xattrs());

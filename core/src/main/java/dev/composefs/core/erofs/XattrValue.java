@@ -55,12 +55,14 @@ final class XattrValue {
     }
 
     static int length(Object v) {
-        return switch (v) {
-            case byte[] b -> b.length;
-            case String p -> p.length() + 1;
-            case ObjectRedirect r -> ObjectRedirect.LENGTH;
-            default -> METACOPY_HEADER.length + 32;
-        };
+        // instanceof, not a pattern switch: see ErofsWriter.build
+        if (v instanceof byte[] b) {
+            return b.length;
+        }
+        if (v instanceof String p) {
+            return p.length() + 1;
+        }
+        return v instanceof ObjectRedirect ? ObjectRedirect.LENGTH : METACOPY_HEADER.length + 32;
     }
 
     /** Arrays.hashCode of the value's bytes. */
