@@ -3,7 +3,7 @@ package dev.composefs.bindings;
 /**
  * The classic calls the bindings make through syscall(2) rather than through their libc
  * wrappers. Each wrapper has its own signature and so its own downcall stub, spun at first use
- * (about 5 ms each: a cold-store ingest linked 16 of them, 90 ms of its start-up); through
+ * (a cold-store ingest would link over a dozen of them, a large part of its start-up); through
  * syscall(2) they all share one. The numbers differ by architecture: x86-64 has its own table,
  * arm64, riscv64 and loongarch64 share the generic one (LayoutProbeTest checks both columns
  * against the kernel's headers). Elsewhere, or with the system property

@@ -73,7 +73,7 @@ public final class dirent_h {
     /**
      * Like {@link #readAll(int, String)}, through the caller's buffer (from {@link #buffer}) and
      * in its scratch (or null): a walk reading thousands of directories on one thread reuses one
-     * buffer, instead of allocating and zeroing 64 KiB per directory.
+     * buffer, instead of allocating and zeroing one per directory.
      */
     public static List<Entry> readAll(Scratch scratch, int dirfd, MemorySegment buf, String what)
             throws SyscallException {
@@ -83,8 +83,8 @@ public final class dirent_h {
         List<Entry> entries = new ArrayList<>();
         // Each batch is copied out once and parsed from the array: reading the records through
         // the segment costs a bounds and liveness check per byte of every name. The array is
-        // as large as the batch: most directories are far smaller than the buffer, and a 64 KiB
-        // array per directory was 60% of the heap allocated by a scan of 4000 directories.
+        // as large as the batch: most directories are far smaller than the buffer, and an array
+        // of the buffer's size per directory would be most of what a scan allocates.
         byte[] raw = null;
         ByteBuffer view = null;
         while (true) {

@@ -107,8 +107,8 @@ public final class fcntl_h {
         return (int) Native.call(scratch, "openat2", Native.display(path), (st, a) -> {
             MemorySegment how = a.allocate(open_how);
             // one bulk copy of the three members (consecutive u64s, the probe checks where):
-            // MemorySegment.set goes through var handles, which made C1's compilation of this
-            // method, once per file of a scan, take a 2.2 MB arena
+            // MemorySegment.set goes through var handles, which make C1's compilation of this
+            // method, called once per file of a scan, large
             MemorySegment.copy(new long[] {flags, mode, resolve}, 0, how, C_LONG, HOW_FLAGS, 3);
             return unistd_h.syscall6(st, unistd_h.SYS_openat2, dirfd, addr(Native.cstr(a, path)), addr(how),
                     open_how.byteSize(), 0, 0);

@@ -13,17 +13,17 @@ import java.util.Optional;
  * memory given by address. The JDK computes SHA-256 at the CPU's speed only once C2 has compiled
  * it; OpenSSL does from the first block, so short runs can stay on C1. Not the one-shot
  * SHA256(): in OpenSSL 3 it fetches the algorithm from the provider store on every call (a lock
- * and a context allocation per 4 KiB block, 5% of a digest run's CPU). Where libcrypto or these
+ * and a context allocation per block). Where libcrypto or these
  * symbols are missing, {@link #available} is false and callers use the JDK's digest.
  *
  * <p>Pointers are passed as their addresses in a JAVA_LONG, which every 64-bit ABI the JDK
  * links for passes exactly as a pointer: a MemorySegment argument is an object per argument per
- * call, and wrapping heap arrays three times per 4 KiB block was 100 MB of garbage in a digest
- * of 640 MB. The callers own the memory and its bounds; the calls are critical (no safepoint
+ * call, and wrapping heap arrays three times per block would make garbage in proportion to the
+ * data hashed. The callers own the memory and its bounds; the calls are critical (no safepoint
  * transition), as a block's hash is a few microseconds.
  *
  * <p>All three are linked with one signature, (long, long, long) -> int: a signature is a
- * downcall stub, spun at first use for about 5 ms, and a digest run's start-up is short.
+ * downcall stub, spun at first use, and a digest run's start-up is short.
  * SHA256_Init reads one argument and SHA256_Final two; the others are passed in registers the
  * callee never reads, which every 64-bit ABI the JDK links for (x86-64, AArch64, RISC-V, POWER,
  * s390x: the first six integer arguments in registers, owned by the caller) makes harmless.

@@ -3,6 +3,7 @@ package dev.composefs.it;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
@@ -237,6 +238,42 @@ class CommandsTest {
         assertEquals("previous image", Files.readString(image));
         try (var files = Files.list(tmp)) {
             assertFalse(files.anyMatch(f -> f.getFileName().toString().contains(".tmp")), "no temp file left");
+        }
+    }
+
+    /**
+     * Every command reports a failure as one line; with COMPOSEFS_DEBUG=1 the same line is
+     * followed by the stack trace of what caused it.
+     */
+    @Test
+    void composefsDebugAddsTheStackTraceOfTheReportedError() throws Exception {
+        Path bad = tmp.resolve("bad.dump");
+        Files.writeString(bad, "/ 4096 40755 2 0 0 0 0.0 - - -\n/x 1 100644 1 0 0 0 nonsense - - -\n");
+        Path missing = tmp.resolve("missing");
+        Path store = tmp.resolve("store");
+        Files.createDirectories(store);
+        List<List<String>> runs = List.of(
+                List.of("mkcomposefs", "--from-file", missing.toString(), tmp.resolve("a.cfs").toString()),
+                List.of("mkcomposefs", "--from-file", bad.toString(), tmp.resolve("a.cfs").toString()),
+                List.of("mkcomposefs", missing.toString(), tmp.resolve("a.cfs").toString()),
+                List.of("composefs-info", "ls", missing.toString()),
+                List.of("composefs-dump", missing.toString(), tmp.resolve("b.cfs").toString()),
+                List.of("composefs", "store", "fsck", missing.toString()),
+                List.of("composefs", "repo", "list", missing.toString()),
+                List.of("composefs", "oci", "import", "--store=" + store, "oci:" + missing, tmp.resolve("c.cfs").toString()),
+                List.of("composefs", "verify", "--trust=" + missing, bad.toString(), bad.toString()),
+                List.of("composefs", "sign", "--key=" + missing, "--cert=" + missing, bad.toString(), tmp.resolve("s").toString()),
+                List.of("mount.composefs", missing.toString(), tmp.toString(), "-o", "basedir=" + store));
+        for (List<String> argv : runs) {
+            Cli.Result plain = Cli.run(argv, null, Map.of());
+            assertNotEquals(0, plain.exit(), argv.toString());
+            assertEquals(1, plain.stderr().lines().count(), argv + ": " + plain.stderr());
+            Cli.Result debug = Cli.run(argv, null, Map.of("COMPOSEFS_DEBUG", "1"));
+            assertEquals(plain.exit(), debug.exit(), argv.toString());
+            List<String> lines = debug.stderr().lines().toList();
+            assertEquals(plain.stderr().lines().findFirst().orElseThrow(), lines.get(0), argv.toString());
+            assertTrue(lines.size() > 2 && lines.stream().anyMatch(l -> l.startsWith("\tat dev.composefs.")),
+                    argv + ": no stack trace with COMPOSEFS_DEBUG=1:\n" + debug.stderr());
         }
     }
 }

@@ -49,6 +49,7 @@ final class Completions implements Callable<Integer> {
             return 0;
         } catch (IOException e) {
             io.err().println("composefs generate-completions: " + dir + ": " + AtomicFile.reason(e));
+            Main.debug(e, io);
             return 1;
         }
     }

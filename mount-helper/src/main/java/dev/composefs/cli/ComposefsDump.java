@@ -53,6 +53,7 @@ final class ComposefsDump {
                 root = ErofsReader.read(image);
             } catch (ImageFormatException e) {
                 io.err().println(PROG + ": failed to load '" + src + "': " + e.getMessage());
+                Main.debug(e, io);
                 return 1;
             }
             ErofsWriter.Options options = new ErofsWriter.Options(version, version);
@@ -60,14 +61,17 @@ final class ComposefsDump {
                 AtomicFile.write(dest, out -> ErofsWriter.write(root, options, out), io.out());
             } catch (IOException e) {
                 io.err().println(PROG + ": " + dest + ": cannot write image: " + e.getMessage());
+                Main.debug(e, io);
                 return 1;
             }
             return 0;
         } catch (IllegalArgumentException e) {
             io.err().println(PROG + ": failed to load '" + src + "': " + e.getMessage());
+            Main.debug(e, io);
             return 1;
         } catch (IOException e) {
             io.err().println(PROG + ": " + e.getMessage());
+            Main.debug(e, io);
             return 1;
         }
     }
@@ -78,6 +82,7 @@ final class ComposefsDump {
             return 0;
         } catch (IOException e) {
             io.err().println(PROG + ": " + e.getMessage());
+            Main.debug(e, io);
             return 1;
         }
     }

@@ -83,9 +83,11 @@ final class ComposefsInfo implements Callable<Integer> {
             return 0;
         } catch (Failure f) {
             io.err().println("composefs-info: " + f.getMessage());
+            Main.debug(f, io);
             return f.exitCode();
         } catch (IOException e) {
             io.err().println("composefs-info: " + e.getMessage());
+            Main.debug(e, io);
             return 1;
         }
     }
@@ -123,9 +125,9 @@ final class ComposefsInfo implements Callable<Integer> {
             Directory root = ErofsReader.read(data);
             return new Loaded(root, d -> ErofsWriter.directorySize(d, d == root));
         } catch (ImageFormatException | DescriptorFormatException e) {
-            throw new Failure(1, "failed to load '" + file + "': " + e.getMessage());
+            throw new Failure(1, "failed to load '" + file + "': " + e.getMessage(), e);
         } catch (IOException e) {
-            throw new Failure(1, e.getMessage());
+            throw new Failure(1, e.getMessage(), e);
         }
     }
 
@@ -193,7 +195,7 @@ final class ComposefsInfo implements Callable<Integer> {
             return fcntl_h.openat(fcntl_h.AT_FDCWD, basedir.toString(), fcntl_h.O_RDONLY | fcntl_h.O_DIRECTORY
                     | fcntl_h.O_CLOEXEC, 0);
         } catch (SyscallException e) {
-            throw new Failure(1, "--basedir " + basedir + ": " + e.getMessage());
+            throw new Failure(1, "--basedir " + basedir + ": " + e.getMessage(), e);
         }
     }
 

@@ -75,12 +75,15 @@ final class EnableVerityCommand implements Callable<Integer> {
             return 0;
         } catch (Failure f) {
             io.err().println("composefs enable-verity: " + f.getMessage());
+            Main.debug(f, io);
             return f.exitCode();
         } catch (SyscallException e) {
             io.err().println("composefs enable-verity: " + e.getMessage() + explain(e));
+            Main.debug(e, io);
             return 1;
         } catch (IOException | java.security.cert.CertificateEncodingException e) {
             io.err().println("composefs enable-verity: " + e.getMessage());
+            Main.debug(e, io);
             return 1;
         }
     }

@@ -11,6 +11,12 @@ final class Failure extends Exception {
         this.exitCode = exitCode;
     }
 
+    /** With the exception it reports, whose stack trace COMPOSEFS_DEBUG=1 shows. */
+    Failure(int exitCode, String message, Throwable cause) {
+        super(message, cause);
+        this.exitCode = exitCode;
+    }
+
     int exitCode() {
         return exitCode;
     }

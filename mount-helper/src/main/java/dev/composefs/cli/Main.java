@@ -34,13 +34,14 @@ public final class Main {
         } catch (java.io.IOException e) {
             if (rc[0] == 0) { // a failed command has said why already
                 io.err().println(programName(args) + ": " + e.getMessage());
+                debug(e, io);
                 rc[0] = 1;
             }
         }
         io.err().flush();
         // halt, not System.exit: Runtime.exit first asks for a System.Logger to log the exit,
-        // which opens every jar on the class path looking for a LoggerFinder (12 ms of a 75 ms
-        // mount helper run). Nothing here registers shutdown hooks, and both streams are flushed.
+        // which opens every jar on the class path looking for a LoggerFinder, a large part of a
+        // mount helper's run. Nothing here registers shutdown hooks, and both streams are flushed.
         Runtime.getRuntime().halt(rc[0]);
     }
 
@@ -54,8 +55,10 @@ public final class Main {
         } catch (OutOfMemoryError e) {
             io.err().println(programName(args) + ": out of memory (the input is larger than this JVM's heap of "
                     + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB)");
+            debug(e, io);
         } catch (StackOverflowError e) {
             io.err().println(programName(args) + ": input nested too deeply (stack overflow)");
+            debug(e, io);
         } catch (RuntimeException | Error e) { // Error: a class or native library that would not load, and worse
             io.err().println(programName(args) + ": internal error: " + firstLine(e));
             debug(e, io);
@@ -158,11 +161,8 @@ public final class Main {
      * `composefs` and its subcommands, each made with this invocation's streams; picocli
      * generates their help and, through generate-completion, a bash completion script. A run of
      * one subcommand (first is its name) gets only that one: picocli reflects over every command
-     * it is given. A 'composefs fstab-line' took 121 ms with all of them, 111 ms with its own
-     * (while picocli's classes still came from its jar, see picocli-recompiled); the OCI hook,
-     * which runs twice per container, added 291-299 ms to a container's start, now 263-271 ms.
-     * The commands that describe the whole (help, completion, man pages) and a name that is none
-     * get them all.
+     * it is given, and the OCI hook runs twice per container start. The commands that describe
+     * the whole (help, completion, man pages) and a name that is none get them all.
      */
     private static CommandLine umbrella(Io io, String first) {
         CommandLine cl = new CommandLine(new Umbrella());

@@ -56,6 +56,7 @@ final class ManPages implements Callable<Integer> {
             return 0;
         } catch (IOException e) {
             io.err().println("composefs generate-man-pages: " + dir + ": " + e.getMessage());
+            Main.debug(e, io);
             return 1;
         }
     }

@@ -30,8 +30,8 @@ import java.util.List;
 /**
  * mkcomposefs: build a composefs image, with upstream's options and output. Arguments are parsed
  * by hand (getopt_long's conventions: --opt=VALUE or --opt VALUE, options and operands in any
- * order, -- ends options): picocli's reflective set-up costs about 120 ms of start-up, a third
- * of a whole run on a 64k-entry dump.
+ * order, -- ends options): picocli's reflective set-up would be a large part of a run, which
+ * podman makes once per layer it pulls.
  */
 final class MkComposefs {
     private static final String PROG = "mkcomposefs";
@@ -100,16 +100,19 @@ final class MkComposefs {
             }
         } catch (Failure f) {
             io.err().println(PROG + ": " + f.getMessage());
+            Main.debug(f, io);
             io.err().println("Try '" + PROG + " --help' for more information.");
             return f.exitCode();
         } catch (IOException e) {
             io.err().println(PROG + ": cannot write output: " + e.getMessage());
+            Main.debug(e, io);
             return 1;
         }
         try {
             return build();
         } catch (Failure f) {
             io.err().println(PROG + ": " + f.getMessage());
+            Main.debug(f, io);
             return f.exitCode();
         }
     }
@@ -202,7 +205,7 @@ final class MkComposefs {
         } catch (NoSuchFileException e) {
             throw new Failure(1, source + ": no such file");
         } catch (IOException e) {
-            throw new Failure(1, sourceName() + ": " + e.getMessage());
+            throw new Failure(1, sourceName() + ": " + e.getMessage(), e);
         }
     }
 
@@ -213,7 +216,7 @@ final class MkComposefs {
                     threads != null ? threads : Runtime.getRuntime().availableProcessors(),
                     descriptor() ? 0 : ScanOptions.UPSTREAM_INLINE_LIMIT);
         } catch (IllegalArgumentException e) {
-            throw new Failure(1, e.getMessage());
+            throw new Failure(1, e.getMessage(), e);
         }
         Progress progress = new Progress(io.err(), unistd_h.isatty(2));
         ObjectStore store = null;
@@ -224,7 +227,7 @@ final class MkComposefs {
             }
             return DirectoryScanner.ingest(Path.of(source), options, store, progress);
         } catch (IOException e) {
-            throw new Failure(1, e.getMessage());
+            throw new Failure(1, e.getMessage(), e);
         } finally {
             if (store != null) {
                 store.close();
@@ -258,7 +261,7 @@ final class MkComposefs {
         try {
             options = ErofsWriter.Options.of(minVersion, maxVersion);
         } catch (IllegalArgumentException e) {
-            throw new Failure(1, "--min-version/--max-version: " + e.getMessage());
+            throw new Failure(1, "--min-version/--max-version: " + e.getMessage(), e);
         }
         if (source.isEmpty()) {
             throw new Failure(1, "empty SOURCE path");
@@ -280,7 +283,7 @@ final class MkComposefs {
                 key = KeyMaterial.privateKey(signKey);
                 cert = KeyMaterial.certificate(signCert);
             } catch (IOException e) {
-                throw new Failure(1, e.getMessage());
+                throw new Failure(1, e.getMessage(), e);
             }
         }
         Directory root = fromFile ? readDump() : scanDirectory();
@@ -292,7 +295,7 @@ final class MkComposefs {
             try {
                 bytes = DescriptorWriter.write(root);
             } catch (IOException e) {
-                throw new Failure(1, sourceName() + ": " + e.getMessage());
+                throw new Failure(1, sourceName() + ": " + e.getMessage(), e);
             }
             content = AtomicFile.of(bytes);
         } else {
@@ -306,9 +309,9 @@ final class MkComposefs {
                 AtomicFile.write(image, out -> content.writeTo(verity == null ? out : new DigestingOutputStream(out, verity)), io.out());
             }
         } catch (TreeException e) {
-            throw new Failure(1, sourceName() + ": " + e.getMessage());
+            throw new Failure(1, sourceName() + ": " + e.getMessage(), e);
         } catch (IOException e) {
-            throw new Failure(1, image + ": cannot write image: " + e.getMessage());
+            throw new Failure(1, image + ": cannot write image: " + e.getMessage(), e);
         }
         byte[] digest = verity == null ? null : verity.digest(); // one digest for the print and the signature
         if (key != null) {
@@ -316,7 +319,7 @@ final class MkComposefs {
             try {
                 AtomicFile.write(sig, ImageSignature.sign(key, cert, FsVerity.Alg.SHA256, digest));
             } catch (IOException e) {
-                throw new Failure(1, sig + ": cannot write the signature: " + e.getMessage());
+                throw new Failure(1, sig + ": cannot write the signature: " + e.getMessage(), e);
             }
         }
         if (printDigest || printDigestOnly) {
@@ -324,7 +327,7 @@ final class MkComposefs {
                 io.out().write((FsVerity.hex(digest) + "\n").getBytes(StandardCharsets.US_ASCII));
                 io.out().flush();
             } catch (IOException e) {
-                throw new Failure(1, "cannot write digest: " + e.getMessage());
+                throw new Failure(1, "cannot write digest: " + e.getMessage(), e);
             }
         }
         return 0;

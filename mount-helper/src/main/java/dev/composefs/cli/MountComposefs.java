@@ -14,8 +14,8 @@ import java.util.List;
  * mount.composefs, the mount(8) helper: {@code mount -t composefs IMAGE TARGET -o basedir=STORE}
  * ends up here as {@code mount.composefs IMAGE TARGET -o OPTIONS}. Exit codes as mount(8): 1 for
  * usage and bad options, 32 when the mount itself fails. The arguments are parsed by hand, not
- * by picocli: this runs on the boot path, and picocli's reflective model costs about 100 ms of
- * JVM start-up, more than the mount itself.
+ * by picocli: this runs on the boot path, and picocli's reflective model costs more JVM
+ * start-up than the mount itself.
  */
 final class MountComposefs {
     private static final String PROG = "mount.composefs";
@@ -118,6 +118,7 @@ final class MountComposefs {
             io.out().write(text.getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
             io.err().println(PROG + ": cannot write output: " + e.getMessage());
+            Main.debug(e, io);
         }
     }
 
@@ -149,9 +150,11 @@ final class MountComposefs {
             return 0;
         } catch (MountException e) {
             io.err().println(PROG + ": " + e.getMessage());
+            Main.debug(e, io);
             return e.isUsage() ? 1 : 32;
         } catch (IOException | RuntimeException e) {
             io.err().println(PROG + ": cannot mount " + image + " at " + target + ": " + e);
+            Main.debug(e, io);
             return 32;
         }
     }

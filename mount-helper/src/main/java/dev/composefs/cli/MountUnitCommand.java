@@ -78,9 +78,11 @@ final class MountUnitCommand {
                 return 0;
             } catch (MountException e) {
                 io.err().println("composefs mount-unit: " + e.getMessage());
+                Main.debug(e, io);
                 return 1;
             } catch (IOException e) {
                 io.err().println("composefs mount-unit: " + e.getMessage());
+                Main.debug(e, io);
                 return 1;
             }
         }
@@ -107,6 +109,7 @@ final class MountUnitCommand {
                 return 0;
             } catch (IOException e) {
                 io.err().println("composefs fstab-line: " + e.getMessage());
+                Main.debug(e, io);
                 return 1;
             }
         }

@@ -155,6 +155,7 @@ final class OciCommand implements Callable<Integer> {
                 return run(prog, b, null, r, name, opener);
             } catch (IOException e) {
                 io.err().println(prog + ": " + e.getMessage());
+                Main.debug(e, io);
                 return 1;
             }
         }
@@ -172,6 +173,7 @@ final class OciCommand implements Callable<Integer> {
                 platform = platform(b.platform);
             } catch (IllegalArgumentException e) {
                 io.err().println(prog + ": " + e.getMessage());
+                Main.debug(e, io);
                 return 1;
             }
             Progress progress = new Progress(io.err(), unistd_h.isatty(2));
@@ -195,6 +197,7 @@ final class OciCommand implements Callable<Integer> {
                 }
             } catch (TreeException e) {
                 io.err().println(prog + ": " + e.getMessage());
+                Main.debug(e, io);
                 return 1;
             }
             if (repo == null) {
@@ -203,9 +206,11 @@ final class OciCommand implements Callable<Integer> {
                             new DigestingOutputStream(out, verity)), io.out());
                 } catch (TreeException e) {
                     io.err().println(prog + ": " + e.getMessage());
+                    Main.debug(e, io);
                     return 1;
                 } catch (IOException e) {
                     io.err().println(prog + ": " + image + ": cannot write image: " + e.getMessage());
+                    Main.debug(e, io);
                     return 1;
                 }
             }
@@ -220,6 +225,7 @@ final class OciCommand implements Callable<Integer> {
             return 0;
         } catch (IOException e) {
             io.err().println(prog + ": " + e.getMessage());
+            Main.debug(e, io);
             return 1;
         }
     }

@@ -89,12 +89,15 @@ final class OciHookCommand implements Callable<Integer> {
             return inside ? mountInside() : hook();
         } catch (Failure f) {
             report(f.getMessage());
+            Main.debug(f, io);
             return f.exitCode();
         } catch (MountException e) {
             report(e.getMessage());
+            Main.debug(e, io);
             return e.isUsage() ? 1 : 32;
         } catch (IOException e) {
             report(e.getMessage());
+            Main.debug(e, io);
             return 1;
         }
     }
@@ -180,7 +183,7 @@ final class OciHookCommand implements Callable<Integer> {
         try {
             request = loadPolicy().check(annotations, userNs);
         } catch (HookPolicy.Refused e) {
-            throw new Failure(1, e.getMessage());
+            throw new Failure(1, e.getMessage(), e);
         }
         String opts = request.options();
         String imageA = request.image().toString();

@@ -85,12 +85,15 @@ final class RepoCommand implements Callable<Integer> {
                 return run();
             } catch (Failure f) {
                 parent.io.err().println(prog + f.getMessage());
+                Main.debug(f, parent.io);
                 return f.exitCode();
             } catch (MountException e) {
                 parent.io.err().println(prog + e.getMessage());
+                Main.debug(e, parent.io);
                 return e.isUsage() ? 1 : 32;
             } catch (IOException e) { // TreeException too: a tree the image cannot hold
                 parent.io.err().println(prog + e.getMessage());
+                Main.debug(e, parent.io);
                 return 1;
             }
         }
@@ -142,7 +145,7 @@ final class RepoCommand implements Callable<Integer> {
                         ScanOptions.UPSTREAM_INLINE_LIMIT);
                 format = tree.format();
             } catch (IllegalArgumentException e) {
-                throw new Failure(1, e.getMessage());
+                throw new Failure(1, e.getMessage(), e);
             }
             byte[] digest;
             try (Repository r = Repository.open(repo, Repository.Access.WRITE);

@@ -49,14 +49,16 @@ final class SignCommand implements Callable<Integer> {
             try {
                 AtomicFile.write(signature, sig);
             } catch (IOException e) {
-                throw new Failure(1, signature + ": cannot write the signature: " + e.getMessage());
+                throw new Failure(1, signature + ": cannot write the signature: " + e.getMessage(), e);
             }
             return 0;
         } catch (Failure f) {
             io.err().println("composefs sign: " + f.getMessage());
+            Main.debug(f, io);
             return f.exitCode();
         } catch (IOException e) {
             io.err().println("composefs sign: " + e.getMessage());
+            Main.debug(e, io);
             return 1;
         }
     }

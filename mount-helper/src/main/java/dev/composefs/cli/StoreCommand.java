@@ -62,9 +62,11 @@ final class StoreCommand implements Callable<Integer> {
             };
         } catch (Failure f) {
             io.err().println("composefs store: " + f.getMessage());
+            Main.debug(f, io);
             return f.exitCode();
         } catch (IOException e) {
             io.err().println("composefs store " + command + ": " + e.getMessage());
+            Main.debug(e, io);
             return 1;
         }
     }
@@ -127,7 +129,7 @@ final class StoreCommand implements Callable<Integer> {
             } catch (java.nio.file.NoSuchFileException e) {
                 throw new Failure(1, image + ": no such file" + suffix);
             } catch (IOException e) {
-                throw new Failure(1, e.getMessage() + suffix);
+                throw new Failure(1, e.getMessage() + suffix, e);
             }
         }
         return trees;

@@ -49,6 +49,7 @@ final class VerifyCommand implements Callable<Integer> {
             return 0;
         } catch (IOException e) {
             io.err().println("composefs verify: " + e.getMessage());
+            Main.debug(e, io);
             return 1;
         }
     }

@@ -59,8 +59,8 @@ public final class DumpReader {
 
     /**
      * Parses a dump as it is read, through a window that holds at least the current line: a
-     * dump is 8.7 MB for a 64k-entry tree, and reading it whole (plus the stream's own copy)
-     * was a fifth of the memory a build touched.
+     * dump is larger than the image it describes, and reading it whole (plus the stream's own
+     * copy) would add both to the build's peak memory.
      */
     public static Directory read(InputStream in, boolean strict) throws IOException {
         return new DumpReader(strict).run(new byte[WINDOW], 0, in);

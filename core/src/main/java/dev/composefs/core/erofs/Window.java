@@ -7,7 +7,7 @@ import java.util.Arrays;
 /**
  * The part of an image being written. The writer fills regions at increasing offsets only, so
  * whatever lies before a new region is final: with an output stream that part is written out
- * and the window moves on, so the image (10 MB for a 64k-entry tree) is never whole in memory.
+ * and the window moves on, so the image is never whole in memory.
  * Without a stream the window is the whole image.
  */
 final class Window {

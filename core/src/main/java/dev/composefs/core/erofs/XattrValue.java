@@ -9,8 +9,8 @@ import java.util.Arrays;
  * that path is the file's digest's object path (the tree keeps no string for it, see
  * RegularFile); for an overlay metacopy with a digest, the RegularFile whose digest it carries
  * (a 4-byte header, then the digest). Both overlay xattrs are on every file in the store, and a
- * byte array per file for each was 4 and 3 MB on a 64k-entry tree, all of it live until the
- * image is written; their bytes go straight from the tree into the image. Every form hashes and
+ * byte array per file for each would stay live until the image is written; their bytes go
+ * straight from the tree into the image. Every form hashes and
  * compares by the value's bytes, so which form a value has never matters.
  */
 final class XattrValue {
@@ -34,8 +34,8 @@ final class XattrValue {
 
     /**
      * For each byte b, what its two hex digits add to a 31-polynomial hash: 31 * hi + lo, so
-     * h = 961 * h + HEX_PAIR[b]. The writer hashes every file's redirect; a digit at a time,
-     * that was the largest item of its single-threaded phase (9% of it, perf).
+     * h = 961 * h + HEX_PAIR[b]. The writer hashes every file's redirect in its single-threaded
+     * phase: a byte at a time halves that work.
      */
     private static final int[] HEX_PAIR = new int[256];
 

@@ -76,9 +76,8 @@ public final class FdDigester implements AutoCloseable {
 
     /**
      * Files from this size on are hashed in parts that idle workers share (see {@link
-     * #digestShared}): from 32 MiB, about 20 ms of hashing. From 8 MiB, the JDK's tree (seven
-     * such files, none of them last) took 2-3 ms longer in turns of 61 runs against the build
-     * without sharing; from 32 MiB the same time.
+     * #digestShared}): sharing a smaller file costs more in coordination than the parts save
+     * (bench/ingest measures the JDK's tree, whose few large files sit near this bound).
      */
     private static final long SHARED_MIN = 32L << 20;
 

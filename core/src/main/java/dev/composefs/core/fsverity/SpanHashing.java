@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class SpanHashing implements Parallel.Shared<FdDigester> {
     /**
      * Bytes of one part: the file's worker, having taken the last part, waits for those others
-     * are still hashing, under a millisecond with 1 MiB parts (about 0.7 ms of hashing).
+     * are still hashing, so a part is small enough that this wait stays short.
      */
     static final long PART = 1L << 20;
 

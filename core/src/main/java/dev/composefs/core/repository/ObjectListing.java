@@ -10,9 +10,8 @@ import java.util.List;
 
 /**
  * Which objects a store's subdirectories held when read whole, for an ingest that would otherwise
- * look up every file's object by name (a statx each). A warm-store ingest of 55k files: 0.864 ->
- * 0.833 s with the store's dentries cached, 1.04 -> 0.93 s without (medians, page cache warm),
- * the same image. A subdirectory is read once it has been looked up in often enough that
+ * look up every file's object by name (a statx each; bench/ingest's warm-store runs show the
+ * difference). A subdirectory is read once it has been looked up in often enough that
  * reading it costs less than the lookups so far: a few files into a large store never read one.
  * What is read is kept at about 40 bytes per object, and on ext4 the rule reads at most 4.5 (in
  * hashed directories) to 6 objects per lookup made: at most a few hundred bytes per file
@@ -29,15 +28,15 @@ final class ObjectListing {
     private static final int FIRST_CONSIDERED = 16;
     /**
      * A subdirectory is read when its estimated entries are at most this many per lookup so far.
-     * Measured on ext4 with the dentries cached: a lookup (statx) 2.1 us, reading 0.45 us per
-     * entry, so reading costs what the lookups so far did at 4.7 entries per lookup; the estimate
-     * below counts about 1.8 times the entries of a hashed ext4 directory, hence 8.
+     * On ext4 with the dentries cached a lookup (statx) costs about what reading 4.7 entries
+     * does, so reading pays off at that many entries per lookup so far; the estimate below
+     * counts about 1.8 times the entries of a hashed ext4 directory, hence 8.
      */
     private static final int ENTRIES_PER_LOOKUP = 8;
     /**
      * Directory size (st_size) per entry, to estimate a subdirectory's entries before reading it.
-     * ext4 spends 72 bytes on a 62-character name, more with its hash index (24 KiB for 215
-     * objects); btrfs 124, tmpfs 20. Below ext4's 72: the estimate errs high, towards reading later.
+     * File systems spend from tens to over a hundred bytes on an object's 62-character name
+     * (ext4 more with its hash index); below ext4's, the estimate errs high, towards reading later.
      */
     private static final int DIR_BYTES_PER_ENTRY = 64;
 

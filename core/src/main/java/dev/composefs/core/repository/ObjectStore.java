@@ -310,7 +310,7 @@ public final class ObjectStore implements AutoCloseable {
 
     /**
      * Publishes the batch: syncfs, then every object renamed into place, on threads threads
-     * (renames were 0.9 s of a 3.9 s cold ingest of 55k files on one thread). An object another
+     * (renames are a large part of a cold ingest, done on one thread). An object another
      * writer published first is left as theirs; on any other failure the remaining temporary
      * files are left for {@link #close} to remove and the first failure is thrown.
      */

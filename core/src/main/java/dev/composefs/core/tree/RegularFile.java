@@ -11,7 +11,7 @@ public record RegularFile(Meta meta, long size, byte[] content, String payload, 
     /**
      * The payload field of a file whose payload is its digest's object path, as every file a
      * scan or an OCI import stores has: one shared marker instead of a 65-character string per
-     * file (112 bytes each, 6 MB of a 55k-file tree, all live until the image is written).
+     * file, all of them live until the image is written.
      * {@link #payload()} spells the path out. The constructor turns such a path given as a
      * string into the marker too, so equal files stay equal whichever way they were made.
      */

@@ -118,7 +118,7 @@ public final class AtomicFile {
     }
 
     // Big arrays go out in pieces: the JDK copies a heap buffer through a native one of the
-    // same size, so one 10 MB write would allocate (and touch) 10 MB more.
+    // same size, so one large write would allocate (and touch) as much again.
     private static final int CHUNK = 1 << 18;
 
     private static void writeChunked(OutputStream out, byte[] data) throws IOException {

@@ -26,8 +26,8 @@ public final class InputFiles {
 
     /**
      * The largest image this project reads or copies whole (composefs-info, store gc/fsck,
-     * digest=, verity checks, the driver's descriptor). Images are metadata: a 64k-entry
-     * distribution tree is about 10 MB.
+     * digest=, verity checks, the driver's descriptor). Images are metadata, a few hundred
+     * bytes per entry: this bound is far above any real tree's.
      */
     public static final long MAX_IMAGE_SIZE = 1L << 30;
 
