@@ -21,6 +21,7 @@ command -v docker-registry >/dev/null || need+=(docker-registry)  # ... the regi
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap) # Debian root file systems: an image layer, the package's install test
 command -v groff >/dev/null || need+=(groff-base)     # renders the generated man pages in a test
 command -v strace >/dev/null || need+=(strace)        # a launcher test: which files a run opens
+command -v systemd-analyze >/dev/null || need+=(systemd) # unit files checked by systemd-analyze verify (not run as PID 1)
 command -v mkfs.xfs >/dev/null || need+=(xfsprogs)    # an ingest test: a store that reflinks (XFS)
 { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || need+=(busybox-static) # the kernel matrix's guests, the podman test's image
 if [ ${#need[@]} -gt 0 ]; then

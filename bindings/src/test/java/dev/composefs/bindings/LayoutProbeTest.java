@@ -79,9 +79,18 @@ class LayoutProbeTest {
         assertTrue(missing.isEmpty(), "binding classes with constants or structs not covered by the probe: " + missing);
     }
 
+    /** gcc (bin/test installs it): in CI (CI=true) its absence fails the run, elsewhere the test is skipped. */
+    private static void requireGcc() {
+        boolean gcc = Files.isExecutable(Path.of("/usr/bin/gcc"));
+        if ("true".equals(System.getenv("CI"))) {
+            assertTrue(gcc, "CI: gcc is not installed (bin/test installs it)");
+        }
+        assumeTrue(gcc, "gcc is not installed (bin/test installs it)");
+    }
+
     @Test
     void constantsAndLayoutsMatchTheHeaders(@TempDir Path dir) throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/gcc")), "gcc is not installed (bin/test installs it)");
+        requireGcc();
         Map<String, Long> expectedFromJava = new TreeMap<>();
         int probed = 0;
         for (var e : HEADERS.entrySet()) {
@@ -148,7 +157,7 @@ class LayoutProbeTest {
      */
     @Test
     void classicSyscallNumbersMatchTheKernelHeaders(@TempDir Path dir) throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/gcc")), "gcc is not installed (bin/test installs it)");
+        requireGcc();
         boolean libc = "libc".equals(System.getProperty("composefs.syscalls")); // the pom's second run
         assertEquals(Classic.Table.COLUMN >= 0 && !libc, Classic.RAW, "classic calls go through syscall(2) unless libc is asked for");
         Map<String, Long> generic = syscallNumbers(dir, "generic", "asm-generic/unistd.h", "__NR_");

@@ -16,7 +16,7 @@ final class DockerEngine {
     static void assumeUp() throws Exception {
         assumeTrue("root".equals(System.getProperty("user.name")), "starting a Docker engine needs root");
         Cli.Result up = Cli.run(List.of(Cli.repo().resolve("it-tests/container/docker-up.sh").toString()), null, Map.of());
-        assumeTrue(up.exit() == 0, "no Docker engine can run here: " + up.stderr().strip());
+        Infra.require(up.exit() == 0, "no Docker engine can run here: " + up.stderr().strip());
     }
 
     static void stop() throws Exception {

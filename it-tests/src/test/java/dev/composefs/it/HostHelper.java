@@ -1,6 +1,5 @@
 package dev.composefs.it;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -25,7 +24,7 @@ final class HostHelper implements AutoCloseable {
 
     static HostHelper install() throws Exception {
         Cli.Result check = Cli.run("mount.composefs", "--version");
-        assumeTrue(check.exit() == 0, "the checkout's mount.composefs does not run as this user: " + check.stderr());
+        Infra.require(check.exit() == 0, "the checkout's mount.composefs does not run as this user: " + check.stderr());
         Path stage = Cli.repo().resolve("packaging/target/stage/sbin/mount.composefs");
         Path saved = null;
         if (Files.exists(HELPER, LinkOption.NOFOLLOW_LINKS)) {

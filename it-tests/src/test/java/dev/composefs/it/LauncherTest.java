@@ -253,7 +253,7 @@ class LauncherTest {
      */
     @Test
     void aJarMissingFromTheClassPathIsOneLine() throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/openssl")), "openssl is not installed");
+        Infra.requireTool("openssl");
         String key = tmp.resolve("key.pem").toString();
         String cert = tmp.resolve("cert.pem").toString();
         assertEquals(0, Cli.run("/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,

@@ -2,7 +2,6 @@ package dev.composefs.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,7 +34,7 @@ class OciDistroTest {
     @BeforeAll
     static void build() throws Exception {
         OciImportTest.assumeTools();
-        assumeTrue(Cli.run("/usr/bin/env", "which", "mmdebstrap").exit() == 0, "mmdebstrap is not installed (bin/test installs it)");
+        Infra.requireTool("mmdebstrap");
         Path tar = tmp.resolve("debian.tar");
         Cli.Result deb = Cli.run("/usr/bin/mmdebstrap", "--variant=minbase", "--quiet", "bookworm", tar.toString());
         assertEquals(0, deb.exit(), "mmdebstrap (Debian's mirrors are reachable here): " + deb.stderr());
@@ -113,7 +112,7 @@ class OciDistroTest {
             assertEquals(0, Cli.run("/bin/umount", mnt.toString()).exit());
         }
 
-        assumeTrue(Cli.run("/usr/bin/env", "which", "runc").exit() == 0, "runc is not installed (bin/test installs it)");
+        Infra.requireTool("runc");
         Path bundle = Runc.bundle(tmp.resolve("bundles/debian"), tmp, Map.of("org.composefs.image", image.toString(),
                 "org.composefs.basedir", store.toString()), false, false, List.of("/bin/sh", "-c", query),
                 Runc.policy(tmp.resolve("policy.json"), tmp, ""));

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.jr.ob.JSON;
 import java.nio.file.Files;
@@ -39,7 +38,7 @@ class OciHookTest {
     static void build() throws Exception {
         MountGuard.assumeMountable();
         for (String rt : List.of("runc", "crun", "nsenter")) {
-            assumeTrue(Cli.run("/usr/bin/env", "which", rt).exit() == 0, rt + " is not installed (bin/test installs it)");
+            Infra.requireTool(rt);
         }
         Path tree = Files.createDirectories(tmp.resolve("tree/bin"));
         Files.copy(Path.of("/bin/busybox"), tree.resolve("busybox"));

@@ -63,7 +63,7 @@ class OciImportTest {
         assumeTrue("root".equals(System.getProperty("user.name")),
                 "the test images carry devices, owners and trusted.* xattrs: building them needs root");
         for (String tool : List.of("umoci", "skopeo", "docker-registry", "setfattr", "tar", "fsverity")) {
-            assumeTrue(Cli.run("/usr/bin/env", "which", tool).exit() == 0, tool + " is not installed (bin/test installs it)");
+            Infra.requireTool(tool);
         }
     }
 

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.composefs.bindings.sys_mount_h;
 import java.nio.file.Files;
@@ -51,8 +50,8 @@ class SignatureTest {
 
     @BeforeAll
     static void setUp() throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/openssl")), "openssl is not installed");
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/fsverity")), "fsverity-utils is not installed");
+        Infra.requireTool("openssl");
+        Infra.requireTool("fsverity");
         key("release", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048");
         key("other", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048");
         key("ec", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256");

@@ -21,7 +21,7 @@ class SystemdUnitTest {
     static Path tmp;
 
     private static void assumeSystemdTools() {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/systemd-escape")), "systemd is not installed");
+        Infra.require(Files.isExecutable(Path.of("/usr/bin/systemd-escape")), "systemd is not installed");
     }
 
     @Test
@@ -40,7 +40,7 @@ class SystemdUnitTest {
 
     @Test
     void systemdAnalyzeVerifiesTheUnit() throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/systemd-analyze")), "systemd-analyze is not installed");
+        Infra.require(Files.isExecutable(Path.of("/usr/bin/systemd-analyze")), "systemd-analyze is not installed");
         Cli.Result r = Cli.run("composefs", "mount-unit", "--options=basedir=/var/lib/cfs/objects:/srv/other store,"
                 + "digest=" + "ab".repeat(32), "--wanted-by=multi-user.target", "/var/lib/cfs/images/app.cfs",
                 "/srv/my-app", "--install=" + tmp);

@@ -156,8 +156,11 @@ class FsVerityTest {
     }
 
     static String reference(Path f, String alg) throws IOException, InterruptedException {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/fsverity")),
-                "fsverity-utils is not installed (bin/test installs it)");
+        boolean installed = Files.isExecutable(Path.of("/usr/bin/fsverity"));
+        if ("true".equals(System.getenv("CI"))) { // bin/test installs it: a CI run without it tests nothing here
+            assertTrue(installed, "CI: fsverity-utils is not installed (bin/test installs it)");
+        }
+        assumeTrue(installed, "fsverity-utils is not installed (bin/test installs it)");
         Process p = new ProcessBuilder("fsverity", "digest", "--compact", "--hash-alg=" + alg, f.toString()).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip();
         assertEquals(0, p.waitFor(), "fsverity digest " + f);
