@@ -6,7 +6,6 @@ import static dev.composefs.bindings.sys_mount_h.FSCONFIG_SET_STRING;
 import dev.composefs.bindings.SyscallException;
 import dev.composefs.bindings.fcntl_h;
 import dev.composefs.bindings.sys_mount_h;
-import dev.composefs.bindings.unistd_h;
 import dev.composefs.core.descriptor.DriverImage;
 import dev.composefs.core.dumpfile.DumpWriter;
 import dev.composefs.core.fsverity.FdDigester;
@@ -165,12 +164,12 @@ final class DriverMount {
      * What the driver cannot show faithfully: an upper layer (it is read-only), and owners other
      * than the mounter's (the 2023 module sets every inode's owner to the mounting process's).
      */
-    private static String unsuitable(Directory tree, MountOptions o) {
+    private String unsuitable(Directory tree, MountOptions o) {
         if (o.upperdir() != null) {
             return "it is read-only and upperdir= needs overlayfs";
         }
-        int uid = unistd_h.geteuid();
-        int gid = unistd_h.getegid();
+        int uid = st.sys.euid();
+        int gid = st.sys.egid();
         String[] other = new String[1];
         DumpWriter.walk(tree, (path, node) -> {
             if (other[0] == null && !(node instanceof Hardlink)

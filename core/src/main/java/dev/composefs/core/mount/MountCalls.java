@@ -38,6 +38,16 @@ public interface MountCalls {
      */
     String log(int fsfd);
 
+    /** The mounter's effective uid: the 2023 driver shows every file as the mounter's. */
+    default int euid() {
+        return unistd_h.geteuid();
+    }
+
+    /** The mounter's effective gid. */
+    default int egid() {
+        return unistd_h.getegid();
+    }
+
     /** The real system calls. */
     MountCalls NATIVE = new MountCalls() {
         @Override
