@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -36,9 +37,13 @@ class LauncherTest {
 
     private static final boolean ROOT = "root".equals(System.getProperty("user.name"));
 
+    /** The launchers run the bundled runtime: a java first on PATH (here one that only fails) is never asked. */
     @Test
-    void worksThroughASymlinkFromAnyDirectoryWithJava17FirstOnPath() throws Exception {
-        String path = "/usr/lib/jvm/java-17-openjdk-amd64/bin:" + System.getenv("PATH");
+    void worksThroughASymlinkFromAnyDirectoryWithAnotherJavaFirstOnPath() throws Exception {
+        Path fakeBin = Files.createDirectories(tmp.resolve("fake-jdk/bin"));
+        Path fakeJava = Files.writeString(fakeBin.resolve("java"), "#!/bin/sh\necho 'the java on PATH was run' >&2\nexit 3\n");
+        Files.setPosixFilePermissions(fakeJava, PosixFilePermissions.fromString("rwxr-xr-x"));
+        String path = fakeBin + ":" + System.getenv("PATH");
         for (Path target : List.of(Cli.repo().resolve("bin/mount.composefs"), Stage.dir().resolve("sbin/mount.composefs"))) {
             Path link = Files.createDirectories(tmp.resolve("links-" + target.getParent().getFileName()))
                     .resolve("mount.composefs");
