@@ -1,5 +1,8 @@
 package dev.composefs.bindings;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 /** errno values of asm-generic/errno-base.h and errno.h that our calls can return, by name. */
 public final class Errno {
     private Errno() {}
@@ -122,8 +125,8 @@ public final class Errno {
     };
 
     /** Every value with its name, for the header probe. */
-    public static java.util.Map<String, Integer> all() {
-        java.util.Map<String, Integer> m = new java.util.LinkedHashMap<>();
+    public static Map<String, Integer> all() {
+        Map<String, Integer> m = new LinkedHashMap<>();
         for (Entry e : TABLE) {
             m.put(e.name, e.value);
         }

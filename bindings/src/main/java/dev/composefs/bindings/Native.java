@@ -11,6 +11,8 @@ import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 
 /**
  * The plumbing every header class shares, in the shape jextract generates: one linker, the libc
@@ -102,7 +104,7 @@ public final class Native {
      * terminator through a layout path (see offsetOf).
      */
     static MemorySegment cstr(SegmentAllocator arena, String s) {
-        return cstr(arena, s.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return cstr(arena, s.getBytes(StandardCharsets.UTF_8));
     }
 
     /**
@@ -134,7 +136,7 @@ public final class Native {
 
     /** How a raw path appears in error messages. */
     static String display(byte[] path) {
-        return new String(path, java.nio.charset.StandardCharsets.UTF_8);
+        return new String(path, StandardCharsets.UTF_8);
     }
 
     static MemorySegment errnoState(Arena arena) {
@@ -143,7 +145,7 @@ public final class Native {
 
     static int errno(MemorySegment state) {
         // a ByteBuffer view, not state.get: see offsetOf
-        return state.asByteBuffer().order(java.nio.ByteOrder.nativeOrder()).getInt((int) ERRNO);
+        return state.asByteBuffer().order(ByteOrder.nativeOrder()).getInt((int) ERRNO);
     }
 
     /** Turns an unexpected Throwable from invokeExact into an Error: signatures are fixed, so this is a bug. */

@@ -8,6 +8,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
+import java.nio.charset.StandardCharsets;
 
 /** linux/loop.h: allocating, configuring and releasing loop devices. */
 public final class linux_loop_h {
@@ -70,7 +71,7 @@ public final class linux_loop_h {
             cfg.set(C_INT, LC_FD, backingFd);
             cfg.set(C_INT, LC_BLOCK, blockSize);
             cfg.set(C_INT, LC_FLAGS, flags);
-            byte[] name = backingName.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            byte[] name = backingName.getBytes(StandardCharsets.UTF_8);
             int n = Math.min(name.length, LO_NAME_SIZE - 1);
             Native.copy(name, 0, cfg, LC_FILE_NAME, n);
             sys_ioctl_h.ioctl(loopFd, LOOP_CONFIGURE, cfg, "LOOP_CONFIGURE", loopPath);

@@ -10,6 +10,9 @@ import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 
 /** sys/stat.h (with linux/stat.h): statx(2), mknodat(2) and the file type bits. */
 public final class sys_stat_h {
@@ -126,7 +129,7 @@ public final class sys_stat_h {
     }
 
     public static Statx statx(int dirfd, String path, int flags, int mask) throws SyscallException {
-        return statx(dirfd, path.getBytes(java.nio.charset.StandardCharsets.UTF_8), flags, mask);
+        return statx(dirfd, path.getBytes(StandardCharsets.UTF_8), flags, mask);
     }
 
     /** statx(2) with the path as raw bytes, for names that are not valid UTF-8. */
@@ -144,7 +147,7 @@ public final class sys_stat_h {
     /** {@link #statx(int, byte[], int, int)} in the calling thread's scratch (or null). */
     public static Statx statx(Scratch scratch, int dirfd, byte[] path, int flags, int mask) throws SyscallException {
         return Scratch.within(scratch, s -> {
-            java.nio.ByteBuffer b = call(s, dirfd, path, flags, mask);
+            ByteBuffer b = call(s, dirfd, path, flags, mask);
             return new Statx(
                     b.getInt((int) OFF_MASK),
                     b.getLong((int) OFF_ATTRIBUTES),
@@ -169,9 +172,9 @@ public final class sys_stat_h {
      * scan of 55k files allocates its records by the million.
      */
     public static long mountId(int dirfd, String path, int flags) throws SyscallException {
-        byte[] p = path.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] p = path.getBytes(StandardCharsets.UTF_8);
         return Scratch.within(null, s -> {
-            java.nio.ByteBuffer b = call(s, dirfd, p, flags, STATX_MNT_ID);
+            ByteBuffer b = call(s, dirfd, p, flags, STATX_MNT_ID);
             return (b.getInt((int) OFF_MASK) & STATX_MNT_ID) != 0 ? b.getLong((int) OFF_MNT_ID) : 0L;
         });
     }
@@ -181,14 +184,14 @@ public final class sys_stat_h {
      * initialises the JDK's layout paths (see Native.offsetOf), start-up a mount helper run can
      * do without.
      */
-    private static java.nio.ByteBuffer call(Scratch s, int dirfd, byte[] path, int flags, int mask)
+    private static ByteBuffer call(Scratch s, int dirfd, byte[] path, int flags, int mask)
             throws SyscallException {
         MemorySegment buf = s.allocate(statx);
         Native.call(s, "statx", Native.display(path), (st, a) -> Classic.RAW
                 ? unistd_h.syscall6(st, Classic.statx.number, dirfd, unistd_h.addr(Native.cstr(a, path)), flags, mask,
                         buf.address(), 0)
                 : (int) statx_libc.HANDLE.invokeExact(st, dirfd, Native.cstr(a, path), flags, mask, buf));
-        return buf.asByteBuffer().order(java.nio.ByteOrder.nativeOrder());
+        return buf.asByteBuffer().order(ByteOrder.nativeOrder());
     }
 
     private static long off(String field) {

@@ -12,6 +12,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Supplier;
 
@@ -158,7 +159,7 @@ public final class sys_xattr_h {
         int start = 0;
         for (int i = 0; i < raw.length; i++) {
             if (raw[i] == 0) {
-                names.add(java.util.Arrays.copyOfRange(raw, start, i));
+                names.add(Arrays.copyOfRange(raw, start, i));
                 start = i + 1;
             }
         }

@@ -8,6 +8,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.util.Arrays;
+import java.util.Objects;
 
 /** unistd.h and sys/syscall.h: fd basics and the raw syscall(2) entry for calls glibc may lack. */
 @SuppressWarnings("checkstyle:TypeName")
@@ -166,7 +168,7 @@ public final class unistd_h {
     /** {@link #read(int, MemorySegment, long, long, String)} in the calling thread's scratch (or null). */
     public static long read(Scratch scratch, int fd, MemorySegment buf, long offset, long count, String what)
             throws SyscallException {
-        java.util.Objects.checkFromIndexSize(offset, count, buf.byteSize());
+        Objects.checkFromIndexSize(offset, count, buf.byteSize());
         return Native.call(scratch, "read", what, (st, a) -> Classic.RAW
                 ? syscall6(st, Classic.read.number, fd, buf.address() + offset, count, 0, 0, 0)
                 : (long) read.HANDLE.invokeExact(st, fd, buf.asSlice(offset), count));
@@ -178,7 +180,7 @@ public final class unistd_h {
      */
     public static long pread(Scratch scratch, int fd, MemorySegment buf, long offset, long count, long pos, String what)
             throws SyscallException {
-        java.util.Objects.checkFromIndexSize(offset, count, buf.byteSize());
+        Objects.checkFromIndexSize(offset, count, buf.byteSize());
         return Native.call(scratch, "pread", what, (st, a) -> Classic.RAW
                 ? syscall6(st, Classic.pread64.number, fd, buf.address() + offset, count, pos, 0, 0)
                 : (long) pread.HANDLE.invokeExact(st, fd, buf.asSlice(offset), count, pos));
@@ -294,7 +296,7 @@ public final class unistd_h {
         if (args.length > 6) {
             throw new IllegalArgumentException("syscall takes at most 6 arguments");
         }
-        long[] r = java.util.Arrays.copyOf(args, 6);
+        long[] r = Arrays.copyOf(args, 6);
         return Native.call(name, target, (st, a) -> syscall6(st, number, r[0], r[1], r[2], r[3], r[4], r[5]));
     }
 

@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.cert.CertificateEncodingException;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -81,7 +82,7 @@ final class EnableVerityCommand implements Callable<Integer> {
             io.err().println("composefs enable-verity: " + e.getMessage() + explain(e));
             Main.debug(e, io);
             return 1;
-        } catch (IOException | java.security.cert.CertificateEncodingException e) {
+        } catch (IOException | CertificateEncodingException e) {
             io.err().println("composefs enable-verity: " + e.getMessage());
             Main.debug(e, io);
             return 1;

@@ -3,11 +3,14 @@ package dev.composefs.cli;
 import java.io.BufferedOutputStream;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.Callable;
 import picocli.CommandLine;
 
 /**
@@ -31,7 +34,7 @@ public final class Main {
         t.join();
         try {
             io.out().flush();
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             if (rc[0] == 0) { // a failed command has said why already
                 io.err().println(programName(args) + ": " + e.getMessage());
                 debug(e, io);
@@ -89,31 +92,31 @@ public final class Main {
         private final FileOutputStream out = new FileOutputStream(FileDescriptor.out);
 
         @Override
-        public void write(int b) throws java.io.IOException {
+        public void write(int b) throws IOException {
             write(new byte[] {(byte) b}, 0, 1);
         }
 
         @Override
-        public void write(byte[] b, int off, int len) throws java.io.IOException {
+        public void write(byte[] b, int off, int len) throws IOException {
             try {
                 out.write(b, off, len);
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 if ("Broken pipe".equals(e.getMessage())) {
                     // The reader is gone (`composefs-info ls IMAGE | head`): end as a C program
                     // ends on SIGPIPE, at once, silently and with its status (128 + 13).
                     System.err.flush();
                     Runtime.getRuntime().halt(141);
                 }
-                throw new java.io.IOException("cannot write to standard output: " + e.getMessage(), e);
+                throw new IOException("cannot write to standard output: " + e.getMessage(), e);
             }
         }
     }
 
     /** A PrintStream hides write errors until asked: commands that print through one ask at the end. */
-    static void checkWritten(PrintStream out) throws java.io.IOException {
+    static void checkWritten(PrintStream out) throws IOException {
         out.flush();
         if (out.checkError()) {
-            throw new java.io.IOException("cannot write to standard output");
+            throw new IOException("cannot write to standard output");
         }
     }
 
@@ -139,8 +142,8 @@ public final class Main {
         }
         CommandLine cl = prog.equals("composefs-info") ? new CommandLine(new ComposefsInfo(io))
                 : umbrella(io, rest.length > 0 ? rest[0] : "");
-        cl.setOut(new java.io.PrintWriter(io.out(), true));
-        cl.setErr(new java.io.PrintWriter(io.err(), true));
+        cl.setOut(new PrintWriter(io.out(), true));
+        cl.setErr(new PrintWriter(io.err(), true));
         // Usage errors exit 1, as upstream's tools and mount(8) helpers do (picocli's default is 2).
         cl.setParameterExceptionHandler((ex, a) -> {
             String name = ex.getCommandLine().getCommandSpec().qualifiedName();
@@ -214,7 +217,7 @@ public final class Main {
                     + "fstab-line' for systemd, 'composefs oci-hook' for runc, crun, podman and CRI-O, 'composefs oci import|pull' for "
                     + "container images from OCI layouts, docker archives and registries, 'composefs repo' for a "
                     + "repository of named images.")
-    static final class Umbrella implements java.util.concurrent.Callable<Integer> {
+    static final class Umbrella implements Callable<Integer> {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 

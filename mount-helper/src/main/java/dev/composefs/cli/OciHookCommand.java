@@ -10,11 +10,13 @@ import dev.composefs.core.oci.HookPolicy;
 import dev.composefs.core.oci.JsonDocument;
 import dev.composefs.core.oci.RootfsMount;
 import dev.composefs.core.util.InputFiles;
+import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -118,7 +120,7 @@ final class OciHookCommand implements Callable<Integer> {
                 long runtime = ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(-1L);
                 if (runtime > 0) {
                     Files.writeString(Path.of("/proc/" + runtime + "/fd/2"), line + "\n",
-                            java.nio.file.StandardOpenOption.APPEND);
+                            StandardOpenOption.APPEND);
                 }
             }
         } catch (IOException | RuntimeException e) {
@@ -192,7 +194,7 @@ final class OciHookCommand implements Callable<Integer> {
         List<String> cmd = new ArrayList<>(List.of("nsenter", "--target", pid.toString(), "--mount", "--", self(),
                 "oci-hook", "--inside", "--rootfs", rootPath.toString(), "--target", targetA, "--options",
                 opts.toString(), "--image", imageA));
-        Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+        Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.PIPE).start();
         String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         int rc;

@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -126,7 +127,7 @@ final class StoreCommand implements Callable<Integer> {
         for (Path image : images) {
             try {
                 trees.add(ErofsReader.read(image)); // all must read: never act on a partial set
-            } catch (java.nio.file.NoSuchFileException e) {
+            } catch (NoSuchFileException e) {
                 throw new Failure(1, image + ": no such file" + suffix);
             } catch (IOException e) {
                 throw new Failure(1, e.getMessage() + suffix, e);

@@ -29,6 +29,7 @@ import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -230,7 +231,7 @@ public final class DescriptorReader {
     /** A directory's entries, name -> inode number, checked: in bounds, sorted, valid names and types. */
     private Map<String, Integer> dirents(int num, String path) throws DescriptorFormatException {
         Vdata ref = inode(num).variable();
-        Map<String, Integer> out = new java.util.LinkedHashMap<>();
+        Map<String, Integer> out = new LinkedHashMap<>();
         if (ref.len() == 0) {
             return out;
         }

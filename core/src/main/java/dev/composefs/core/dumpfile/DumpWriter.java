@@ -15,6 +15,7 @@ import java.util.ArrayDeque;
 import java.util.HexFormat;
 import java.util.IdentityHashMap;
 import java.util.Map;
+import java.util.function.BiConsumer;
 import java.util.function.Predicate;
 
 /**
@@ -123,7 +124,7 @@ public final class DumpWriter {
     }
 
     /** Visits (path, node) depth-first in name order; iterative, so depth is not bounded by the stack. */
-    public static void walk(Directory root, java.util.function.BiConsumer<String, Node> visitor) {
+    public static void walk(Directory root, BiConsumer<String, Node> visitor) {
         ArrayDeque<Object[]> stack = new ArrayDeque<>();
         stack.push(new Object[] {"/", root});
         while (!stack.isEmpty()) {

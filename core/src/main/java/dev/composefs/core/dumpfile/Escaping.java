@@ -1,6 +1,7 @@
 package dev.composefs.core.dumpfile;
 
 import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 
 /** The escaping of composefs-dump(5): \\, \n, \r, \t and \xHH. */
 public final class Escaping {
@@ -11,14 +12,14 @@ public final class Escaping {
     public static final int ESCAPE_EQUAL = 2;
     public static final int ESCAPE_LONE_DASH = 4;
 
-    private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
     /** s (Latin-1 byte string) escaped with the given flags, as bytes. */
     /** A name, path or key for an error message: escaped like a dump, cut after 200 bytes. */
     public static String printable(String s) {
-        var out = new java.io.ByteArrayOutputStream();
+        var out = new ByteArrayOutputStream();
         escape(out, s.length() > 200 ? s.substring(0, 200) : s, NOESCAPE_SPACE);
-        return out.toString(java.nio.charset.StandardCharsets.ISO_8859_1) + (s.length() > 200 ? "..." : "");
+        return out.toString(StandardCharsets.ISO_8859_1) + (s.length() > 200 ? "..." : "");
     }
 
     public static byte[] escape(String s, int flags) {

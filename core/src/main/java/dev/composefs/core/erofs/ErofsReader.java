@@ -26,6 +26,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -133,7 +134,7 @@ public final class ErofsReader {
         record Place(Directory dir, String name) {}
         Map<Node, Place> first = new IdentityHashMap<>();
         Map<Node, Place> actual = new IdentityHashMap<>();
-        record Cursor(Directory dir, java.util.Iterator<Map.Entry<String, Node>> it) {}
+        record Cursor(Directory dir, Iterator<Map.Entry<String, Node>> it) {}
         ArrayDeque<Cursor> stack = new ArrayDeque<>();
         stack.push(new Cursor(root, root.entries().entrySet().iterator()));
         while (!stack.isEmpty()) {

@@ -8,8 +8,10 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.DigestException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -256,7 +258,7 @@ public final class FsVerity {
         sha.update(ZEROS, 0, padTo - len);
         try {
             sha.digest(jdkDigest, 0, digestSize);
-        } catch (java.security.DigestException e) {
+        } catch (DigestException e) {
             throw new IllegalStateException(alg.jdkName + " digest does not fit " + digestSize + " bytes", e);
         }
         MemorySegment.copy(jdkDigest, 0, dst, ValueLayout.JAVA_BYTE, dstOff, digestSize);
@@ -348,7 +350,7 @@ public final class FsVerity {
      */
     public static byte[] formattedDigest(Alg alg, byte[] digest) {
         ByteBuffer b = ByteBuffer.allocate(12 + digest.length).order(ByteOrder.LITTLE_ENDIAN);
-        b.put("FSVerity".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        b.put("FSVerity".getBytes(StandardCharsets.US_ASCII));
         b.putShort((short) alg.number).putShort((short) digest.length).put(digest);
         return b.array();
     }

@@ -1,6 +1,7 @@
 package dev.composefs.core.mount;
 
 import dev.composefs.bindings.Errno;
+import dev.composefs.bindings.Native;
 import dev.composefs.bindings.SyscallException;
 import dev.composefs.bindings.fcntl_h;
 import dev.composefs.bindings.sys_mman_h;
@@ -50,7 +51,7 @@ final class ImageCheck {
             for (long k; n < want && (k = unistd_h.read(fd, buf.asSlice(n), image.toString())) > 0; ) {
                 n += k;
             }
-            head = dev.composefs.bindings.Native.toBytes(buf, n);
+            head = Native.toBytes(buf, n);
             unistd_h.lseek(fd, 0, unistd_h.SEEK_SET, image.toString());
         } catch (SyscallException e) {
             throw MountException.failed(image + ": cannot read the image: " + e.getMessage(), e);

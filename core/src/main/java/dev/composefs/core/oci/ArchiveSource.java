@@ -1,5 +1,6 @@
 package dev.composefs.core.oci;
 
+import com.fasterxml.jackson.jr.ob.JSON;
 import dev.composefs.core.tar.TarEntry;
 import dev.composefs.core.tar.TarReader;
 import dev.composefs.core.util.ChunkedInputStream;
@@ -7,11 +8,13 @@ import java.io.BufferedInputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -114,7 +117,7 @@ final class ArchiveSource implements ImageSource {
 
     /** A symlink member's target as a member name: relative to the link's directory, ".." resolved. */
     private static String resolve(String link, String target) {
-        java.util.ArrayDeque<String> parts = new java.util.ArrayDeque<>();
+        ArrayDeque<String> parts = new ArrayDeque<>();
         if (!target.startsWith("/")) {
             String[] dir = link.split("/");
             for (int i = 0; i < dir.length - 1; i++) {
@@ -175,7 +178,7 @@ final class ArchiveSource implements ImageSource {
         byte[] manifest = member("manifest.json", Manifests.DOCUMENT_MAX);
         Object parsed;
         try {
-            parsed = com.fasterxml.jackson.jr.ob.JSON.std.anyFrom(manifest);
+            parsed = JSON.std.anyFrom(manifest);
         } catch (IOException | RuntimeException e) {
             throw new IOException(file + ": manifest.json is not valid JSON");
         }
@@ -228,7 +231,7 @@ final class ArchiveSource implements ImageSource {
                 if (pos >= end) {
                     return -1;
                 }
-                int n = channel.read(java.nio.ByteBuffer.wrap(b, off, (int) Math.min(len, end - pos)), pos);
+                int n = channel.read(ByteBuffer.wrap(b, off, (int) Math.min(len, end - pos)), pos);
                 if (n < 0) {
                     throw new IOException(file + ": truncated");
                 }

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.security.MessageDigest;
 import java.util.HexFormat;
+import java.util.function.LongConsumer;
 
 /**
  * Hashes and counts what passes through, so a blob is checked against its descriptor (digest
@@ -17,11 +18,11 @@ final class CheckedStream extends ChunkedInputStream {
     private final long expectedSize;
     private final String what;
     private final MessageDigest md;
-    private final java.util.function.LongConsumer progress;
+    private final LongConsumer progress;
     private long count;
 
     /** expected may be null (only counted); expectedSize -1 when unknown. */
-    CheckedStream(InputStream in, Digest expected, long expectedSize, String what, java.util.function.LongConsumer progress) {
+    CheckedStream(InputStream in, Digest expected, long expectedSize, String what, LongConsumer progress) {
         this.in = in;
         this.expected = expected;
         this.expectedSize = expectedSize;

@@ -1,6 +1,7 @@
 package dev.composefs.core.oci;
 
 import java.io.IOException;
+import java.nio.file.Path;
 
 /** Where an image comes from: an OCI layout, a docker archive, a registry. */
 public interface ImageSource extends AutoCloseable {
@@ -18,7 +19,7 @@ public interface ImageSource extends AutoCloseable {
      * An image in a registry, REGISTRY/REPO[:TAG|@DIGEST]; creds is USER:PASSWORD or null,
      * authFile a containers auth.json or null; insecure means plain http.
      */
-    static ImageSource registry(String reference, String creds, java.nio.file.Path authFile, boolean insecure)
+    static ImageSource registry(String reference, String creds, Path authFile, boolean insecure)
             throws IOException {
         ImageReference ref = ImageReference.parse(reference);
         return new RegistrySource(ref, RegistryCredentials.lookup(ref.registry(), creds, authFile), insecure);

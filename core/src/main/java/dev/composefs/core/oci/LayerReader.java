@@ -21,6 +21,11 @@ import dev.composefs.core.tree.Xattrs;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -45,7 +50,7 @@ final class LayerReader {
      * Where files are hashed and stored off the thread that decompresses and reads the tar, so
      * the two overlap; buffered bytes are bounded by the permits (KiB) of {@code memory}.
      */
-    record Hashers(java.util.concurrent.ExecutorService pool, java.util.concurrent.Semaphore memory) {
+    record Hashers(ExecutorService pool, Semaphore memory) {
         /** Files up to this size go to a hasher; larger ones are streamed by the reading thread. */
         static final int HANDOFF_MAX = 1 << 20;
     }
@@ -120,10 +125,10 @@ final class LayerReader {
         }
     }
 
-    private static Node await(java.util.concurrent.Future<Node> f) throws IOException {
+    private static Node await(Future<Node> f) throws IOException {
         try {
             return f.get();
-        } catch (java.util.concurrent.ExecutionException x) {
+        } catch (ExecutionException x) {
             if (x.getCause() instanceof IOException io) {
                 throw io;
             }
@@ -208,7 +213,7 @@ final class LayerReader {
                     hashers.memory().release(permits);
                 }
             }));
-        } catch (java.util.concurrent.RejectedExecutionException x) {
+        } catch (RejectedExecutionException x) {
             hashers.memory().release(permits);
             throw new IOException(what + ": import stopped");
         }

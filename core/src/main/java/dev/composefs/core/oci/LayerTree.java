@@ -1,5 +1,6 @@
 package dev.composefs.core.oci;
 
+import dev.composefs.core.dumpfile.Escaping;
 import dev.composefs.core.tree.Node;
 import dev.composefs.core.tree.Meta;
 import dev.composefs.core.tree.Symlink;
@@ -8,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.Future;
 
 /**
  * A mutable tree for applying layers: one per layer while its tar is read (with the layer's
@@ -36,7 +38,7 @@ final class LayerTree {
     record Leaf(Node node) implements Entry {}
 
     /** A file whose digest and object are being made on another thread; a Leaf once the layer is read. */
-    record Pending(java.util.concurrent.Future<Node> node) implements Entry {}
+    record Pending(Future<Node> node) implements Entry {}
 
     /** A tar hardlink, resolved against the merged tree when its layer is merged. */
     record Link(List<String> target, String path) implements Entry {}
@@ -204,6 +206,6 @@ final class LayerTree {
     }
 
     static String printable(String latin1) {
-        return dev.composefs.core.dumpfile.Escaping.printable(latin1);
+        return Escaping.printable(latin1);
     }
 }

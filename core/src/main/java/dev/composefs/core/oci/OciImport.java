@@ -21,9 +21,11 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.ZipException;
 
@@ -76,7 +78,7 @@ public final class OciImport {
                     t.setDaemon(true);
                     return t;
                 });
-        LayerReader.Hashers hashers = new LayerReader.Hashers(hashPool, new java.util.concurrent.Semaphore(64 << 10));
+        LayerReader.Hashers hashers = new LayerReader.Hashers(hashPool, new Semaphore(64 << 10));
         List<Future<Dir>> futures = new ArrayList<>();
         try {
             for (LayerBlob layer : layers) {
@@ -132,7 +134,7 @@ public final class OciImport {
 
     /** One layer: blob digest and size, decompression, diff_id, tar, into the store. */
     static Dir readLayer(LayerBlob layer, ObjectStore store, Options options, LayerReader.Counters counters,
-            LayerReader.Hashers hashers, java.util.function.LongConsumer progress) throws IOException {
+            LayerReader.Hashers hashers, LongConsumer progress) throws IOException {
         String what = layer.name();
         try (InputStream raw = layer.opener().open()) {
             CheckedStream blob = new CheckedStream(raw, layer.digest(), layer.size(), what, progress);

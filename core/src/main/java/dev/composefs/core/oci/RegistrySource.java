@@ -4,6 +4,7 @@ import com.fasterxml.jackson.jr.ob.JSON;
 import dev.composefs.core.util.ChunkedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -142,7 +143,7 @@ final class RegistrySource implements ImageSource {
             Thread.currentThread().interrupt();
             throw new IOException(ref.registry() + ": " + what + ": interrupted");
         } catch (IOException e) {
-            String msg = e instanceof java.net.ConnectException ? "cannot connect to " + req.uri().getAuthority()
+            String msg = e instanceof ConnectException ? "cannot connect to " + req.uri().getAuthority()
                     + " (" + (e.getMessage() != null ? e.getMessage() : "connection refused") + ")"
                     : e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
             throw new IOException(ref.registry() + ": " + what + ": " + msg

@@ -29,6 +29,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -285,7 +286,7 @@ public final class ObjectStore implements AutoCloseable {
         return out -> {
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment buf = arena.allocate(Math.max(1, bytes.length));
-                MemorySegment.copy(bytes, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, bytes.length);
+                MemorySegment.copy(bytes, 0, buf, ValueLayout.JAVA_BYTE, 0, bytes.length);
                 unistd_h.writeFully(out, buf, bytes.length, what);
             }
             return true;
@@ -480,7 +481,7 @@ public final class ObjectStore implements AutoCloseable {
                     if (n < 0) {
                         throw new IOException(source + ": ended after " + done + " of " + size + " bytes");
                     }
-                    MemorySegment.copy(heap, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, n);
+                    MemorySegment.copy(heap, 0, buf, ValueLayout.JAVA_BYTE, 0, n);
                     verity.update(buf, 0, n); // hashes the very bytes written
                     unistd_h.writeFully(tmp, buf, n, source);
                     done += n;

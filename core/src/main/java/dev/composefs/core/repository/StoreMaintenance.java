@@ -19,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
@@ -225,7 +226,7 @@ public final class StoreMaintenance {
     private static List<dirent_h.Entry> readDir(ObjectStore store, int fd, String rel) throws IOException {
         try {
             List<dirent_h.Entry> list = dirent_h.readAll(fd, store.where(rel));
-            list.sort((a, b) -> java.util.Arrays.compareUnsigned(a.name(), b.name()));
+            list.sort((a, b) -> Arrays.compareUnsigned(a.name(), b.name()));
             return list;
         } catch (SyscallException e) {
             throw new IOException(store.where(rel) + ": " + e.getMessage(), e);

@@ -5,14 +5,19 @@ import dev.composefs.core.util.InputFiles;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.security.PrivateKey;
+import java.security.cert.CertificateEncodingException;
+import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.Collection;
 import java.util.List;
+import java.util.Locale;
 import org.bouncycastle.asn1.ASN1ObjectIdentifier;
 import org.bouncycastle.asn1.DERNull;
 import org.bouncycastle.asn1.nist.NISTObjectIdentifiers;
 import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
 import org.bouncycastle.asn1.x509.AlgorithmIdentifier;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateHolder;
 import org.bouncycastle.cms.CMSException;
 import org.bouncycastle.cms.CMSSignatureEncryptionAlgorithmFinder;
 import org.bouncycastle.cms.DefaultCMSSignatureEncryptionAlgorithmFinder;
@@ -73,7 +78,7 @@ public final class ImageSignature {
             CMSSignedDataGenerator gen = new CMSSignedDataGenerator();
             gen.addSignerInfoGenerator(info.build(signer, cert));
             return gen.generate(new CMSProcessableByteArray(content), false).getEncoded("DER");
-        } catch (OperatorCreationException | CMSException | java.security.cert.CertificateEncodingException
+        } catch (OperatorCreationException | CMSException | CertificateEncodingException
                 | IOException | RuntimeException e) {
             throw new SignatureException("cannot sign with this key and certificate (" + e.getClass().getSimpleName()
                     .replace("Exception", "") + ": " + e.getMessage() + ")", e);
@@ -130,7 +135,7 @@ public final class ImageSignature {
                     if (checkTime) {
                         try {
                             cert.checkValidity();
-                        } catch (java.security.cert.CertificateException e) {
+                        } catch (CertificateException e) {
                             throw new SignatureException("the signer's certificate (" + KeyMaterial.subject(cert)
                                     + ") is not valid now: " + e.getMessage());
                         }
@@ -142,16 +147,16 @@ public final class ImageSignature {
             }
         }
         throw new SignatureException(known
-                ? "the signature does not match this image (fs-verity " + alg.name().toLowerCase(java.util.Locale.ROOT)
+                ? "the signature does not match this image (fs-verity " + alg.name().toLowerCase(Locale.ROOT)
                         + " digest " + FsVerity.hex(digest) + "): the image or the signature was changed"
                 : "the signer (" + si.getSID().getIssuer() + ", serial " + si.getSID().getSerialNumber()
                         + ") is none of the " + trusted.size() + " trusted certificates");
     }
 
-    private static org.bouncycastle.cert.X509CertificateHolder holder(X509Certificate cert) throws SignatureException {
+    private static X509CertificateHolder holder(X509Certificate cert) throws SignatureException {
         try {
-            return new org.bouncycastle.cert.jcajce.JcaX509CertificateHolder(cert);
-        } catch (java.security.cert.CertificateEncodingException e) {
+            return new JcaX509CertificateHolder(cert);
+        } catch (CertificateEncodingException e) {
             throw new SignatureException("unusable trusted certificate: " + e.getMessage(), e);
         }
     }

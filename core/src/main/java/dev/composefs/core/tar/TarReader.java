@@ -1,11 +1,15 @@
 package dev.composefs.core.tar;
 
 import dev.composefs.core.dumpfile.Escaping;
+import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import dev.composefs.core.util.ChunkedInputStream;
 import java.io.InputStream;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -213,7 +217,7 @@ public final class TarReader {
                 throw new IOException(what + ": malformed PAX header record at byte " + pos + " (no '=')");
             }
             String key = new String(data, sp + 1, eq - sp - 1, StandardCharsets.ISO_8859_1);
-            byte[] value = java.util.Arrays.copyOfRange(data, eq + 1, end - 1);
+            byte[] value = Arrays.copyOfRange(data, eq + 1, end - 1);
             if (value.length == 0) {
                 into.remove(key);
             } else {
@@ -245,9 +249,9 @@ public final class TarReader {
     private long[] time(byte[] raw, String name) throws IOException {
         String v = new String(raw, StandardCharsets.ISO_8859_1);
         try {
-            java.math.BigDecimal d = new java.math.BigDecimal(v);
-            java.math.BigDecimal sec = d.setScale(0, java.math.RoundingMode.FLOOR);
-            long nsec = d.subtract(sec).movePointRight(9).setScale(0, java.math.RoundingMode.FLOOR).longValueExact();
+            BigDecimal d = new BigDecimal(v);
+            BigDecimal sec = d.setScale(0, RoundingMode.FLOOR);
+            long nsec = d.subtract(sec).movePointRight(9).setScale(0, RoundingMode.FLOOR).longValueExact();
             return new long[] {sec.longValueExact(), nsec};
         } catch (NumberFormatException | ArithmeticException e) {
             throw new IOException(what + ": " + shown(name) + ": PAX mtime=" + v + ": not a time");
@@ -257,7 +261,7 @@ public final class TarReader {
     private String urlDecode(String s, String name) throws IOException {
         try {
             byte[] b = s.getBytes(StandardCharsets.ISO_8859_1);
-            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
             for (int i = 0; i < b.length; i++) {
                 if (b[i] == '%' && i + 2 < b.length) {
                     out.write(Integer.parseInt(new String(b, i + 1, 2, StandardCharsets.ISO_8859_1), 16));

@@ -4,6 +4,7 @@ import static dev.composefs.bindings.fcntl_h.O_CLOEXEC;
 import static dev.composefs.bindings.fcntl_h.O_NONBLOCK;
 import static dev.composefs.bindings.fcntl_h.O_RDONLY;
 
+import dev.composefs.bindings.Errno;
 import dev.composefs.bindings.Native;
 import dev.composefs.bindings.SyscallException;
 import dev.composefs.bindings.fcntl_h;
@@ -49,7 +50,7 @@ public final class InputFiles {
             fd = fcntl_h.openat(fcntl_h.AT_FDCWD, path.toString(), O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
         } catch (SyscallException e) {
             throw new IOException(path + ": cannot open " + what + ": " + e.errnoName() + " ("
-                    + dev.composefs.bindings.Errno.description(e.errno()) + ")", e);
+                    + Errno.description(e.errno()) + ")", e);
         }
         try {
             int type = sys_stat_h.statx(null, fd, sys_stat_h.STATX_TYPE).type();
