@@ -5,9 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.composefs.bindings.unistd_h;
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,20 +33,12 @@ class InputFilesTest {
 
     @Test
     void aFifoIsRefusedAtOnceWhereAFileBelongsAndReadWhereAPipeMayBe() throws Exception {
-        Path fifo = tmp.resolve("fifo");
-        Process mk = new ProcessBuilder("mkfifo", fifo.toString()).start();
-        assertTrue(mk.waitFor(10, TimeUnit.SECONDS) && mk.exitValue() == 0, "mkfifo");
+        Path fifo = fifo("fifo");
         // no writer: opening it blocking would hang; opened non-blocking, its type refuses it
         IOException e = assertThrows(IOException.class, () -> InputFiles.open(fifo, InputFiles.Kind.REGULAR, "image"));
         assertEquals(fifo + ": image is not a regular file (it is a FIFO)", e.getMessage());
-        // a writer that writes more than one pipe buffer, then closes: read whole
-        Process writer = new ProcessBuilder("sh", "-c", "head -c 300000 /dev/zero > \"$0\"", fifo.toString()).start();
-        try {
-            byte[] got = InputFiles.read(fifo, 1 << 20, "dump");
-            assertEquals(300_000, got.length);
-        } finally {
-            writer.waitFor(10, TimeUnit.SECONDS);
-        }
+        // more than one pipe buffer, then the writer closes: read whole
+        assertEquals(300_000, readWhileWriting(fifo, 300_000, 1 << 20).length);
     }
 
     @Test
@@ -59,16 +54,40 @@ class InputFilesTest {
 
     @Test
     void aPipeLongerThanTheBoundIsCutOffWithAMessage() throws Exception {
-        Path fifo = tmp.resolve("fifo2");
+        Path fifo = fifo("fifo2");
+        IOException e = assertThrows(IOException.class, () -> readWhileWriting(fifo, 100_000, 70_000));
+        assertEquals(fifo + ": dump too large (more than 70000 bytes; at most 70000 bytes are read)", e.getMessage());
+    }
+
+    private Path fifo(String name) throws Exception {
+        Path fifo = tmp.resolve(name);
         Process mk = new ProcessBuilder("mkfifo", fifo.toString()).start();
         assertTrue(mk.waitFor(10, TimeUnit.SECONDS) && mk.exitValue() == 0, "mkfifo");
-        Process writer = new ProcessBuilder("sh", "-c", "head -c 100000 /dev/zero > \"$0\" 2>/dev/null", fifo.toString()).start();
+        return fifo;
+    }
+
+    /**
+     * Opens fifo as InputFiles does, then reads it while a thread writes n bytes into it. The read
+     * starts once the writer is connected: a FIFO that no writer has opened yet reads as empty.
+     */
+    private static byte[] readWhileWriting(Path fifo, int n, long max) throws Exception {
+        int fd = InputFiles.open(fifo, InputFiles.Kind.REGULAR_OR_PIPE, "dump");
+        CountDownLatch connected = new CountDownLatch(1);
+        Thread writer = new Thread(() -> {
+            try (FileOutputStream out = new FileOutputStream(fifo.toFile())) {
+                connected.countDown();
+                out.write(new byte[n]);
+            } catch (IOException closedByTheReader) {
+                // the reader stopped at its bound
+            }
+        });
+        writer.start();
         try {
-            IOException e = assertThrows(IOException.class, () -> InputFiles.read(fifo, 70_000, "dump"));
-            assertEquals(fifo + ": dump too large (more than 70000 bytes; at most 70000 bytes are read)", e.getMessage());
+            assertTrue(connected.await(10, TimeUnit.SECONDS), "the writer did not connect");
+            return InputFiles.read(fd, fifo, max, "dump");
         } finally {
-            writer.destroy();
-            writer.waitFor(10, TimeUnit.SECONDS);
+            unistd_h.closeQuietly(fd);
+            writer.join(10_000);
         }
     }
 }
