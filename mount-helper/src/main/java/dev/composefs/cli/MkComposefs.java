@@ -26,6 +26,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * mkcomposefs: build a composefs image, with upstream's options and output. Arguments are parsed
@@ -117,31 +118,21 @@ final class MkComposefs {
         }
     }
 
+    /** Every option, and whether it takes a value. */
+    private static final Map<String, Boolean> OPTIONS = Map.ofEntries(Map.entry("-h", false), Map.entry("--help", false),
+            Map.entry("-V", false), Map.entry("--version", false), Map.entry("--from-file", false),
+            Map.entry("--min-version", true), Map.entry("--max-version", true), Map.entry("--print-digest", false),
+            Map.entry("--print-digest-only", false), Map.entry("--strict", false), Map.entry("--digest-store", true),
+            Map.entry("--use-epoch", false), Map.entry("--skip-devices", false), Map.entry("--skip-xattrs", false),
+            Map.entry("--user-xattrs", false), Map.entry("--threads", true), Map.entry("--format", true),
+            Map.entry("--hardlinks", false), Map.entry("--sign-key", true), Map.entry("--sign-cert", true));
+
     /** Sets the fields from the arguments; false when --help or --version was answered instead. */
     private boolean parse(String[] args) throws Failure, IOException {
-        List<String> operands = new ArrayList<>();
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if (a.equals("--")) {
-                operands.addAll(List.of(args).subList(i + 1, args.length));
-                break;
-            }
-            if (!a.startsWith("-") || a.equals("-")) {
-                operands.add(a);
-                continue;
-            }
-            int eq = a.indexOf('=');
-            String name = eq > 0 ? a.substring(0, eq) : a;
-            String inline = eq > 0 ? a.substring(eq + 1) : null;
-            if (takesValue(name) && inline == null) {
-                if (i + 1 >= args.length) {
-                    throw new Failure(1, "option " + name + " needs a value");
-                }
-                inline = args[++i];
-            } else if (!takesValue(name) && inline != null) {
-                throw new Failure(1, "option " + name + " takes no value");
-            }
-            switch (name) {
+        Getopt.Parsed parsed = Getopt.parse(args, OPTIONS);
+        for (Getopt.Opt o : parsed.options()) {
+            String value = o.value();
+            switch (o.name()) {
                 case "-h", "--help" -> {
                     io.out().write(USAGE.getBytes(StandardCharsets.UTF_8));
                     return false;
@@ -151,38 +142,31 @@ final class MkComposefs {
                     return false;
                 }
                 case "--from-file" -> fromFile = true;
-                case "--min-version" -> minVersion = number(name, inline);
-                case "--max-version" -> maxVersion = number(name, inline);
+                case "--min-version" -> minVersion = number(o.name(), value);
+                case "--max-version" -> maxVersion = number(o.name(), value);
                 case "--print-digest" -> printDigest = true;
                 case "--print-digest-only" -> printDigestOnly = true;
                 case "--strict" -> strict = true;
-                case "--digest-store" -> digestStore = Path.of(inline);
+                case "--digest-store" -> digestStore = Path.of(value);
                 case "--use-epoch" -> useEpoch = true;
                 case "--skip-devices" -> skipDevices = true;
                 case "--skip-xattrs" -> skipXattrs = true;
                 case "--user-xattrs" -> userXattrs = true;
-                case "--threads" -> threads = number(name, inline);
-                case "--format" -> format = inline;
+                case "--threads" -> threads = number(o.name(), value);
+                case "--format" -> format = value;
                 case "--hardlinks" -> hardlinks = true;
-                case "--sign-key" -> signKey = Path.of(inline);
-                case "--sign-cert" -> signCert = Path.of(inline);
-                default -> throw new Failure(1, "unknown option '" + a + "'");
+                case "--sign-key" -> signKey = Path.of(value);
+                case "--sign-cert" -> signCert = Path.of(value);
+                default -> throw new IllegalStateException("option " + o.name() + " in OPTIONS but not handled");
             }
         }
+        List<String> operands = parsed.operands();
         if (operands.isEmpty() || operands.size() > 2) {
             throw new Failure(1, operands.isEmpty() ? "missing SOURCE argument" : "too many arguments: " + operands);
         }
         source = operands.get(0);
         image = operands.size() > 1 ? operands.get(1) : null;
         return true;
-    }
-
-    private static boolean takesValue(String name) {
-        return switch (name) {
-            case "--min-version", "--max-version", "--digest-store", "--threads", "--format", "--sign-key",
-                    "--sign-cert" -> true;
-            default -> false;
-        };
     }
 
     private static int number(String name, String value) throws Failure {

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * mount.composefs, the mount(8) helper: {@code mount -t composefs IMAGE TARGET -o basedir=STORE}
@@ -60,51 +61,41 @@ final class MountComposefs {
         this.io = io;
     }
 
+    private static final Map<String, Boolean> OPTIONS = Map.of("-h", false, "--help", false, "-V", false,
+            "--version", false, "-o", true, "-t", true, "-s", false, "-f", false, "-n", false, "-v", false);
+
     /** Parses the mount(8) helper convention (options and operands in any order, -oOPTS or -o OPTS) and mounts. */
     int run(String[] args) {
-        List<String> operands = new ArrayList<>();
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if (a.equals("-h") || a.equals("--help")) {
-                print(USAGE);
-                return 0;
-            } else if (a.equals("-V") || a.equals("--version")) {
-                print(String.join("\n", Version.lines(PROG)) + "\n");
-                return 0;
-            } else if (a.equals("--")) {
-                operands.addAll(List.of(args).subList(i + 1, args.length));
-                break;
-            } else if (a.startsWith("-") && a.length() > 1) {
-                // getopt's way: flags cluster (-vn), and -o or -t takes the rest of its
-                // argument or else the next one (-oOPTS, -vo OPTS)
-                for (int k = 1; k < a.length(); k++) {
-                    char c = a.charAt(k);
-                    if (c == 'o' || c == 't') {
-                        String value = k + 1 < a.length() ? a.substring(k + 1) : i + 1 < args.length ? args[++i] : null;
-                        if (value == null) {
-                            return usage("option -" + c + " needs a value");
-                        }
-                        if (c == 'o') {
-                            options.add(value);
-                        } else if (!value.equals("composefs")) {
-                            return usage("unsupported filesystem type '" + value + "' (-t takes only composefs)");
-                        }
-                        break;
-                    }
-                    switch (c) {
-                        case 's' -> sloppy = true;
-                        case 'f' -> fake = true;
-                        case 'n' -> { }
-                        case 'v' -> verbose = true;
-                        default -> {
-                            return usage("unknown flag -" + c);
-                        }
+        Getopt.Parsed parsed;
+        try {
+            parsed = Getopt.parse(args, OPTIONS);
+        } catch (Failure f) {
+            return usage(f.getMessage());
+        }
+        for (Getopt.Opt o : parsed.options()) {
+            switch (o.name()) {
+                case "-h", "--help" -> {
+                    print(USAGE);
+                    return 0;
+                }
+                case "-V", "--version" -> {
+                    print(String.join("\n", Version.lines(PROG)) + "\n");
+                    return 0;
+                }
+                case "-o" -> options.add(o.value());
+                case "-t" -> {
+                    if (!o.value().equals("composefs")) {
+                        return usage("unsupported filesystem type '" + o.value() + "' (-t takes only composefs)");
                     }
                 }
-            } else {
-                operands.add(a);
+                case "-s" -> sloppy = true;
+                case "-f" -> fake = true;
+                case "-v" -> verbose = true;
+                case "-n" -> { } // no mtab to write
+                default -> throw new IllegalStateException("option " + o.name() + " in OPTIONS but not handled");
             }
         }
+        List<String> operands = parsed.operands();
         if (operands.size() != 2) {
             return usage(operands.size() < 2 ? "IMAGE and TARGET are required" : "too many operands: " + operands);
         }

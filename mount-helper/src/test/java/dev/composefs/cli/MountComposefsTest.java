@@ -32,7 +32,7 @@ class MountComposefsTest {
         assertTrue(none.saysOnly("mount.composefs: IMAGE and TARGET are required"), none.err());
         Run flag = Run.of("mount.composefs", "-x", "a", "b");
         assertEquals(1, flag.exit());
-        assertTrue(flag.saysOnly("mount.composefs: unknown flag -x"), flag.err());
+        assertTrue(flag.saysOnly("mount.composefs: unknown option '-x'"), flag.err());
         Run three = Run.of("mount.composefs", "a", "b", "c");
         assertEquals(1, three.exit());
         assertTrue(three.err().startsWith("mount.composefs: too many operands"), three.err());
