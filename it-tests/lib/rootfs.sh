@@ -10,7 +10,7 @@ make_tree() {
     echo "inline" > "$s/small"
     head -c 200000 /dev/urandom > "$s/big/file1"
     head -c 5000 /dev/urandom > "$s/big/file2"
-    # over 1 MiB: a new store copies it first, hashing on the way, then seals it (putCopying)
+    # over 1 MiB: a new store copies it first, hashing on the way, then seals it (ObjectStore.FromFd without a digest)
     head -c 1500000 /dev/urandom > "$s/big/file3"
     head -c 8193 /dev/urandom > "$s/zz-tamper-content"
     head -c 12288 /dev/urandom > "$s/zz-tamper-noverity"

@@ -65,7 +65,8 @@ final class DriverMount {
         }
         try (ObjectStore store = ObjectStore.open(storeDir, false, ObjectStore.Lock.SHARED, st::note)) {
             for (var e : image.inlineObjects().entrySet()) {
-                store.put(e.getValue(), HexFormat.of().parseHex(e.getKey().replace("/", "")), "inline " + e.getKey());
+                store.put(new ObjectStore.FromBytes(e.getValue(), HexFormat.of().parseHex(e.getKey().replace("/", ""))),
+                        "inline " + e.getKey());
             }
             Cached cached = cache(store, image);
             int verityCheck = verityCheck(image.tree(), o);

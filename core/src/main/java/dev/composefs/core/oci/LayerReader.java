@@ -194,7 +194,7 @@ final class LayerReader {
             return new Leaf(RegularFile.stored(meta, size, bytes, digest));
         }
         if (size > Hashers.HANDOFF_MAX) {
-            return new Leaf(stored(meta, size, store.put(content, size, source)));
+            return new Leaf(stored(meta, size, store.put(new ObjectStore.FromStream(content, size), source)));
         }
         byte[] bytes = readAll(content, size, source);
         int permits = (int) ((size + 1023) / 1024);
@@ -208,7 +208,7 @@ final class LayerReader {
             return new LayerTree.Pending(hashers.pool().submit(() -> {
                 try {
                     byte[] digest = FsVerity.of(bytes);
-                    return stored(meta, size, new ObjectStore.Stored(digest, store.put(bytes, digest, source)));
+                    return stored(meta, size, store.put(new ObjectStore.FromBytes(bytes, digest), source));
                 } finally {
                     hashers.memory().release(permits);
                 }

@@ -157,13 +157,59 @@ public final class ObjectStore implements AutoCloseable {
     public static final String DESCRIPTORS = "descriptors";
 
     /**
+     * What {@link #put} stores: where its bytes come from, and their fs-verity digest where the
+     * caller computed it from those very bytes (else it is computed as they are stored).
+     */
+    public sealed interface Content permits FromFd, FromBytes, FromMemory, FromStream {}
+
+    /**
+     * size bytes of fd, read from offset 0; digest null: hashed as they are copied, which needs
+     * O_TMPFILE ({@link #put} returns null where the store's filesystem has none: hash first).
+     * dg: the calling thread's digester, which also reads back an object fs-verity cannot seal.
+     */
+    public record FromFd(int fd, long size, byte[] digest, FdDigester dg) implements Content {}
+
+    public record FromBytes(byte[] bytes, byte[] digest) implements Content {}
+
+    /** Native memory (a scan's read buffer); scratch: the calling thread's for native calls, or null. */
+    public record FromMemory(MemorySegment bytes, byte[] digest, Scratch scratch) implements Content {}
+
+    /**
+     * Exactly size bytes of in (a large file inside an archive), hashed as they are written to an
+     * unnamed file. Small files are better hashed in memory and stored {@link FromBytes}, which
+     * writes nothing for a shared one.
+     */
+    public record FromStream(InputStream in, long size) implements Content {}
+
+    /**
+     * Stores content as the object named by its digest, unless that object exists: its digest and
+     * whether this call added it; null only for a {@link FromFd} without a digest on a filesystem
+     * without O_TMPFILE. source names the content in messages.
+     */
+    public Stored put(Content content, String source) throws IOException {
+        // instanceof, not a pattern switch: see ErofsWriter.build
+        if (content instanceof FromFd f) {
+            return f.digest() == null ? putCopying(f.fd(), f.size(), source, f.dg())
+                    : new Stored(f.digest(), putFd(f.fd(), f.digest(), f.size(), source, f.dg()));
+        }
+        if (content instanceof FromBytes b) {
+            return new Stored(b.digest(), putBytes(b.bytes(), b.digest(), source));
+        }
+        if (content instanceof FromMemory m) {
+            return new Stored(m.digest(), putMemory(m.bytes(), m.digest(), source, m.scratch()));
+        }
+        FromStream st = (FromStream) content;
+        return putStream(st.in(), st.size(), source);
+    }
+
+    /**
      * Stores the content of srcFd (read from offset 0) under digest, unless the object exists.
      * Returns true if this call added it. The copy is a reflink where the filesystem can, written
      * to a temporary name beside its final name, fsynced, sealed with fs-verity where supported
      * (and then measured by the kernel, which must agree with digest; else read back through dg,
      * the caller's digester), then renamed into place.
      */
-    public boolean put(int srcFd, byte[] digest, long size, String source, FdDigester dg) throws IOException {
+    private boolean putFd(int srcFd, byte[] digest, long size, String source, FdDigester dg) throws IOException {
         if (listing.holds(digest)) {
             return counted(false);
         }
@@ -181,7 +227,7 @@ public final class ObjectStore implements AutoCloseable {
     }
 
     /**
-     * Whether a large file is better stored by {@link #putCopying} than hashed first: when most
+     * Whether a large file is better stored as a {@link FromFd} without its digest than hashed first: when most
      * of the large files seen so far were new. Copying first reads and hashes a new file once
      * instead of twice (its copy is hashed too, or read back), and costs a copy that is thrown
      * away for a file already stored: about a third of a hash, where a reflink costs nothing.
@@ -201,7 +247,7 @@ public final class ObjectStore implements AutoCloseable {
      * published under the digest of exactly its bytes unless that object exists, in the batch if
      * one is open. Returns null where the filesystem has no O_TMPFILE: the caller hashes first.
      */
-    public Stored putCopying(int srcFd, long size, String source, FdDigester dg) throws IOException {
+    private Stored putCopying(int srcFd, long size, String source, FdDigester dg) throws IOException {
         int tmp = unnamedFile(source, false);
         if (tmp < 0) {
             return null;
@@ -232,7 +278,7 @@ public final class ObjectStore implements AutoCloseable {
     }
 
     /** Stores bytes whose digest the caller computed from these very bytes; true if this call added them. */
-    public boolean put(byte[] content, byte[] digest, String source) throws IOException {
+    private boolean putBytes(byte[] content, byte[] digest, String source) throws IOException {
         if (listing.holds(digest)) {
             return false;
         }
@@ -244,7 +290,7 @@ public final class ObjectStore implements AutoCloseable {
      * Stores content (native memory, e.g. a scan's read buffer), whose digest the caller computed
      * from it; scratch: the calling thread's for native calls, or null.
      */
-    public boolean put(MemorySegment content, byte[] digest, String source, Scratch scratch) throws IOException {
+    private boolean putMemory(MemorySegment content, byte[] digest, String source, Scratch scratch) throws IOException {
         if (listing.holds(digest)) { // before any string is made for it: most of a warm ingest's files
             return false;
         }
@@ -463,11 +509,9 @@ public final class ObjectStore implements AutoCloseable {
      * Stores exactly size bytes read from in (a large file inside an archive, say), whose digest
      * is not known before they are read: written to an unnamed O_TMPFILE file while being hashed
      * and published only when complete (see {@link #adopt}), so an interrupted run leaves nothing
-     * behind. An object that already exists is kept and the copy dropped. Small files are better
-     * hashed in memory by the caller and stored with {@link #put(byte[], byte[], String)}, which
-     * writes nothing for a shared one.
+     * behind. An object that already exists is kept and the copy dropped.
      */
-    public Stored put(InputStream in, long size, String source) throws IOException {
+    private Stored putStream(InputStream in, long size, String source) throws IOException {
         int tmp = unnamedFile(source, true);
         try {
             long done = 0;

@@ -167,7 +167,7 @@ public final class Repository implements AutoCloseable {
      * as REPO/images/HEX. store is this repository's, open.
      */
     public void addImage(ObjectStore store, byte[] image, byte[] digest) throws IOException {
-        store.put(image, digest, "image " + FsVerity.hex(digest));
+        store.put(new ObjectStore.FromBytes(image, digest), "image " + FsVerity.hex(digest));
         link(image(digest), Path.of("..", "objects").resolve(ObjectStore.objectPath(digest)));
     }
 

@@ -437,7 +437,7 @@ public final class DirectoryScanner {
             boolean added = false;
             ObjectStore.Stored copied = null;
             if (measured == null && store != null && size > IN_MEMORY_COPY && store.copyFirst()) {
-                copied = store.putCopying(fd, size, what, dg); // null: the store cannot, hash first
+                copied = store.put(new ObjectStore.FromFd(fd, size, null, dg), what); // null: the store cannot, hash first
             }
             if (copied != null) {
                 digest = copied.digest();
@@ -458,7 +458,8 @@ public final class DirectoryScanner {
             }
             // Inline files live in the image itself; like upstream, only backed files go to the store.
             if (store != null && size > inline && copied == null) {
-                added = held != null ? store.put(held, digest, what, scratch) : store.put(fd, digest, size, what, dg);
+                added = store.put(held != null ? new ObjectStore.FromMemory(held, digest, scratch)
+                        : new ObjectStore.FromFd(fd, size, digest, dg), what).added();
             }
             if (added) {
                 stored.incrementAndGet();
