@@ -70,7 +70,7 @@ final class ObjectListing {
         try {
             long size = sys_stat_h.statx(scratch, dir, sys_stat_h.STATX_SIZE).size();
             if (size / DIR_BYTES_PER_ENTRY <= (long) lookups(xx) * ENTRIES_PER_LOOKUP) {
-                Names names = Names.of(dirent_h.readAll(dir, where));
+                Names names = Names.of(ObjectStore.list(dir, where));
                 synchronized (this) {
                     read[xx] = names;
                 }

@@ -13,6 +13,7 @@ import static dev.composefs.bindings.fcntl_h.O_WRONLY;
 import dev.composefs.bindings.Errno;
 import dev.composefs.bindings.Scratch;
 import dev.composefs.bindings.SyscallException;
+import dev.composefs.bindings.dirent_h;
 import dev.composefs.bindings.fcntl_h;
 import dev.composefs.bindings.linux_fs_h;
 import dev.composefs.bindings.linux_fsverity_h;
@@ -34,6 +35,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -725,6 +727,20 @@ public final class ObjectStore implements AutoCloseable {
                 return false;
             }
             throw new IOException(where(path) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The entries of one of the store's directories (the root's fd, or one {@link #dirFd} gave),
+     * read through an fd of its own: the store's fds are shared, and so is their directory
+     * offset, which one listing leaves at the end for the next, or moves under a concurrent one.
+     */
+    static List<dirent_h.Entry> list(int dirFd, String where) throws SyscallException {
+        int own = fcntl_h.openat(dirFd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        try {
+            return dirent_h.readAll(own, where);
+        } finally {
+            unistd_h.closeQuietly(own);
         }
     }
 

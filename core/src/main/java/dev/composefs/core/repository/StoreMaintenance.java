@@ -225,7 +225,7 @@ public final class StoreMaintenance {
 
     private static List<dirent_h.Entry> readDir(ObjectStore store, int fd, String rel) throws IOException {
         try {
-            List<dirent_h.Entry> list = dirent_h.readAll(fd, store.where(rel));
+            List<dirent_h.Entry> list = ObjectStore.list(fd, store.where(rel));
             list.sort((a, b) -> Arrays.compareUnsigned(a.name(), b.name()));
             return list;
         } catch (SyscallException e) {
