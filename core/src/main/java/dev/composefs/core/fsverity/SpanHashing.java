@@ -4,7 +4,9 @@ import dev.composefs.core.util.Parallel;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The whole spans of one large open file (see {@link FsVerity#span}), hashed in parts of a few
@@ -29,8 +31,8 @@ final class SpanHashing implements Parallel.Shared<FdDigester> {
     // handshake), once per large file.
     private final MemorySegment hashes;
     private final AtomicInteger next = new AtomicInteger();
-    private int done; // guarded by this
-    private Throwable failure; // guarded by this
+    private final CountDownLatch done;
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
 
     /** The first spans of fd's size bytes, span bytes each, hashed by digesters with digestSize-byte hashes. */
     SpanHashing(int fd, long size, long span, int digestSize, long spans, String what) {
@@ -41,6 +43,7 @@ final class SpanHashing implements Parallel.Shared<FdDigester> {
         this.parts = Math.toIntExact((spans + spansPerPart - 1) / spansPerPart);
         this.what = what;
         this.hashes = MemorySegment.ofArray(new byte[Math.toIntExact(spans * digestSize)]);
+        this.done = new CountDownLatch(parts);
     }
 
     @Override
@@ -49,20 +52,13 @@ final class SpanHashing implements Parallel.Shared<FdDigester> {
         if (part >= parts) {
             return false;
         }
-        Throwable failed = null;
         try {
             long first = part * spansPerPart;
             dg.hashSpans(fd, first, Math.min(first + spansPerPart, spans), hashes, size, what);
         } catch (IOException | RuntimeException e) {
-            failed = e;
-        }
-        synchronized (this) {
-            if (failed != null && failure == null) {
-                failure = failed;
-            }
-            if (++done == parts) {
-                notifyAll();
-            }
+            failure.compareAndSet(null, e);
+        } finally {
+            done.countDown();
         }
         return true;
     }
@@ -74,21 +70,18 @@ final class SpanHashing implements Parallel.Shared<FdDigester> {
 
     /** Waits for the parts other workers are still hashing; throws the first part's failure. */
     void awaitParts() throws IOException {
-        synchronized (this) {
-            while (done < parts) {
-                try {
-                    wait();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new InterruptedIOException(what + ": interrupted while hashing");
-                }
-            }
-            if (failure instanceof IOException e) {
-                throw e;
-            }
-            if (failure instanceof RuntimeException e) {
-                throw e;
-            }
+        try {
+            done.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException(what + ": interrupted while hashing");
+        }
+        Throwable t = failure.get();
+        if (t instanceof IOException e) {
+            throw e;
+        }
+        if (t instanceof RuntimeException e) {
+            throw e;
         }
     }
 }

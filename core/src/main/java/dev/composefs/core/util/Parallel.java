@@ -2,16 +2,23 @@ package dev.composefs.core.util;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingDeque;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 /**
  * Runs one task per item on N threads (the caller is one of them), like upstream mkcomposefs'
- * worker pool: items are taken in order, the first failure stops the rest and is rethrown.
- * Each worker gets its own state (e.g. a native read buffer confined to that thread).
+ * worker pool: the first failure stops the rest and is rethrown. Each worker gets its own state
+ * (e.g. a native read buffer confined to that thread). The workers are an ExecutorService's
+ * threads taking work from one deque: items, tokens for work a task shares (see {@link Shared}),
+ * and at the end one stop per worker.
  */
 public final class Parallel {
     private Parallel() {}
@@ -28,20 +35,39 @@ public final class Parallel {
     }
 
     /**
-     * Where a producer puts its items; {@link #add} throws once a task has failed, to stop the
-     * producer. A taken item is no longer referenced here, so one a task is done with can die young.
+     * Work that a task shares with the other workers while it runs it too: a large file's
+     * hashing, in parts. It keeps the last items from leaving cores idle while one large one runs.
      */
-    public static final class Sink<T> {
-        private final ArrayDeque<T> items = new ArrayDeque<>();
-        private final AtomicReference<Throwable> failure;
-        private final ItemTask<T> overflow; // runs an item on the producer's thread, or null
-        private boolean closed;
-        private Sharing<?> sharing; // where tasks offer work to idle workers, or null
-        private int busy; // items taken by workers and not yet done
+    public interface Shared<S> {
+        /** Runs one part with a worker's state; false, having done nothing, once every part is taken. */
+        boolean runPart(S state);
+    }
 
-        private Sink(AtomicReference<Throwable> failure, ItemTask<T> overflow) {
-            this.failure = failure;
-            this.overflow = overflow;
+    /** Where the tasks of one run offer {@link Shared} work to its other workers. */
+    public static final class Sharing<S extends AutoCloseable> {
+        private final Set<Shared<S>> offered = ConcurrentHashMap.newKeySet();
+        private Run<S, ?> run;
+
+        /** Offers job's parts to the other workers until every part is taken or it is withdrawn. */
+        public void offer(Shared<S> job) {
+            offered.add(job);
+            for (int i = 1; i < run.workers; i++) {
+                run.work.offerLast(new Token(job)); // behind the items waiting: items come first
+            }
+        }
+
+        /** Takes job back (its parts all done, or it failed): its tokens left in the deque do nothing. */
+        public void withdraw(Shared<S> job) {
+            offered.remove(job);
+        }
+    }
+
+    /** Where a producer puts its items; {@link #add} throws once a task has failed, to stop the producer. */
+    public static final class Sink<T> {
+        private final Run<?, T> run;
+
+        private Sink(Run<?, T> run) {
+            this.run = run;
         }
 
         /**
@@ -50,95 +76,20 @@ public final class Parallel {
          * item at once nor leaves its core idle.
          */
         public void add(T item) throws IOException {
-            T own = null;
-            synchronized (this) {
-                if (failure.get() != null) {
+            if (run.failure.get() != null) {
+                throw new Stopped();
+            }
+            run.pending.incrementAndGet();
+            run.work.offerLast(item);
+            if (run.work.size() > BACKLOG) {
+                Object own = run.work.pollFirst();
+                if (own == STOP) { // a task failed meanwhile: the stop is a worker's
+                    run.work.offerFirst(own);
                     throw new Stopped();
                 }
-                items.add(item);
-                notify();
-                if (overflow != null && items.size() > BACKLOG) {
-                    own = items.poll();
+                if (own != null) {
+                    run.performAsCaller(own);
                 }
-            }
-            if (own != null) {
-                overflow.run(own);
-            }
-        }
-
-        /** Lets the run's tasks offer work through sharing (none if null). */
-        private void share(Sharing<?> sharing) {
-            if (sharing != null) {
-                sharing.sink = this;
-                this.sharing = sharing;
-            }
-        }
-
-        private synchronized void close() {
-            closed = true;
-            notifyAll();
-        }
-
-        /**
-         * What a worker runs next, waiting until there is something: an item, else work a task
-         * offered (a {@link Job}), else null once the producer is done and no item is left, or
-         * a task failed. Where tasks may offer work, a worker without any also waits for the
-         * others' items to be done: the last of them may yet offer some. finished says the
-         * worker's previous item is done.
-         */
-        private synchronized Object next(boolean finished) throws InterruptedException {
-            if (finished && --busy == 0) {
-                notifyAll();
-            }
-            while (failure.get() == null) {
-                T item = items.poll();
-                if (item != null) {
-                    busy++;
-                    return item;
-                }
-                Shared<?> job = sharing == null ? null : sharing.offered.peekFirst();
-                if (job != null) {
-                    return new Job(job);
-                }
-                if (closed && (sharing == null || busy == 0)) {
-                    return null;
-                }
-                wait();
-            }
-            return null;
-        }
-    }
-
-    /** Work a task offered, as {@link Sink#next} returns it (an item may be of any type). */
-    private record Job(Shared<?> shared) {}
-
-    /**
-     * Work that a task shares with the other workers while it runs it too: a large file's
-     * hashing, in parts. Workers take parts only when no item is waiting, so sharing never holds
-     * items up; it keeps the last items from leaving cores idle while one large one runs.
-     */
-    public interface Shared<S> {
-        /** Runs one part with a worker's state; false, having done nothing, once every part is taken. */
-        boolean runPart(S state);
-    }
-
-    /** Where the tasks of one run ({@link #forEach}, {@link #forEachProduced}) offer {@link Shared} work to its idle workers. */
-    public static final class Sharing<S> {
-        private final ArrayDeque<Shared<S>> offered = new ArrayDeque<>();
-        private Sink<?> sink; // the run's: its workers wait on it for items and offers alike
-
-        /** Offers job's parts to idle workers until every part is taken or it is withdrawn. */
-        public void offer(Shared<S> job) {
-            synchronized (sink) {
-                offered.add(job);
-                sink.notifyAll();
-            }
-        }
-
-        /** Takes job back (its parts all done, or it failed). */
-        public void withdraw(Shared<S> job) {
-            synchronized (sink) {
-                offered.remove(job);
             }
         }
     }
@@ -146,11 +97,19 @@ public final class Parallel {
     /** Items a producer may run ahead of the tasks: enough that no worker waits for the next. */
     static final int BACKLOG = 1024;
 
-    private interface ItemTask<T> {
-        void run(T item) throws IOException;
-    }
+    /**
+     * At most this many threads, whatever is asked: each of the JVM's threads takes a few hundred
+     * KiB of native memory, and hashing is CPU-bound: more threads than this cannot make it faster.
+     */
+    public static final int MAX_THREADS = 256;
 
-    /** Thrown by {@link Sink#add} into the producer when a task has failed; that failure is what forEach throws. */
+    /** A share of offered work, as the deque carries it. */
+    private record Token(Shared<?> job) {}
+
+    /** What tells a worker it is done. */
+    private static final Object STOP = new Object();
+
+    /** Thrown by {@link Sink#add} into the producer when a task has failed; that failure is what the run throws. */
     private static final class Stopped extends IOException {
         Stopped() {
             super("stopped: a task failed", null);
@@ -163,40 +122,36 @@ public final class Parallel {
     }
 
     /**
-     * {@link #forEach}, where tasks may offer work to idle workers through sharing (or null): on
-     * as many threads as asked even for fewer items, since one item's work may then be shared.
+     * {@link #forEach}, where tasks may offer work to the other workers through sharing (or
+     * null): on as many threads as asked even for fewer items, since one item's work may then
+     * be shared.
      */
     public static <S extends AutoCloseable, T> void forEach(List<T> items, int threads, Supplier<S> state,
             Task<S, T> task, Sharing<S> sharing) throws IOException {
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Sink<T> sink = new Sink<>(failure, null);
-        sink.items.addAll(items);
-        sink.closed = true;
-        sink.share(sharing);
         int n = sharing != null ? threads : Math.min(threads, items.size());
-        run(sink, failure, Math.max(1, n), state, task, null, state);
+        Run<S, T> run = new Run<>(Math.max(1, Math.min(n, MAX_THREADS)), state, task, sharing);
+        run.pending.addAndGet(items.size());
+        run.work.addAll(items);
+        run.execute(null);
     }
 
     /**
      * Like {@link #forEach}, with the items arriving while the tasks run: the producer runs on
      * the caller's thread and threads - 1 workers take its items as they come, then the caller
      * joins them. For a walk that would otherwise leave the other cores idle until it ends.
-     * A producer that runs ahead by more than {@link #BACKLOG} items runs tasks too, with
-     * the state the caller then keeps as a worker.
+     * A producer that runs ahead by more than {@link #BACKLOG} items runs tasks too, with the
+     * state the caller then keeps as a worker.
      */
     public static <S extends AutoCloseable, T> void forEachProduced(Producer<T> producer, int threads,
             Supplier<S> state, Task<S, T> task) throws IOException {
         forEachProduced(producer, threads, state, task, null);
     }
 
-    /** {@link #forEachProduced}, where tasks may offer work to idle workers through sharing (or null). */
+    /** {@link #forEachProduced}, where tasks may offer work to the other workers through sharing (or null). */
     public static <S extends AutoCloseable, T> void forEachProduced(Producer<T> producer, int threads,
             Supplier<S> state, Task<S, T> task, Sharing<S> sharing) throws IOException {
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Lazy<S> callerState = new Lazy<>(state);
-        Sink<T> sink = new Sink<>(failure, item -> task.run(callerState.get(), item));
-        sink.share(sharing);
-        run(sink, failure, Math.max(1, threads), state, task, producer, callerState);
+        Run<S, T> run = new Run<>(Math.max(1, Math.min(threads, MAX_THREADS)), state, task, sharing);
+        run.execute(producer);
     }
 
     /** A worker's state, made when first needed, on its thread; closed with it if it was made. */
@@ -224,90 +179,128 @@ public final class Parallel {
         }
     }
 
-    /**
-     * At most this many threads, whatever is asked: upstream's C workers cost little, but each of
-     * the JVM's takes a few hundred KiB, and --threads=100000 ended the JVM for want of native
-     * memory. Hashing is CPU-bound; more threads than this cannot make it faster.
-     */
-    public static final int MAX_THREADS = 256;
+    /** One forEach or forEachProduced. */
+    private static final class Run<S extends AutoCloseable, T> {
+        final int workers;
+        final Supplier<S> state;
+        final Task<S, T> task;
+        final Sharing<S> sharing;
+        final LinkedBlockingDeque<Object> work = new LinkedBlockingDeque<>();
+        /** Items added and not yet done; the workers stop once production ended and this is 0. */
+        final AtomicInteger pending = new AtomicInteger();
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        /** Whether the stops were queued: once, at the end or at the first failure. */
+        private final AtomicBoolean stopped = new AtomicBoolean();
+        final Lazy<S> callerState;
+        private volatile boolean produced;
 
-    private static <S extends AutoCloseable, T> void run(Sink<T> sink, AtomicReference<Throwable> failure, int n,
-            Supplier<S> state, Task<S, T> task, Producer<T> producer, Supplier<S> callerState) throws IOException {
-        n = Math.min(n, MAX_THREADS);
-        List<Thread> started = new ArrayList<>();
-        for (int i = 1; i < n; i++) {
-            started.add(Thread.ofPlatform().name("composefs-worker-" + i).start(() -> work(sink, failure, state, task)));
-        }
-        if (producer != null) {
-            try {
-                producer.produce(sink);
-            } catch (Stopped e) {
-                // a task failed: that failure is thrown below
-            } catch (Throwable t) {
-                failure.compareAndSet(null, t);
-            } finally {
-                sink.close();
+        Run(int workers, Supplier<S> state, Task<S, T> task, Sharing<S> sharing) {
+            this.workers = workers;
+            this.state = state;
+            this.task = task;
+            this.sharing = sharing;
+            this.callerState = new Lazy<>(state);
+            if (sharing != null) {
+                sharing.run = this;
             }
         }
-        work(sink, failure, callerState, task);
-        for (Thread t : started) {
-            try {
-                t.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                failure.compareAndSet(null, e);
-            }
-        }
-        Throwable t = failure.get();
-        if (t == null) {
-            return;
-        }
-        if (t instanceof IOException e) {
-            throw e;
-        }
-        if (t instanceof UncheckedIOException e) {
-            throw e.getCause();
-        }
-        if (t instanceof RuntimeException e) {
-            throw e;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        throw new IOException(t);
-    }
 
-    /**
-     * A worker: runs items, and parts of offered work while no item waits, until there are none
-     * (or a task failed), then closes its state. The state is made when the worker takes its
-     * first item: one that finds none left (more threads asked for than there are files) costs
-     * its stack, not its buffers.
-     */
-    @SuppressWarnings("unchecked") // items are the sink's T; the run's Sharing offers work for its workers' S
-    private static <S extends AutoCloseable, T> void work(Sink<T> sink, AtomicReference<Throwable> failure,
-            Supplier<S> state, Task<S, T> task) {
-        // the caller's state may already be made: its producer ran items with it
-        try (Lazy<S> lazy = state instanceof Lazy<?> made ? (Lazy<S>) made : new Lazy<>(state)) {
-            boolean finished = false;
-            for (Object next; (next = sink.next(finished)) != null; ) {
-                S s = lazy.get();
-                finished = false;
-                if (next instanceof Job(Shared<?> shared)) {
-                    Shared<S> job = (Shared<S>) shared;
-                    while (job.runPart(s)) {
-                        // until every part is taken
+        /** Runs the producer (if any) on this thread with workers - 1 others taking its items, then works too. */
+        void execute(Producer<T> producer) throws IOException {
+            try (ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, workers - 1),
+                    Thread.ofPlatform().name("composefs-worker-", 1).factory())) {
+                for (int i = 1; i < workers; i++) {
+                    pool.execute(() -> work(new Lazy<>(state)));
+                }
+                if (producer != null) {
+                    try {
+                        producer.produce(new Sink<>(this));
+                    } catch (Stopped e) {
+                        // a task failed: that failure is thrown below
+                    } catch (Throwable t) {
+                        fail(t);
                     }
-                    ((Sharing<S>) sink.sharing).withdraw(job); // no worker takes it up again
-                } else {
-                    task.run(s, (T) next);
-                    finished = true;
+                }
+                produced = true;
+                finishIfDone();
+                work(callerState);
+            } // closing the pool waits for its workers
+            rethrow();
+        }
+
+        /** Runs next on the caller's (the producer's) thread, with its state. */
+        void performAsCaller(Object next) throws IOException {
+            perform(next, callerState);
+        }
+
+        /** Takes work until a stop: items, tokens of shared work; closes its state at the end. */
+        private void work(Lazy<S> mine) {
+            try (mine) {
+                for (Object next = work.takeFirst(); next != STOP; next = work.takeFirst()) {
+                    perform(next, mine);
+                }
+            } catch (Throwable t) {
+                fail(t);
+            }
+        }
+
+        @SuppressWarnings("unchecked") // tokens carry jobs of the run's state type; items are T
+        void perform(Object next, Lazy<S> mine) throws IOException {
+            if (next instanceof Token(Shared<?> shared)) {
+                Shared<S> job = (Shared<S>) shared;
+                while (failure.get() == null && sharing.offered.contains(job) && job.runPart(mine.get())) {
+                    // until every part is taken
+                }
+                return;
+            }
+            try {
+                if (failure.get() == null) {
+                    task.run(mine.get(), (T) next);
+                }
+            } finally {
+                pending.decrementAndGet();
+                finishIfDone();
+            }
+        }
+
+        /** Once production ended and no item is left to do, one stop per worker (tokens may still be queued: harmless). */
+        private void finishIfDone() {
+            if (produced && pending.get() == 0 && !stopped.getAndSet(true)) {
+                for (int i = 0; i < workers; i++) {
+                    work.offerLast(STOP);
                 }
             }
-        } catch (Throwable t) {
+        }
+
+        /** Records the first failure and stops the workers at once. */
+        private void fail(Throwable t) {
             failure.compareAndSet(null, t);
-            synchronized (sink) {
-                sink.notifyAll(); // waiting workers see the failure
+            if (!stopped.getAndSet(true)) {
+                work.clear();
+                for (int i = 0; i < workers; i++) {
+                    work.offerFirst(STOP);
+                }
             }
+        }
+
+        private void rethrow() throws IOException {
+            Throwable t = failure.get();
+            if (t == null) {
+                return;
+            }
+            if (t instanceof IOException e) {
+                throw e;
+            }
+            if (t instanceof UncheckedIOException e) {
+                throw e.getCause();
+            }
+            if (t instanceof RuntimeException e) {
+                throw e;
+            }
+            if (t instanceof Error e) {
+                throw e;
+            }
+            throw new IOException(t);
         }
     }
 }

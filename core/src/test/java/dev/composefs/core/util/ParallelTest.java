@@ -3,229 +3,151 @@ package dev.composefs.core.util;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
-/** The worker pool directory ingest and store fsck run on: every item once, the first failure wins, no hang. */
+/** Every item once, on its worker's own state, every state closed; the first failure stops the rest. */
 class ParallelTest {
-    private static final int ITEMS = 20_000;
-
-    /** Per-worker state that records it was closed. */
+    /** A worker's state that records its thread and its closing. */
     private static final class State implements AutoCloseable {
-        static final AtomicInteger OPEN = new AtomicInteger();
+        static final Set<State> ALL = ConcurrentHashMap.newKeySet();
+        final Thread owner = Thread.currentThread();
+        volatile boolean closed;
 
         State() {
-            OPEN.incrementAndGet();
+            ALL.add(this);
+        }
+
+        void check() {
+            assertSame(owner, Thread.currentThread(), "a state is used on the thread that made it only");
         }
 
         @Override
         public void close() {
-            OPEN.decrementAndGet();
+            closed = true;
         }
     }
 
-    @ParameterizedTest
-    @ValueSource(ints = {1, 2, 4, 16})
-    void producedItemsAreEachRunOnce(int threads) throws IOException {
-        Set<Integer> seen = ConcurrentHashMap.newKeySet();
-        AtomicInteger runs = new AtomicInteger();
-        Parallel.<State, Integer>forEachProduced(sink -> {
-            for (int i = 0; i < ITEMS; i++) {
-                sink.add(i);
-            }
-        }, threads, State::new, (s, i) -> {
-            runs.incrementAndGet();
-            seen.add(i);
-        });
-        assertEquals(ITEMS, runs.get());
-        assertEquals(ITEMS, seen.size());
-        assertEquals(0, State.OPEN.get(), "every worker's state is closed");
+    private static List<Integer> items(int n) {
+        return IntStream.range(0, n).boxed().toList();
     }
 
-    /**
-     * --threads=100000 ended the JVM for want of native memory: threads are capped, and a
-     * worker that never gets an item makes no state (its buffers) at all.
-     */
+    @RepeatedTest(5)
+    void everyItemRunsOnceOnItsWorkersOwnState() throws Exception {
+        State.ALL.clear();
+        AtomicIntegerArray runs = new AtomicIntegerArray(20_000);
+        Parallel.forEach(items(20_000), 4, State::new, (st, i) -> {
+            st.check();
+            runs.incrementAndGet(i);
+        });
+        for (int i = 0; i < runs.length(); i++) {
+            assertEquals(1, runs.get(i), "item " + i);
+        }
+        assertTrue(State.ALL.size() <= 4 && State.ALL.stream().allMatch(s -> s.closed), "states: " + State.ALL.size());
+    }
+
+    @RepeatedTest(5)
+    void producedItemsRunOnceThoughTheProducerRunsAhead() throws Exception {
+        State.ALL.clear();
+        int n = 3 * Parallel.BACKLOG + 17;
+        AtomicIntegerArray runs = new AtomicIntegerArray(n);
+        Parallel.<State, Integer>forEachProduced(sink -> {
+            for (int i = 0; i < n; i++) {
+                sink.add(i);
+            }
+        }, 3, State::new, (st, i) -> {
+            st.check();
+            runs.incrementAndGet(i);
+        });
+        for (int i = 0; i < n; i++) {
+            assertEquals(1, runs.get(i), "item " + i);
+        }
+        assertTrue(State.ALL.stream().allMatch(s -> s.closed));
+        // nothing to do, one thread or many
+        Parallel.<State, Integer>forEachProduced(sink -> { }, 4, State::new, (st, i) -> {
+            throw new AssertionError();
+        });
+        Parallel.forEach(List.<Integer>of(), 4, State::new, (st, i) -> { throw new AssertionError(); });
+        Parallel.forEach(items(3), 1, State::new, (st, i) -> st.check());
+    }
+
+    @RepeatedTest(5)
+    void theFirstFailureStopsTheRestAndIsThrown() {
+        State.ALL.clear();
+        AtomicInteger ran = new AtomicInteger();
+        IOException e = assertThrows(IOException.class, () -> Parallel.forEach(items(100_000), 4, State::new, (st, i) -> {
+            ran.incrementAndGet();
+            if (i == 1000) {
+                throw new IOException("item 1000 failed");
+            }
+        }));
+        assertEquals("item 1000 failed", e.getMessage());
+        assertTrue(ran.get() < 100_000, "the rest were not run: " + ran.get());
+        assertTrue(State.ALL.stream().allMatch(s -> s.closed));
+        // a producer's own failure, and a task's failure stopping a producer
+        IOException p = assertThrows(IOException.class, () -> Parallel.<State, Integer>forEachProduced(sink -> {
+            sink.add(1);
+            throw new IOException("the walk failed");
+        }, 3, State::new, (st, i) -> { }));
+        assertEquals("the walk failed", p.getMessage());
+        IOException t = assertThrows(IOException.class, () -> Parallel.<State, Integer>forEachProduced(sink -> {
+            for (int i = 0; i < 1_000_000; i++) {
+                sink.add(i);
+            }
+        }, 3, State::new, (st, i) -> {
+            if (i == 10) {
+                throw new IOException("task 10 failed");
+            }
+        }));
+        assertEquals("task 10 failed", t.getMessage());
+        RuntimeException r = assertThrows(IllegalStateException.class, () -> Parallel.forEach(items(10), 2, State::new,
+                (st, i) -> {
+                    throw new IllegalStateException("unchecked");
+                }));
+        assertEquals("unchecked", r.getMessage());
+    }
+
+    /** One item's work in parts: the other workers take parts while no item waits; each part runs once. */
     @Test
-    void threadsAreCappedAndAWorkerWithoutItemsMakesNoState() throws IOException {
-        Set<Thread> threads = ConcurrentHashMap.newKeySet();
-        AtomicInteger made = new AtomicInteger();
-        AtomicInteger workers = new AtomicInteger();
-        Parallel.<AutoCloseable, Integer>forEachProduced(sink -> {
-            // the workers are started before the producer runs
-            workers.set((int) Thread.getAllStackTraces().keySet().stream()
-                    .filter(t -> t.getName().startsWith("composefs-worker-")).count());
-            for (int i = 0; i < 3; i++) {
-                sink.add(i);
-            }
-        }, 100_000, () -> {
-            made.incrementAndGet();
-            return () -> { };
-        }, (s, i) -> {
-            threads.add(Thread.currentThread());
-            try {
-                Thread.sleep(50); // long enough that the items reach different workers
-            } catch (InterruptedException e) {
-                throw new IOException(e);
-            }
-        });
-        assertTrue(made.get() <= 3, "states made: " + made.get() + " (one per worker that took an item)");
-        assertEquals(made.get(), threads.size());
-        assertTrue(Thread.getAllStackTraces().keySet().stream()
-                .noneMatch(t -> t.getName().startsWith("composefs-worker-")), "every worker ended");
-        assertEquals(Parallel.MAX_THREADS - 1, workers.get(), "workers beside the caller's thread");
-    }
-
-    @ParameterizedTest
-    @ValueSource(ints = {1, 2, 4})
-    void listItemsAreEachRunOnce(int threads) throws IOException {
-        List<Integer> items = new ArrayList<>();
-        for (int i = 0; i < ITEMS; i++) {
-            items.add(i);
-        }
-        Set<Integer> seen = ConcurrentHashMap.newKeySet();
-        Parallel.forEach(items, threads, State::new, (s, i) -> assertTrue(seen.add(i), "item " + i + " twice"));
-        assertEquals(ITEMS, seen.size());
-    }
-
-    /**
-     * A producer faster than the tasks runs the oldest item itself beyond {@link Parallel#BACKLOG}:
-     * the items produced and not yet done stay bounded, every item still runs once, and the
-     * caller keeps the one state it made for that as its worker state.
-     */
-    @ParameterizedTest
-    @ValueSource(ints = {1, 2, 4})
-    void aProducerAheadOfTheTasksRunsTheOldestItself(int threads) throws IOException {
-        AtomicInteger produced = new AtomicInteger();
-        AtomicInteger done = new AtomicInteger();
-        AtomicInteger mostAhead = new AtomicInteger();
-        AtomicInteger byProducer = new AtomicInteger();
-        AtomicInteger states = new AtomicInteger();
-        Set<Integer> seen = ConcurrentHashMap.newKeySet();
-        Thread caller = Thread.currentThread();
-        Parallel.<State, Integer>forEachProduced(sink -> {
-            for (int i = 0; i < ITEMS; i++) {
-                sink.add(i);
-                mostAhead.accumulateAndGet(produced.incrementAndGet() - done.get(), Math::max);
-            }
-        }, threads, () -> {
-            states.incrementAndGet();
-            return new State();
-        }, (s, i) -> {
-            if (Thread.currentThread() == caller) {
-                byProducer.incrementAndGet();
-            }
-            java.util.concurrent.locks.LockSupport.parkNanos(20_000);
-            assertTrue(seen.add(i), "item " + i + " twice");
-            done.incrementAndGet();
-        });
-        assertEquals(ITEMS, seen.size());
-        assertTrue(mostAhead.get() <= Parallel.BACKLOG + threads + 1, mostAhead + " items in flight");
-        assertTrue(byProducer.get() > 0, "the producer ran items");
-        assertEquals(threads, states.get(), "one state per thread, the caller's made once");
-        assertEquals(0, State.OPEN.get());
-    }
-
-    /**
-     * Work the last items offer in parts is taken up by the workers that have no item left,
-     * rather than their ending: every part runs once, on more than one thread, and each offer's
-     * owner sees all its parts done.
-     */
-    @ParameterizedTest
-    @ValueSource(ints = {2, 4})
-    void workTheLastItemsOfferIsSharedByTheIdleWorkers(int threads) {
-        int parts = 40;
+    void sharedWorkIsDoneOnceWhoeverTakesItsParts() throws Exception {
         Parallel.Sharing<State> sharing = new Parallel.Sharing<>();
-        Set<Thread> partThreads = ConcurrentHashMap.newKeySet();
-        Set<String> partsRun = ConcurrentHashMap.newKeySet();
-        AtomicInteger partRuns = new AtomicInteger();
-        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> Parallel.<State, Integer>forEachProduced(sink -> {
-            for (int i = 0; i < 100; i++) {
-                sink.add(i);
-            }
-        }, threads, State::new, (s, i) -> {
-            if (i < 98) {
-                return;
-            }
+        AtomicIntegerArray parts = new AtomicIntegerArray(200);
+        Set<Thread> helpers = ConcurrentHashMap.newKeySet();
+        Parallel.forEach(List.of(0), 4, State::new, (st, item) -> {
             AtomicInteger next = new AtomicInteger();
-            AtomicInteger done = new AtomicInteger();
-            Parallel.Shared<State> job = state -> {
-                int p = next.getAndIncrement();
-                if (p >= parts) {
+            Parallel.Shared<State> job = s -> {
+                int part = next.getAndIncrement();
+                if (part >= parts.length()) {
                     return false;
                 }
-                partThreads.add(Thread.currentThread());
-                partsRun.add(i + "/" + p);
-                partRuns.incrementAndGet();
-                java.util.concurrent.locks.LockSupport.parkNanos(2_000_000);
-                done.incrementAndGet();
+                s.check();
+                helpers.add(Thread.currentThread());
+                parts.incrementAndGet(part);
+                try {
+                    Thread.sleep(1); // long enough for the others to join in
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
                 return true;
             };
             sharing.offer(job);
-            while (job.runPart(s)) {
-                // the owner's share
-            }
-            while (done.get() < parts) {
-                Thread.onSpinWait(); // the other workers' parts
+            while (job.runPart(st)) {
+                // the item's own worker works too
             }
             sharing.withdraw(job);
-        }, sharing));
-        assertEquals(2 * parts, partRuns.get(), "every part once");
-        assertEquals(2 * parts, partsRun.size());
-        assertTrue(partThreads.size() >= 2, "parts ran on " + partThreads.size() + " thread(s)");
-        assertEquals(0, State.OPEN.get());
-    }
-
-    @Test
-    void aFailingTaskStopsTheProducerAndIsWhatIsThrown() {
-        IOException bad = new IOException("item 500 is bad");
-        AtomicInteger produced = new AtomicInteger();
-        IOException thrown = assertTimeoutPreemptively(Duration.ofSeconds(20), () -> assertThrows(IOException.class,
-                () -> Parallel.<State, Integer>forEachProduced(sink -> {
-                    for (int i = 0; i < 10_000_000; i++) {
-                        sink.add(i);
-                        produced.incrementAndGet();
-                    }
-                }, 2, State::new, (s, i) -> {
-                    if (i == 500) {
-                        throw bad;
-                    }
-                })));
-        assertSame(bad, thrown);
-        assertTrue(produced.get() < 10_000_000, "the producer was stopped");
-        assertEquals(0, State.OPEN.get());
-    }
-
-    @Test
-    void aFailingProducerStopsTheWorkersAndIsWhatIsThrown() {
-        IOException bad = new IOException("cannot read directory");
-        IOException thrown = assertTimeoutPreemptively(Duration.ofSeconds(20), () -> assertThrows(IOException.class,
-                () -> Parallel.<State, Integer>forEachProduced(sink -> {
-                    sink.add(1);
-                    sink.add(2);
-                    throw bad;
-                }, 4, State::new, (s, i) -> java.util.concurrent.locks.LockSupport.parkNanos(10_000_000))));
-        assertSame(bad, thrown);
-        assertEquals(0, State.OPEN.get());
-    }
-
-    @Test
-    void uncheckedFailuresComeThroughAsThemselves() {
-        IllegalStateException bad = new IllegalStateException("bug");
-        assertSame(bad, assertThrows(IllegalStateException.class, () -> Parallel.<State, Integer>forEachProduced(
-                sink -> sink.add(1), 2, State::new, (s, i) -> {
-                    throw bad;
-                })));
+        }, sharing);
+        for (int i = 0; i < parts.length(); i++) {
+            assertEquals(1, parts.get(i), "part " + i);
+        }
+        assertTrue(helpers.size() > 1, "other workers took parts: " + helpers.size());
     }
 }
