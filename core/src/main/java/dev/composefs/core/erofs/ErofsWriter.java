@@ -678,22 +678,11 @@ public final class ErofsWriter {
     private void emit(Window w) throws IOException {
         int head = w.at(0, Format.SUPER_OFFSET + Format.SUPER_SIZE);
         byte[] img = w.buf();
-        Le.put32(img, head, Format.COMPOSEFS_MAGIC);
-        Le.put32(img, head + 4, Format.COMPOSEFS_HEADER_VERSION);
-        Le.put32(img, head + 8, xattrs.hasAcl() ? Format.COMPOSEFS_FLAGS_HAS_ACL : 0);
-        Le.put32(img, head + 12, writtenVersion);
-
-        int sb = head + Format.SUPER_OFFSET;
-        Le.put32(img, sb + Format.SB_MAGIC, Format.SUPER_MAGIC);
-        Le.put32(img, sb + Format.SB_FEATURE_COMPAT, Format.FEATURE_COMPAT_MTIME | Format.FEATURE_COMPAT_XATTR_FILTER);
-        img[sb + Format.SB_BLKSZBITS] = (byte) Format.BLOCK_BITS;
-        Le.put16(img, sb + Format.SB_ROOT_NID, (int) (order.get(0).pos / SLOT_SIZE));
-        Le.put64(img, sb + Format.SB_INOS, order.size());
-        Le.put64(img, sb + Format.SB_BUILD_TIME, minSec);
-        Le.put32(img, sb + Format.SB_BUILD_TIME_NSEC, minNsec);
-        Le.put32(img, sb + Format.SB_BLOCKS, (int) (dataStart / BLOCK_SIZE + dataBlocks));
-        Le.put32(img, sb + Format.SB_META_BLKADDR, (Format.SUPER_OFFSET + Format.SUPER_SIZE) / BLOCK_SIZE);
-        Le.put32(img, sb + Format.SB_XATTR_BLKADDR, (int) (inodesEnd / BLOCK_SIZE));
+        new OnDisk.ComposefsHeader(xattrs.hasAcl() ? Format.COMPOSEFS_FLAGS_HAS_ACL : 0, writtenVersion).writeTo(img, head);
+        new OnDisk.Superblock(Format.FEATURE_COMPAT_MTIME | Format.FEATURE_COMPAT_XATTR_FILTER,
+                (int) (order.get(0).pos / SLOT_SIZE), order.size(), minSec, minNsec,
+                (int) (dataStart / BLOCK_SIZE + dataBlocks), (Format.SUPER_OFFSET + Format.SUPER_SIZE) / BLOCK_SIZE,
+                (int) (inodesEnd / BLOCK_SIZE)).writeTo(img, head + Format.SUPER_OFFSET);
 
         long end = dataStart;
         for (int i = 0; i < order.size(); i++) {
@@ -747,27 +736,14 @@ public final class ErofsWriter {
         }
         int icount = n.xattrSize == 0 ? 0 : (n.xattrSize - Format.XATTR_IBODY_HEADER_SIZE) / 4 + 1;
         int format = layout << Format.I_DATALAYOUT_BIT | (n.compact ? 0 : 1) << Format.I_VERSION_BIT;
-        Le.put16(img, p, format);
-        Le.put16(img, p + 2, icount);
-        Le.put16(img, p + 4, n.mode);
         if (n.compact) {
-            Le.put16(img, p + 6, n.nlink);
-            Le.put32(img, p + 8, (int) size);
-            Le.put32(img, p + 16, iu);
-            Le.put32(img, p + 20, inodeNum);
-            Le.put16(img, p + 24, n.uid());
-            Le.put16(img, p + 26, n.gid());
-            p += Format.INODE_COMPACT_SIZE;
+            new OnDisk.CompactInode(format, icount, n.mode, n.nlink, (int) size, iu, inodeNum, n.uid(), n.gid())
+                    .writeTo(img, p);
+            p += OnDisk.CompactInode.SIZE;
         } else {
-            Le.put64(img, p + 8, size);
-            Le.put32(img, p + 16, iu);
-            Le.put32(img, p + 20, inodeNum);
-            Le.put32(img, p + 24, n.uid());
-            Le.put32(img, p + 28, n.gid());
-            Le.put64(img, p + 32, n.mtimeSec());
-            Le.put32(img, p + 40, n.mtimeNsec());
-            Le.put32(img, p + 44, n.nlink);
-            p += Format.INODE_EXTENDED_SIZE;
+            new OnDisk.ExtendedInode(format, icount, n.mode, size, iu, inodeNum, n.uid(), n.gid(), n.mtimeSec(),
+                    n.mtimeNsec(), n.nlink).writeTo(img, p);
+            p += OnDisk.ExtendedInode.SIZE;
         }
         if (n.xattrSize > 0) {
             int filter = 0;
@@ -776,9 +752,8 @@ public final class ErofsWriter {
                 filter |= xattrs.filterBit(id < 0 ? ~id : id);
             }
             int start = p;
-            Le.put32(img, p, ~filter);
-            img[p + 4] = (byte) n.nShared;
-            p += Format.XATTR_IBODY_HEADER_SIZE;
+            new OnDisk.InodeXattrHeader(~filter, n.nShared).writeTo(img, p);
+            p += OnDisk.InodeXattrHeader.SIZE;
             long base = inodesEnd % BLOCK_SIZE;
             for (int i = 0; i < n.xattrCount; i++) {
                 int id = n.xid(i);
@@ -856,10 +831,8 @@ public final class ErofsWriter {
         for (int i = from; i < to; i++) {
             String name = dir.dir.names[i];
             Inode target = dir.dir.kids[i];
-            int d = p + (i - from) * Format.DIRENT_SIZE;
-            Le.put64(img, d, target.pos / SLOT_SIZE);
-            Le.put16(img, d + 8, nameoff);
-            img[d + 10] = (byte) fileType(target.type());
+            new OnDisk.Dirent(target.pos / SLOT_SIZE, nameoff, fileType(target.type()))
+                    .writeTo(img, p + (i - from) * OnDisk.Dirent.SIZE);
             latin1(name, img, np);
             np += name.length();
             nameoff += name.length();

@@ -183,11 +183,9 @@ final class XattrTable {
         int suffix = name.length() - from;
         Object value = values[id];
         int length = XattrValue.length(value);
-        img[p] = (byte) suffix;
-        img[p + 1] = (byte) prefixOf[nameId];
-        Le.put16(img, p + 2, length);
-        name.getBytes(from, name.length(), img, p + 4);
-        XattrValue.copy(value, img, p + 4 + suffix);
-        return (int) roundUp(p + 4L + suffix + length, 4);
+        new OnDisk.XattrEntry(suffix, prefixOf[nameId], length).writeTo(img, p);
+        name.getBytes(from, name.length(), img, p + OnDisk.XattrEntry.SIZE);
+        XattrValue.copy(value, img, p + OnDisk.XattrEntry.SIZE + suffix);
+        return (int) roundUp(p + (long) OnDisk.XattrEntry.SIZE + suffix + length, 4);
     }
 }
