@@ -1,10 +1,8 @@
 package dev.composefs.it;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -30,33 +28,19 @@ class PackageInstallTest {
         }
         assumeTrue(tools, "needs mmdebstrap (bin/lib/install-deps.sh installs it) and a kernel with erofs and overlay");
         Path work = Files.createTempDirectory(Path.of("/var/tmp"), "composefs-package-test");
-        Path log = Files.createTempFile("package-test", ".log");
         try {
-            Process p = new ProcessBuilder(Cli.repo().resolve("it-tests/package/install-test.sh").toString(),
-                    Cli.repo().toString(), work.toString(), "bookworm", "trixie")
-                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            boolean done = p.waitFor(20, TimeUnit.MINUTES);
-            if (!done) {
-                p.descendants().forEach(ProcessHandle::destroy);
-                p.destroy();
-                p.waitFor(60, TimeUnit.SECONDS);
-            }
-            String out = Files.readString(log, StandardCharsets.UTF_8);
-            System.out.println(out);
-            assertTrue(done, "the install test did not finish in 20 minutes:\n" + out);
-            assertEquals(0, p.exitValue(), out);
-            List<String> ok = out.lines().filter(l -> l.startsWith("ok: ")).toList();
+            List<String> ok = CheckScript.run(List.of(Cli.repo().resolve("it-tests/package/install-test.sh").toString(),
+                    Cli.repo().toString(), work.toString(), "bookworm", "trixie"), 20);
             for (String suite : List.of("bookworm", "trixie")) {
                 for (String check : List.of("dpkg -i installs", "root's and writable by root only", "in section 8",
                         "the checkout's digest", "through mount(8)", "ignores JAVA_TOOL_OPTIONS", "nothing under /usr",
                         "dpkg -r removes every file")) {
                     assertTrue(ok.stream().anyMatch(l -> l.startsWith("ok: " + suite + ": ") && l.contains(check)),
-                            suite + ": " + check + "\n" + out);
+                            suite + ": " + check + "\n" + String.join("\n", ok));
                 }
             }
-            assertTrue(ok.stream().anyMatch(l -> l.startsWith("ok: tarball: ")), out);
+            CheckScript.assertChecked(ok, "tarball: ");
         } finally {
-            Files.deleteIfExists(log);
             new ProcessBuilder("rm", "-rf", "--one-file-system", work.toString()).start().waitFor();
         }
     }

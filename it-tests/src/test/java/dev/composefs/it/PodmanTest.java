@@ -1,9 +1,6 @@
 package dev.composefs.it;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -26,32 +23,18 @@ class PodmanTest {
         String why = "needs docker-registry (bin/lib/install-deps.sh installs it) and a kernel with erofs and overlay";
         Infra.require(tools, why);
         Path work = Files.createTempDirectory(Path.of("/var/tmp"), "composefs-podman-test");
-        Path log = Files.createTempFile("podman-test", ".log");
         try (Registry registry = Registry.start(work.resolve("registry"), null)) {
-            Process p = new ProcessBuilder(Cli.repo().resolve("it-tests/podman/podman-test.sh").toString(),
-                    Cli.repo().toString(), work.resolve("test").toString(), registry.host())
-                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            boolean done = p.waitFor(15, TimeUnit.MINUTES);
-            if (!done) {
-                p.descendants().forEach(ProcessHandle::destroy);
-                p.destroy();
-                p.waitFor(60, TimeUnit.SECONDS);
-            }
-            String out = Files.readString(log, StandardCharsets.UTF_8);
-            System.out.println(out);
-            assertTrue(done, "the podman test did not finish in 15 minutes:\n" + out);
-            assertEquals(0, p.exitValue(), out);
-            List<String> ok = out.lines().filter(l -> l.startsWith("ok: ")).toList();
+            List<String> ok = CheckScript.run(List.of(Cli.repo().resolve("it-tests/podman/podman-test.sh").toString(),
+                    Cli.repo().toString(), work.resolve("test").toString(), registry.host()), 15);
             for (String check : List.of("images built in a storage of their own and pushed", "zstd:chunked: podman pulled 2 images",
                     "zstd:chunked: each blob is rebuilt byte for byte by upstream",
                     "gzip: podman pulled 3 images", "gzip: the dump podman sent for each layer gives upstream's bytes",
                     "small:zstd: files, modes", "small:gzip: files, modes", "small-fifo:gzip: the fifo",
                     "small:zstd: podman run -d and podman exec work", "small:gzip: podman run -d and podman exec work",
                     "minbase:zstd: a Debian 13 minbase runs, and dpkg --verify", "minbase:gzip: a Debian 13 minbase runs")) {
-                assertTrue(ok.stream().anyMatch(l -> l.startsWith("ok: " + check)), check + "\n" + out);
+                CheckScript.assertChecked(ok, check);
             }
         } finally {
-            Files.deleteIfExists(log);
             new ProcessBuilder("rm", "-rf", "--one-file-system", work.toString()).start().waitFor();
         }
     }
