@@ -28,6 +28,11 @@ import java.util.TreeMap;
  */
 final class SourceTree {
     static final long MTIME = 1_700_000_000L;
+    /**
+     * Built by root, the tree also has devices (a whiteout among them), foreign owners, an
+     * unreadable file and trusted.* and security.* xattrs; as any other user, the rest.
+     */
+    static final boolean PRIVILEGED = "root".equals(System.getProperty("user.name"));
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
 
     private SourceTree() {}
@@ -56,9 +61,11 @@ final class SourceTree {
         Files.writeString(root.resolve("odd name with\nnewline\\back=slash\ttab"), "-");
         Files.writeString(root.resolve("-"), "dash");
         Path dev = Files.createDirectory(root.resolve("dev"));
-        sh("mknod", dev.resolve("null").toString(), "c", "1", "3");
-        sh("mknod", dev.resolve("loop-b").toString(), "b", "7", "200");
-        sh("mknod", dev.resolve("whiteout").toString(), "c", "0", "0");
+        if (PRIVILEGED) {
+            sh("mknod", dev.resolve("null").toString(), "c", "1", "3");
+            sh("mknod", dev.resolve("loop-b").toString(), "b", "7", "200");
+            sh("mknod", dev.resolve("whiteout").toString(), "c", "0", "0");
+        }
         sh("mkfifo", dev.resolve("fifo").toString());
         try (var s = ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
             s.bind(UnixDomainSocketAddress.of(dev.resolve("sock")));
@@ -67,29 +74,37 @@ final class SourceTree {
         Path suid = Files.writeString(modes.resolve("suid"), "s");
         sh("chmod", "4755", suid.toString());
         Path none = Files.writeString(modes.resolve("none"), "n");
-        sh("chmod", "0000", none.toString());
+        if (PRIVILEGED) {
+            sh("chmod", "0000", none.toString()); // only root could read it back
+        }
         Path sticky = Files.createDirectory(modes.resolve("sticky"));
         sh("chmod", "1777", sticky.toString());
         Path sgid = Files.createDirectory(modes.resolve("sgid"));
         sh("chmod", "2750", sgid.toString());
-        Files.setAttribute(suid, "unix:uid", 12345, NOFOLLOW);
-        Files.setAttribute(suid, "unix:gid", 54321, NOFOLLOW);
-        Files.setAttribute(none, "unix:uid", -2, NOFOLLOW); // 4294967294
-        Files.setAttribute(links.resolve("rel"), "unix:uid", 777, NOFOLLOW);
+        if (PRIVILEGED) {
+            Files.setAttribute(suid, "unix:uid", 12345, NOFOLLOW);
+            Files.setAttribute(suid, "unix:gid", 54321, NOFOLLOW);
+            Files.setAttribute(none, "unix:uid", -2, NOFOLLOW); // 4294967294
+            Files.setAttribute(links.resolve("rel"), "unix:uid", 777, NOFOLLOW);
+        }
         Path x = Files.writeString(root.resolve("xattrs"), "attributes");
         sh("setfattr", "-n", "user.plain", "-v", "value", x.toString());
         sh("setfattr", "-n", "user.binary", "-v", "0x00ff3d0a20", x.toString());
         sh("setfattr", "-n", "user.empty", x.toString());
-        sh("setfattr", "-n", "trusted.secret", "-v", "t", x.toString());
-        sh("setfattr", "-n", "trusted.overlay.custom", "-v", "escaped-in-image", x.toString());
-        sh("setfattr", "-n", "security.composefs-test", "-v", "sec", x.toString());
+        if (PRIVILEGED) {
+            sh("setfattr", "-n", "trusted.secret", "-v", "t", x.toString());
+            sh("setfattr", "-n", "trusted.overlay.custom", "-v", "escaped-in-image", x.toString());
+            sh("setfattr", "-n", "security.composefs-test", "-v", "sec", x.toString());
+            sh("setfattr", "-h", "-n", "trusted.on-symlink", "-v", "l", links.resolve("rel").toString());
+        }
         sh("setfattr", "-n", "user.on-dir", "-v", "d", modes.toString());
-        sh("setfattr", "-h", "-n", "trusted.on-symlink", "-v", "l", links.resolve("rel").toString());
         sh("setfattr", "-n", "user.root", "-v", "r", root.toString());
         // What distribution trees carry beyond user xattrs: a file capability (ping's cap_net_raw,
         // VFS_CAP_REVISION_2), and POSIX ACLs, an access and a default one, in the kernel's xattr form.
         Path caps = Files.writeString(root.resolve("caps"), "capable");
-        sh("setfattr", "-n", "security.capability", "-v", "0x0100000200200000000000000000000000000000", caps.toString());
+        if (PRIVILEGED) {
+            sh("setfattr", "-n", "security.capability", "-v", "0x0100000200200000000000000000000000000000", caps.toString());
+        }
         Path acl = Files.createDirectory(root.resolve("acl"));
         Files.writeString(acl.resolve("inside"), "i");
         sh("setfattr", "-n", "system.posix_acl_access", "-v", "0x0200000001000700ffffffff02000500feff0000"
