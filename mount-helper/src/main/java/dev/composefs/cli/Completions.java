@@ -48,8 +48,7 @@ final class Completions implements Callable<Integer> {
             }
             return 0;
         } catch (IOException e) {
-            io.err().println("composefs generate-completions: " + dir + ": " + AtomicFile.reason(e));
-            Main.debug(e, io);
+            Main.report(io, "composefs generate-completions: " + dir + ": " + AtomicFile.reason(e), e);
             return 1;
         }
     }

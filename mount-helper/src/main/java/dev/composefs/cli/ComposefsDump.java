@@ -52,26 +52,22 @@ final class ComposefsDump {
                 version = ErofsReader.version(image);
                 root = ErofsReader.read(image);
             } catch (ImageFormatException e) {
-                io.err().println(PROG + ": failed to load '" + src + "': " + e.getMessage());
-                Main.debug(e, io);
+                Main.report(io, PROG + ": failed to load '" + src + "': " + e.getMessage(), e);
                 return 1;
             }
             ErofsWriter.Options options = new ErofsWriter.Options(version, version);
             try {
                 AtomicFile.write(dest, out -> ErofsWriter.write(root, options, out), io.out());
             } catch (IOException e) {
-                io.err().println(PROG + ": " + dest + ": cannot write image: " + e.getMessage());
-                Main.debug(e, io);
+                Main.report(io, PROG + ": " + dest + ": cannot write image: " + e.getMessage(), e);
                 return 1;
             }
             return 0;
         } catch (IllegalArgumentException e) {
-            io.err().println(PROG + ": failed to load '" + src + "': " + e.getMessage());
-            Main.debug(e, io);
+            Main.report(io, PROG + ": failed to load '" + src + "': " + e.getMessage(), e);
             return 1;
         } catch (IOException e) {
-            io.err().println(PROG + ": " + e.getMessage());
-            Main.debug(e, io);
+            Main.report(io, PROG + ": " + e.getMessage(), e);
             return 1;
         }
     }
@@ -81,8 +77,7 @@ final class ComposefsDump {
             io.out().write(text.getBytes(StandardCharsets.UTF_8));
             return 0;
         } catch (IOException e) {
-            io.err().println(PROG + ": " + e.getMessage());
-            Main.debug(e, io);
+            Main.report(io, PROG + ": " + e.getMessage(), e);
             return 1;
         }
     }

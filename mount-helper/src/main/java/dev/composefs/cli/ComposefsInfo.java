@@ -82,12 +82,10 @@ final class ComposefsInfo implements Callable<Integer> {
             io.out().flush();
             return 0;
         } catch (Failure f) {
-            io.err().println("composefs-info: " + f.getMessage());
-            Main.debug(f, io);
+            Main.report(io, "composefs-info: " + f.getMessage(), f);
             return f.exitCode();
         } catch (IOException e) {
-            io.err().println("composefs-info: " + e.getMessage());
-            Main.debug(e, io);
+            Main.report(io, "composefs-info: " + e.getMessage(), e);
             return 1;
         }
     }

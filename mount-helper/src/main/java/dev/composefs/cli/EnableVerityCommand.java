@@ -75,16 +75,13 @@ final class EnableVerityCommand implements Callable<Integer> {
             }
             return 0;
         } catch (Failure f) {
-            io.err().println("composefs enable-verity: " + f.getMessage());
-            Main.debug(f, io);
+            Main.report(io, "composefs enable-verity: " + f.getMessage(), f);
             return f.exitCode();
         } catch (SyscallException e) {
-            io.err().println("composefs enable-verity: " + e.getMessage() + explain(e));
-            Main.debug(e, io);
+            Main.report(io, "composefs enable-verity: " + e.getMessage() + explain(e), e);
             return 1;
         } catch (IOException | CertificateEncodingException e) {
-            io.err().println("composefs enable-verity: " + e.getMessage());
-            Main.debug(e, io);
+            Main.report(io, "composefs enable-verity: " + e.getMessage(), e);
             return 1;
         }
     }

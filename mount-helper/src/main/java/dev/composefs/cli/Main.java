@@ -36,8 +36,7 @@ public final class Main {
             io.out().flush();
         } catch (IOException e) {
             if (rc[0] == 0) { // a failed command has said why already
-                io.err().println(programName(args) + ": " + e.getMessage());
-                debug(e, io);
+                report(io, programName(args) + ": " + e.getMessage(), e);
                 rc[0] = 1;
             }
         }
@@ -56,23 +55,21 @@ public final class Main {
         try {
             return run(args, io);
         } catch (OutOfMemoryError e) {
-            io.err().println(programName(args) + ": out of memory (the input is larger than this JVM's heap of "
-                    + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB)");
-            debug(e, io);
+            report(io, programName(args) + ": out of memory (the input is larger than this JVM's heap of "
+                    + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB)", e);
         } catch (StackOverflowError e) {
-            io.err().println(programName(args) + ": input nested too deeply (stack overflow)");
-            debug(e, io);
+            report(io, programName(args) + ": input nested too deeply (stack overflow)", e);
         } catch (RuntimeException | Error e) { // Error: a class or native library that would not load, and worse
-            io.err().println(programName(args) + ": internal error: " + firstLine(e));
-            debug(e, io);
+            report(io, programName(args) + ": internal error: " + firstLine(e), e);
         }
         return args.length > 0 && args[0].equals("mount.composefs") ? 32 : 1;
     }
 
-    /** With COMPOSEFS_DEBUG=1 in the environment, the stack trace of the error just reported as one line. */
-    static void debug(Throwable t, Io io) {
+    /** A failure as its user sees it: one line, then with COMPOSEFS_DEBUG=1 the stack trace of its cause. */
+    static void report(Io io, String line, Throwable cause) {
+        io.err().println(line);
         if ("1".equals(System.getenv("COMPOSEFS_DEBUG"))) {
-            t.printStackTrace(io.err());
+            cause.printStackTrace(io.err());
         }
     }
 
@@ -153,8 +150,7 @@ public final class Main {
         });
         cl.setExecutionExceptionHandler((ex, c, parsed) -> {
             // One line, never a stack trace: the commands turn expected failures into messages themselves.
-            io.err().println(c.getCommandSpec().qualifiedName() + ": internal error: " + firstLine(ex));
-            debug(ex, io);
+            report(io, c.getCommandSpec().qualifiedName() + ": internal error: " + firstLine(ex), ex);
             return 1;
         });
         return cl.execute(rest);

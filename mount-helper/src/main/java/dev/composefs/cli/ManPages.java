@@ -55,8 +55,7 @@ final class ManPages implements Callable<Integer> {
             io.out().flush();
             return 0;
         } catch (IOException e) {
-            io.err().println("composefs generate-man-pages: " + dir + ": " + e.getMessage());
-            Main.debug(e, io);
+            Main.report(io, "composefs generate-man-pages: " + dir + ": " + e.getMessage(), e);
             return 1;
         }
     }

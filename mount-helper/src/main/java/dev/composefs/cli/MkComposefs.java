@@ -100,20 +100,17 @@ final class MkComposefs {
                 return 0; // --help or --version
             }
         } catch (Failure f) {
-            io.err().println(PROG + ": " + f.getMessage());
-            Main.debug(f, io);
+            Main.report(io, PROG + ": " + f.getMessage(), f);
             io.err().println("Try '" + PROG + " --help' for more information.");
             return f.exitCode();
         } catch (IOException e) {
-            io.err().println(PROG + ": cannot write output: " + e.getMessage());
-            Main.debug(e, io);
+            Main.report(io, PROG + ": cannot write output: " + e.getMessage(), e);
             return 1;
         }
         try {
             return build();
         } catch (Failure f) {
-            io.err().println(PROG + ": " + f.getMessage());
-            Main.debug(f, io);
+            Main.report(io, PROG + ": " + f.getMessage(), f);
             return f.exitCode();
         }
     }

@@ -108,8 +108,7 @@ final class MountComposefs {
         try {
             io.out().write(text.getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
-            io.err().println(PROG + ": cannot write output: " + e.getMessage());
-            Main.debug(e, io);
+            Main.report(io, PROG + ": cannot write output: " + e.getMessage(), e);
         }
     }
 
@@ -140,12 +139,10 @@ final class MountComposefs {
             }
             return 0;
         } catch (MountException e) {
-            io.err().println(PROG + ": " + e.getMessage());
-            Main.debug(e, io);
+            Main.report(io, PROG + ": " + e.getMessage(), e);
             return e.isUsage() ? 1 : 32;
         } catch (IOException | RuntimeException e) {
-            io.err().println(PROG + ": cannot mount " + image + " at " + target + ": " + e);
-            Main.debug(e, io);
+            Main.report(io, PROG + ": cannot mount " + image + " at " + target + ": " + e, e);
             return 32;
         }
     }

@@ -77,12 +77,10 @@ final class MountUnitCommand {
                 io.out().flush();
                 return 0;
             } catch (MountException e) {
-                io.err().println("composefs mount-unit: " + e.getMessage());
-                Main.debug(e, io);
+                Main.report(io, "composefs mount-unit: " + e.getMessage(), e);
                 return 1;
             } catch (IOException e) {
-                io.err().println("composefs mount-unit: " + e.getMessage());
-                Main.debug(e, io);
+                Main.report(io, "composefs mount-unit: " + e.getMessage(), e);
                 return 1;
             }
         }
@@ -108,8 +106,7 @@ final class MountUnitCommand {
                 io.out().flush();
                 return 0;
             } catch (IOException e) {
-                io.err().println("composefs fstab-line: " + e.getMessage());
-                Main.debug(e, io);
+                Main.report(io, "composefs fstab-line: " + e.getMessage(), e);
                 return 1;
             }
         }

@@ -154,8 +154,7 @@ final class OciCommand implements Callable<Integer> {
                 Repository.checkName(name);
                 return run(prog, b, null, r, name, opener);
             } catch (IOException e) {
-                io.err().println(prog + ": " + e.getMessage());
-                Main.debug(e, io);
+                Main.report(io, prog + ": " + e.getMessage(), e);
                 return 1;
             }
         }
@@ -172,8 +171,7 @@ final class OciCommand implements Callable<Integer> {
                 options = new OciImport.Options(b.tree.useEpoch, b.tree.skipXattrs, b.tree.userXattrs, b.threads);
                 platform = platform(b.platform);
             } catch (IllegalArgumentException e) {
-                io.err().println(prog + ": " + e.getMessage());
-                Main.debug(e, io);
+                Main.report(io, prog + ": " + e.getMessage(), e);
                 return 1;
             }
             Progress progress = new Progress(io.err(), unistd_h.isatty(2));
@@ -196,8 +194,7 @@ final class OciCommand implements Callable<Integer> {
                     repo.setRef(name, stored);
                 }
             } catch (TreeException e) {
-                io.err().println(prog + ": " + e.getMessage());
-                Main.debug(e, io);
+                Main.report(io, prog + ": " + e.getMessage(), e);
                 return 1;
             }
             if (repo == null) {
@@ -205,12 +202,10 @@ final class OciCommand implements Callable<Integer> {
                     AtomicFile.write(image, out -> ErofsWriter.write(result.root(), format,
                             new DigestingOutputStream(out, verity)), io.out());
                 } catch (TreeException e) {
-                    io.err().println(prog + ": " + e.getMessage());
-                    Main.debug(e, io);
+                    Main.report(io, prog + ": " + e.getMessage(), e);
                     return 1;
                 } catch (IOException e) {
-                    io.err().println(prog + ": " + image + ": cannot write image: " + e.getMessage());
-                    Main.debug(e, io);
+                    Main.report(io, prog + ": " + image + ": cannot write image: " + e.getMessage(), e);
                     return 1;
                 }
             }
@@ -224,8 +219,7 @@ final class OciCommand implements Callable<Integer> {
             }
             return 0;
         } catch (IOException e) {
-            io.err().println(prog + ": " + e.getMessage());
-            Main.debug(e, io);
+            Main.report(io, prog + ": " + e.getMessage(), e);
             return 1;
         }
     }

@@ -90,16 +90,13 @@ final class OciHookCommand implements Callable<Integer> {
             }
             return inside ? mountInside() : hook();
         } catch (Failure f) {
-            report(f.getMessage());
-            Main.debug(f, io);
+            report(f);
             return f.exitCode();
         } catch (MountException e) {
-            report(e.getMessage());
-            Main.debug(e, io);
+            report(e);
             return e.isUsage() ? 1 : 32;
         } catch (IOException e) {
-            report(e.getMessage());
-            Main.debug(e, io);
+            report(e);
             return 1;
         }
     }
@@ -109,9 +106,9 @@ final class OciHookCommand implements Callable<Integer> {
      * shows in its own error; crun discards a hook's standard error (unless the annotation
      * run.oci.hooks.stderr names a file), so then the line goes to the runtime's standard error.
      */
-    private void report(String message) {
-        String line = PROG + ": " + message;
-        io.err().println(line);
+    private void report(Exception failure) {
+        String line = PROG + ": " + failure.getMessage();
+        Main.report(io, line, failure);
         if (inside) {
             return; // the outer hook relays it
         }

@@ -84,16 +84,13 @@ final class RepoCommand implements Callable<Integer> {
             try {
                 return run();
             } catch (Failure f) {
-                parent.io.err().println(prog + f.getMessage());
-                Main.debug(f, parent.io);
+                Main.report(parent.io, prog + f.getMessage(), f);
                 return f.exitCode();
             } catch (MountException e) {
-                parent.io.err().println(prog + e.getMessage());
-                Main.debug(e, parent.io);
+                Main.report(parent.io, prog + e.getMessage(), e);
                 return e.isUsage() ? 1 : 32;
             } catch (IOException e) { // TreeException too: a tree the image cannot hold
-                parent.io.err().println(prog + e.getMessage());
-                Main.debug(e, parent.io);
+                Main.report(parent.io, prog + e.getMessage(), e);
                 return 1;
             }
         }

@@ -53,12 +53,10 @@ final class SignCommand implements Callable<Integer> {
             }
             return 0;
         } catch (Failure f) {
-            io.err().println("composefs sign: " + f.getMessage());
-            Main.debug(f, io);
+            Main.report(io, "composefs sign: " + f.getMessage(), f);
             return f.exitCode();
         } catch (IOException e) {
-            io.err().println("composefs sign: " + e.getMessage());
-            Main.debug(e, io);
+            Main.report(io, "composefs sign: " + e.getMessage(), e);
             return 1;
         }
     }

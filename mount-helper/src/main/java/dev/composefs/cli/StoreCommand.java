@@ -62,12 +62,10 @@ final class StoreCommand implements Callable<Integer> {
                 default -> throw new Failure(1, "unknown command '" + command + "' (expected fsck or gc)");
             };
         } catch (Failure f) {
-            io.err().println("composefs store: " + f.getMessage());
-            Main.debug(f, io);
+            Main.report(io, "composefs store: " + f.getMessage(), f);
             return f.exitCode();
         } catch (IOException e) {
-            io.err().println("composefs store " + command + ": " + e.getMessage());
-            Main.debug(e, io);
+            Main.report(io, "composefs store " + command + ": " + e.getMessage(), e);
             return 1;
         }
     }

@@ -48,8 +48,7 @@ final class VerifyCommand implements Callable<Integer> {
             io.out().flush();
             return 0;
         } catch (IOException e) {
-            io.err().println("composefs verify: " + e.getMessage());
-            Main.debug(e, io);
+            Main.report(io, "composefs verify: " + e.getMessage(), e);
             return 1;
         }
     }
