@@ -45,9 +45,8 @@ final class DumpGenerator {
         Expect expect = Expect.SAME;
         if (r.nextInt(100) < 45) {
             int k = r.nextInt(33);
-            int i = 1 + r.nextInt(Math.max(1, lines.size() - 1));
-            i = Math.min(i, lines.size() - 1);
-            String line = lines.get(Math.max(i, 0));
+            int i = lines.size() > 1 ? 1 + r.nextInt(lines.size() - 1) : 0; // a line after the root's, if any
+            String line = lines.get(i);
             String[] f = line.split(" ", -1);
             switch (k) {
                 case 0 -> { kind = "empty line"; lines.add(i, ""); }

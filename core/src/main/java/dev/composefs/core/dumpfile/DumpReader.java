@@ -187,7 +187,7 @@ public final class DumpReader {
             throw fail("path '" + printable(path()) + "' is not absolute");
         }
         if (n <= FIELD_MODE) {
-            throw fail("expected at least 8 fields (path size mode nlink uid gid rdev mtime), got " + n);
+            throw tooFewFields(n);
         }
         boolean isLink = e[FIELD_MODE] > s[FIELD_MODE] && b[s[FIELD_MODE]] == '@';
         int mode = mode(b, s[FIELD_MODE] + (isLink ? 1 : 0), e[FIELD_MODE]);
@@ -198,8 +198,8 @@ public final class DumpReader {
             hardlink(parent, name, mode, n > FIELD_PAYLOAD ? optional(b, s[FIELD_PAYLOAD], e[FIELD_PAYLOAD], "payload") : null);
             return;
         }
-        if (n <= FIELD_MTIME) {
-            throw fail("expected at least 8 fields (path size mode nlink uid gid rdev mtime), got " + n);
+        if (n <= FIELD_MTIME) { // (a hardlink line needs only path, mode and target)
+            throw tooFewFields(n);
         }
         Node node = node(b, s, e, n, mode);
         if (parent == null) {
@@ -219,6 +219,10 @@ public final class DumpReader {
         if (node instanceof Directory d) {
             dirs.put(path(), d);
         }
+    }
+
+    private DumpFormatException tooFewFields(int n) {
+        return fail("expected at least 8 fields (path size mode nlink uid gid rdev mtime), got " + n);
     }
 
     /** The mode field: octal, 32 bits, a file type a composefs image can hold. */
