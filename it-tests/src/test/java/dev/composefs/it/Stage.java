@@ -23,15 +23,6 @@ final class Stage {
         return d;
     }
 
-    /** The .deb the build writes beside the stage. */
-    static Path deb() throws IOException {
-        Path target = dir().getParent();
-        try (var files = Files.list(target)) {
-            return files.filter(f -> f.getFileName().toString().matches("composefs-java_.*_amd64\\.deb")).findFirst()
-                    .orElseThrow(() -> new AssertionError("no .deb in " + target + ": the build (mvn package) writes it"));
-        }
-    }
-
     static Path lib() {
         return dir().resolve("lib/composefs-java");
     }

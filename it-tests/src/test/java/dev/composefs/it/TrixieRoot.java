@@ -3,18 +3,14 @@ package dev.composefs.it;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A Debian 13 root file system made by it-tests/lib/trixie-root.sh: upstream's composefs 1.0.8
- * as upstream-mkcomposefs and upstream-composefs-info, and optionally podman with this
- * project's package. Removed on close.
+ * as upstream-mkcomposefs and upstream-composefs-info. Removed on close.
  */
 final class TrixieRoot implements AutoCloseable {
     final Path dir;
@@ -36,25 +32,15 @@ final class TrixieRoot implements AutoCloseable {
         Infra.require(tools, "needs mmdebstrap (bin/lib/install-deps.sh installs it)");
     }
 
-    /** Builds one; with podman, also podman, crun and the built package (packaging/target). */
-    static TrixieRoot create(boolean podman) throws IOException, InterruptedException {
+    /** Builds one (podman's test makes its own, with podman and the package: it-tests/podman). */
+    static TrixieRoot create() throws Exception {
         assumeAvailable();
-        Path dir = Files.createTempDirectory(Path.of("/var/tmp"), "composefs-trixie");
-        TrixieRoot t = new TrixieRoot(dir);
-        List<String> cmd = new ArrayList<>(List.of(Cli.repo().resolve("it-tests/lib/trixie-root.sh").toString(),
-                t.root.toString()));
-        if (podman) {
-            cmd.addAll(List.of("--podman", "--package", Stage.deb().toString()));
-        }
-        Path log = dir.resolve("trixie-root.log");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        boolean done = p.waitFor(10, TimeUnit.MINUTES);
-        if (!done || p.exitValue() != 0) {
-            p.destroyForcibly();
-            String out = Files.readString(log, StandardCharsets.UTF_8);
+        TrixieRoot t = new TrixieRoot(Files.createTempDirectory(Path.of("/var/tmp"), "composefs-trixie"));
+        try {
+            CheckScript.run(List.of(Cli.repo().resolve("it-tests/lib/trixie-root.sh").toString(), t.root.toString()), 10);
+        } catch (Throwable e) {
             t.close();
-            throw new IllegalStateException("it-tests/lib/trixie-root.sh " + (done ? "failed" : "took over 10 minutes")
-                    + ":\n" + out);
+            throw e;
         }
         return t;
     }

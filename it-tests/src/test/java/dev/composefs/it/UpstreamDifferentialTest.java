@@ -33,7 +33,7 @@ class UpstreamDifferentialTest {
 
     @BeforeAll
     static void root() throws Exception {
-        trixie = TrixieRoot.create(false);
+        trixie = TrixieRoot.create();
     }
 
     @AfterAll
