@@ -89,7 +89,7 @@ final class DumpGenerator {
                     kind = "too few fields";
                     int keep = 1 + r.nextInt(Math.min(f.length, 9));
                     lines.set(i, String.join(" ", List.of(f).subList(0, keep)));
-                    if (keep > 2 && f[2].startsWith("@")) {
+                    if (keep > 2 && keep <= 8 && f[2].startsWith("@")) { // (the ninth field is the target)
                         kind = "hardlink without its target field";
                         expect = Expect.WE_REFUSE; // upstream links the empty path: the root directory
                     }
@@ -101,9 +101,26 @@ final class DumpGenerator {
                 }
                 case 14 -> { kind = "mode without a valid type"; f[2] = r.nextBoolean() ? "0" : "170644"; lines.set(i, String.join(" ", f)); }
                 case 15 -> {
-                    String[] names = {"/.", "/..", "/a//b", "/x/", "//y"};
+                    // repeated and trailing slashes, in new paths beside existing entries and in hardlink targets
+                    byte[] p = entries.get(i).path();
+                    int type = entries.get(i).type();
+                    String[] names = {"/.", "/..", "/a//b", "/x/", "//y", "//", "/a/./b"};
                     kind = "odd path";
-                    lines.add(names[r.nextInt(names.length)] + " 0 100644 1 0 0 0 0.0 - - -");
+                    lines.add(switch (r.nextInt(4)) {
+                        case 0 -> names[r.nextInt(names.length)] + " 0 100644 1 0 0 0 0.0 - - -";
+                        case 1 -> pathField(moreSlashes(concat(parentOf(p), "odd".getBytes(StandardCharsets.ISO_8859_1))))
+                                + " 0 100644 1 0 0 0 0.0 - - -";
+                        case 2 -> pathField(concat(p, new byte[0])) + " 0 100644 1 0 0 0 0.0 - - -";
+                        default -> {
+                            kind = "hardlink target with odd slashes";
+                            if (type == 0040000) {
+                                expect = Expect.WE_REFUSE; // upstream links the directory
+                            }
+                            byte[] t = moreSlashes(p);
+                            yield "/odd-link 0 @" + oct(type | 0644) + " 1 0 0 0 0.0 "
+                                    + pathField(r.nextBoolean() ? concat(t, new byte[0]) : t) + " - -";
+                        }
+                    });
                 }
                 case 16 -> { kind = "hardlink to nothing"; lines.add("/hl-none 0 @100644 1 0 0 0 0.0 /no/such/file - -"); }
                 case 17 -> { kind = "hardlink to itself"; lines.add("/hl-self 0 @100644 1 0 0 0 0.0 /hl-self - -"); }
@@ -370,6 +387,27 @@ final class DumpGenerator {
             }
         }
         return b;
+    }
+
+    /** The path with some of its slashes doubled or tripled. */
+    private byte[] moreSlashes(byte[] path) {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        for (byte x : path) {
+            b.write(x);
+            if (x == '/' && r.nextInt(3) > 0) {
+                b.writeBytes(r.nextBoolean() ? new byte[] {'/'} : new byte[] {'/', '/'});
+            }
+        }
+        return b.toByteArray();
+    }
+
+    /** The path of the directory holding path (empty for the root). */
+    private static byte[] parentOf(byte[] path) {
+        int slash = path.length - 1;
+        while (slash > 0 && path[slash] != '/') {
+            slash--;
+        }
+        return Arrays.copyOf(path, Math.max(slash, 0));
     }
 
     private static byte[] concat(byte[] dir, byte[] name) {

@@ -169,11 +169,36 @@ public final class DumpReader {
     private int lastParentStart;
     private int lastParentEnd;
 
+    /** The current entry's path, unescaped, with runs of '/' as one: upstream walks past repeated slashes. */
     private String path() throws DumpFormatException {
         if (pathText == null) {
-            pathText = text(lineData, pathStart, pathEnd, "path");
+            pathText = collapseSlashes(text(lineData, pathStart, pathEnd, "path"));
         }
         return pathText;
+    }
+
+    static String collapseSlashes(String path) {
+        if (!path.contains("//")) {
+            return path;
+        }
+        StringBuilder sb = new StringBuilder(path.length());
+        for (int i = 0; i < path.length(); i++) {
+            char c = path.charAt(i);
+            if (c != '/' || sb.isEmpty() || sb.charAt(sb.length() - 1) != '/') {
+                sb.append(c);
+            }
+        }
+        return sb.toString();
+    }
+
+    /** Whether b[from, to) holds "//". */
+    private static boolean hasDoubleSlash(byte[] b, int from, int to) {
+        for (int i = from + 1; i < to; i++) {
+            if (b[i] == '/' && b[i - 1] == '/') {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** One entry: where it goes, then a pending hardlink or a node with its metadata and xattrs. */
@@ -182,7 +207,8 @@ public final class DumpReader {
         pathStart = s[FIELD_PATH];
         pathEnd = e[FIELD_PATH];
         pathText = null;
-        boolean plain = indexOf(b, (byte) '\\', pathStart, pathEnd) < 0; // its bytes are its text
+        // its bytes are its text: no escapes, no repeated slashes
+        boolean plain = indexOf(b, (byte) '\\', pathStart, pathEnd) < 0 && !hasDoubleSlash(b, pathStart, pathEnd);
         if (plain ? pathEnd == pathStart || b[pathStart] != '/' : !path().startsWith("/")) {
             throw fail("path '" + printable(path()) + "' is not absolute");
         }
@@ -191,7 +217,8 @@ public final class DumpReader {
         }
         boolean isLink = e[FIELD_MODE] > s[FIELD_MODE] && b[s[FIELD_MODE]] == '@';
         int mode = mode(b, s[FIELD_MODE] + (isLink ? 1 : 0), e[FIELD_MODE]);
-        boolean isRoot = plain ? pathEnd - pathStart == 1 : path().equals("/");
+        // only "/" itself: "//" is, for upstream too, an empty name in the root
+        boolean isRoot = plain ? pathEnd - pathStart == 1 : text(b, pathStart, pathEnd, "path").equals("/");
         Directory parent = isRoot ? null : parentOf(b, plain);
         String name = isRoot ? "" : lastName;
         if (isLink) {
@@ -477,7 +504,11 @@ public final class DumpReader {
                 throw new DumpFormatException(start.line(), "hardlink loop at '" + printable(l.path()) + "'");
             }
             chain.add(l);
-            String t = l.target().startsWith("/") ? l.target() : "/" + l.target();
+            // as upstream's lookup: repeated and trailing slashes walk nowhere
+            String t = collapseSlashes(l.target().startsWith("/") ? l.target() : "/" + l.target());
+            if (t.length() > 1 && t.endsWith("/")) {
+                t = t.substring(0, t.length() - 1);
+            }
             if (t.equals(l.path())) {
                 throw new DumpFormatException(l.line(), "hardlink '" + printable(l.path()) + "' points to itself");
             }

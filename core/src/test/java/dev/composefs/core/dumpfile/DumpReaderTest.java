@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.composefs.core.tree.Device;
 import dev.composefs.core.tree.Directory;
 import dev.composefs.core.tree.Hardlink;
+import dev.composefs.core.tree.Node;
 import dev.composefs.core.tree.RegularFile;
 import dev.composefs.core.tree.Symlink;
 import dev.composefs.core.Assets;
@@ -132,6 +133,16 @@ class DumpReaderTest {
         assertEquals(-1L, ((Device) parse(ROOT + "/d 0 20644 1 0 0 18446744073709551615 1.0 - - -\n", true)
                 .entries().get("d")).rdev());
         assertTrue(message("", false).contains("empty dump"));
+        // repeated slashes walk nowhere, in paths and in hardlink targets; a trailing one names nothing
+        Directory slashes = parse(ROOT + "/a 0 40755 2 0 0 0 1.0 - - -\n/a//b 0 100644 1 0 0 0 1.0 - - -\n"
+                + "//c 0 100644 1 0 0 0 1.0 - - -\n/h 0 @100644 1 0 0 0 0.0 //a//b/ - -\n"
+                + "/i 0 @100644 1 0 0 0 0.0 /h// - -\n", true);
+        Node b = ((Directory) slashes.entries().get("a")).entries().get("b");
+        assertSame(b, ((Hardlink) slashes.entries().get("h")).target());
+        assertSame(b, ((Hardlink) slashes.entries().get("i")).target());
+        assertTrue(slashes.entries().containsKey("c"));
+        assertTrue(message(ROOT + "/a/ 0 40755 2 0 0 0 1.0 - - -\n", false).contains("empty file name"));
+        assertTrue(message(ROOT + "// 0 40755 2 0 0 0 1.0 - - -\n", false).contains("empty file name"));
     }
 
     /** What parsing gives, as text: the tree's dump, or the error message. */
