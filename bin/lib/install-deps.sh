@@ -2,7 +2,8 @@
 # Installs the Debian packages the build and tests use, only those missing: gcc and the kernel
 # and libc headers (binding probe), fsverity-utils (reference digests), attr (getfattr: xattrs
 # read independently of our bindings), maven, openssl, runc and crun; umoci, skopeo,
-# docker-registry and mmdebstrap for the OCI image tests; a static busybox for test images.
+# docker-registry and mmdebstrap for the OCI image tests; a static busybox for test images;
+# fuse3 for rootless FUSE mounts; python3 and erofs-utils for upstream's FUSE test script.
 set -euo pipefail
 need=()
 command -v gcc >/dev/null || need+=(gcc)
@@ -23,6 +24,10 @@ command -v groff >/dev/null || need+=(groff-base)     # renders the generated ma
 command -v strace >/dev/null || need+=(strace)        # a launcher test: which files a run opens
 command -v systemd-analyze >/dev/null || need+=(systemd) # unit files checked by systemd-analyze verify (not run as PID 1)
 command -v mkfs.xfs >/dev/null || need+=(xfsprogs)    # an ingest test: a store that reflinks (XFS)
+[ -x /usr/bin/fusermount3 ] || need+=(fuse3)           # FUSE mounts by a user who is not root
+command -v curl >/dev/null || need+=(curl)             # ... fetched from Debian's archive
+[ -x /usr/bin/python3 ] || need+=(python3)             # upstream's test scripts (gendir, dumpdir)
+command -v fsck.erofs >/dev/null || need+=(erofs-utils) # ... which check images with fsck.erofs where it is there
 { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || need+=(busybox-static) # the kernel matrix's guests, the podman test's image
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then

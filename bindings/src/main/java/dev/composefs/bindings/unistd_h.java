@@ -95,6 +95,10 @@ public final class unistd_h {
         static final MethodHandle HANDLE = Native.downcall("ftruncate", FunctionDescriptor.of(C_INT, C_INT, C_LONG));
     }
 
+    private static final class setsid {
+        static final MethodHandle HANDLE = Native.downcall("setsid", FunctionDescriptor.of(C_INT));
+    }
+
     private static final class isatty {
         static final MethodHandle HANDLE = Native.plain("isatty", FunctionDescriptor.of(C_INT, C_INT));
     }
@@ -195,6 +199,20 @@ public final class unistd_h {
                     ? syscall6(st, Classic.write.number, fd, rest.address(), rest.byteSize(), 0, 0, 0)
                     : (long) write.HANDLE.invokeExact(st, fd, rest, rest.byteSize()));
         }
+    }
+
+    /** One write(2) of buf[offset, offset + count) in the thread's scratch (or null); the count written. */
+    public static long write(Scratch scratch, int fd, MemorySegment buf, long offset, long count, String what)
+            throws SyscallException {
+        Objects.checkFromIndexSize(offset, count, buf.byteSize());
+        return Native.call(scratch, "write", what, (st, a) -> Classic.RAW
+                ? syscall6(st, Classic.write.number, fd, buf.address() + offset, count, 0, 0, 0)
+                : (long) write.HANDLE.invokeExact(st, fd, buf.asSlice(offset), count));
+    }
+
+    /** setsid(2): a session of its own, so a terminal's hangup and ^C no longer reach this process. */
+    public static void setsid() throws SyscallException {
+        Native.call("setsid", "", (st, a) -> (int) setsid.HANDLE.invokeExact(st));
     }
 
     /** readlinkat(2): a symlink's target as raw bytes. */

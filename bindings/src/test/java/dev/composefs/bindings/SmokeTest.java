@@ -25,6 +25,35 @@ class SmokeTest {
     @TempDir
     Path tmp;
 
+    /** A spawned program's standard input is our socket: what it writes there, the other end reads. */
+    @Test
+    void spawnGivesAProgramOurSocketAsItsStandardInput() throws Exception {
+        int[] pair = sys_socket_h.socketpair("test");
+        try {
+            int pid = spawn_h.spawn("/bin/sh", List.of("sh", "-c", "printf \"$GREETING\" >&0"),
+                    List.of("GREETING=hello from $0", "PATH=/usr/bin:/bin"), pair[1]);
+            assertEquals(0, spawn_h.waitFor(pid, "sh"));
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment buf = arena.allocate(64);
+                long n = unistd_h.read(pair[0], buf, "socket");
+                assertEquals("hello from $0", new String(Native.toBytes(buf, n), StandardCharsets.US_ASCII));
+            }
+            int pid2 = spawn_h.spawn("/bin/sh", List.of("sh", "-c", "exit 7"), List.of(), pair[1]);
+            assertEquals(7, spawn_h.waitFor(pid2, "sh"));
+            SyscallException missing = assertThrows(SyscallException.class,
+                    () -> spawn_h.spawn("/no/such/program", List.of("x"), List.of(), pair[1]));
+            assertEquals(Errno.ENOENT, missing.errno());
+            unistd_h.close(pair[1]);
+            pair[1] = -1;
+            assertEquals(-1, sys_socket_h.receiveFd(pair[0], "socket"), "the peer closed without sending a descriptor");
+        } finally {
+            unistd_h.closeQuietly(pair[0]);
+            if (pair[1] >= 0) {
+                unistd_h.closeQuietly(pair[1]);
+            }
+        }
+    }
+
     @Test
     void xattrRoundTrip() throws Exception {
         Path f = Files.writeString(tmp.resolve("x"), "data");

@@ -66,7 +66,7 @@ class CommandsTest {
         assertEquals(0, r.exit(), r.stderr());
         for (String page : List.of("composefs", "composefs-store", "composefs-sign", "composefs-verify",
                 "composefs-enable-verity", "composefs-mount-unit", "composefs-fstab-line", "composefs-oci-hook",
-                "composefs-oci", "composefs-oci-import", "composefs-oci-pull", "composefs-info", "mkcomposefs.1",
+                "composefs-oci", "composefs-oci-import", "composefs-oci-pull", "composefs-info", "composefs-fuse", "mkcomposefs.1",
                 "composefs-dump.1", "mount.composefs.8")) {
             Path f = dir.resolve(page.matches(".*\\.[18]") ? page : page + ".1");
             assertTrue(Files.isRegularFile(f), page);

@@ -38,6 +38,7 @@ final class Completions implements Callable<Integer> {
         Map<String, String> scripts = new TreeMap<>();
         scripts.put("composefs", AutoComplete.bash("composefs", spec.root().commandLine()));
         scripts.put("composefs-info", AutoComplete.bash("composefs-info", new CommandLine(new ComposefsInfo(io))));
+        scripts.put("composefs-fuse", AutoComplete.bash("composefs-fuse", new CommandLine(new ComposefsFuse(io))));
         for (UsagePage u : ManPages.handParsed()) {
             scripts.put(u.name(), u.completion());
         }

@@ -138,6 +138,7 @@ public final class Main {
             return new MkComposefs(io).run(rest); // nor on the image-building path: see MkComposefs
         }
         CommandLine cl = prog.equals("composefs-info") ? new CommandLine(new ComposefsInfo(io))
+                : prog.equals("composefs-fuse") ? new CommandLine(new ComposefsFuse(io))
                 : umbrella(io, rest.length > 0 ? rest[0] : "");
         cl.setOut(new PrintWriter(io.out(), true));
         cl.setErr(new PrintWriter(io.err(), true));
@@ -193,7 +194,8 @@ public final class Main {
             case "oci" -> new OciCommand(io);
             case "repo" -> new RepoCommand(io);
             case "generate-completion" -> new picocli.AutoComplete.GenerateCompletion();
-            case "generate-man-pages" -> new ManPages(io, List.of(new CommandLine(new ComposefsInfo(io))));
+            case "generate-man-pages" -> new ManPages(io, List.of(new CommandLine(new ComposefsInfo(io)),
+                    new CommandLine(new ComposefsFuse(io))));
             case "generate-completions" -> new Completions(io);
             default -> null;
         };
@@ -201,7 +203,7 @@ public final class Main {
 
     private static boolean isProgram(String s) {
         return s.equals("mkcomposefs") || s.equals("composefs-info") || s.equals("mount.composefs")
-                || s.equals("composefs-dump");
+                || s.equals("composefs-dump") || s.equals("composefs-fuse");
     }
 
     /** `composefs` alone: names the programs. */

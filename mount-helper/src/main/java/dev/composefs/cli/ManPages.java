@@ -21,13 +21,13 @@ import picocli.CommandLine.Spec;
  * writes AsciiDoc, which needs asciidoctor to become a man page).
  */
 @Command(name = "generate-man-pages", mixinStandardHelpOptions = true, versionProvider = Version.class,
-        description = "Write man pages (troff) for composefs and every subcommand, composefs-info, mkcomposefs, "
-                + "composefs-dump (section 1) and mount.composefs (section 8) into DIR.")
+        description = "Write man pages (troff) for composefs and every subcommand, composefs-info, composefs-fuse, "
+                + "mkcomposefs, composefs-dump (section 1) and mount.composefs (section 8) into DIR.")
 final class ManPages implements Callable<Integer> {
     private final Main.Io io;
     private final List<CommandLine> extra;
 
-    /** extra: further top-level commands to document (composefs-info). */
+    /** extra: further top-level commands to document (composefs-info, composefs-fuse). */
     ManPages(Main.Io io, List<CommandLine> extra) {
         this.io = io;
         this.extra = extra;

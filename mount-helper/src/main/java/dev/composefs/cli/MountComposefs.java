@@ -1,5 +1,6 @@
 package dev.composefs.cli;
 
+import dev.composefs.core.fuse.FuseService;
 import dev.composefs.core.mount.KernelProbe;
 import dev.composefs.core.mount.MountException;
 import dev.composefs.core.mount.MountOptions;
@@ -45,6 +46,9 @@ final class MountComposefs {
               idmap=/proc/PID/ns/user   idmap the mount with that user namespace
               uidmap=IN:OUT:N[/...],gidmap=...  idmap with a namespace made for this mount
               upperdir=DIR,workdir=DIR  writable overlay; writes land in upperdir
+              fuse                  serve through FUSE (composefs-fuse) instead of the kernel's
+                                    mounts; chosen by itself without CAP_SYS_ADMIN
+              noacl, allow_other    with FUSE: no POSIX ACL checks; let other users in
               ro, rw, nosuid, nodev, noexec, noatime, nodiratime
             Exit status: 0 mounted, 1 usage or bad option, 32 mount failure.
             """;
@@ -126,6 +130,19 @@ final class MountComposefs {
                 }
                 io.err().println(PROG + ": ignoring unsupported option '" + key + "' (-s)");
             });
+            boolean privileged = Capabilities.sysAdmin();
+            if (opts.fuse().requested() || !privileged) {
+                verbose(opts.fuse().requested() ? "fuse: serving through FUSE (composefs-fuse)"
+                        : "no CAP_SYS_ADMIN: serving through FUSE (composefs-fuse) as this user");
+                FuseService.Options fo = FuseService.Options.of(image, opts);
+                if (fake) {
+                    verbose("-f: " + fo.image() + " at " + target + " not checked further, not mounted");
+                    return 0;
+                }
+                return Background.start(io, PROG, List.of("composefs-fuse", "-o",
+                        FuseService.Options.withSource(image.toAbsolutePath(), String.join(",", options)),
+                        target.toAbsolutePath().toString()));
+            }
             if (fake) {
                 // -f checks everything a mount would, short of the mount calls themselves
                 new Mounter(KernelProbe.running(), this::verbose).check(image, target, opts);

@@ -268,7 +268,7 @@ public final class PackageBuild {
                 Maintainer: composefs-java developers <composefs-java@localhost>
                 Installed-Size: SIZE
                 Depends: libc6 (>= 2.31), util-linux
-                Recommends: libssl3t64 | libssl3
+                Recommends: libssl3t64 | libssl3, fuse3
                 Suggests: fsverity, runc | crun
                 Conflicts: composefs
                 Replaces: composefs
@@ -278,8 +278,9 @@ public final class PackageBuild {
                 Description: composefs image tools and mount helper, in Java
                  Builds, verifies and mounts composefs images: a small EROFS metadata image
                  whose files point into a content-addressed object store, mounted with
-                 overlayfs (and fs-verity where the filesystem has it). Provides mkcomposefs,
-                 composefs-info, composefs-dump and mount.composefs with upstream's options
+                 overlayfs (and fs-verity where the filesystem has it), or through FUSE.
+                 Provides mkcomposefs, composefs-info, composefs-dump, composefs-fuse and
+                 mount.composefs with upstream's options
                  and image format, plus the composefs command (object stores, signatures,
                  systemd units, an OCI runtime hook, container image import). Carries its own
                  Java runtime.

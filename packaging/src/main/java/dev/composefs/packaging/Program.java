@@ -46,6 +46,8 @@ record Program(String name, String dir, String program, boolean forOthers, List<
             new Program("composefs-info", "bin", "composefs-info", false, SHORT),
             new Program("composefs-dump", "bin", "composefs-dump", false, SHORT),
             new Program("composefs", "bin", "composefs", false, GENERAL),
+            // a server: long-running, its start paid once per mount
+            new Program("composefs-fuse", "bin", "composefs-fuse", false, GENERAL),
             new Program("mount.composefs", "sbin", "mount.composefs", true, SHORT),
             // the OCI hook's entry (hooks.d names it), and what the hook runs again inside a container
             new Program("composefs", LIBEXEC, "composefs", true, SHORT));

@@ -84,6 +84,7 @@ final class Training {
             case "bin/composefs-dump" -> List.of(image, work.resolve("dumped.cfs").toString());
             case "bin/composefs" -> List.of("fstab-line", image, work.resolve("mnt").toString(),
                     "--options=basedir=" + store);
+            case "bin/composefs-fuse" -> List.of("--help"); // a mount would serve until unmounted
             // A real mount where the build may make one: it links the mount calls, which a mount
             // spends most of its run on otherwise. Elsewhere -f, every check a mount makes.
             case "sbin/mount.composefs" -> realMount

@@ -16,7 +16,15 @@ import java.util.List;
  */
 public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, boolean tryVerity, Path idmap,
         List<IdMapping> uidmap, List<IdMapping> gidmap, Path upperdir, Path workdir, boolean readOnly,
-        long mountAttrs, Path signature, Path trust) {
+        long mountAttrs, Path signature, Path trust, Fuse fuse) {
+
+    /**
+     * fuse: serve through FUSE (composefs-fuse) rather than the kernel's mounts; noacl: the
+     * kernel does not enforce the image's POSIX ACLs there; allow_other: other users may enter.
+     */
+    public record Fuse(boolean requested, boolean noacl, boolean allowOther) {
+        static final Fuse NONE = new Fuse(false, false, false);
+    }
 
     /** Where trust= looks when signature= is given without it: certificates (PEM or DER), one or more per file. */
     public static final Path DEFAULT_TRUST = Path.of("/etc/composefs/trust.d");
@@ -46,7 +54,7 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
         }
         return new MountOptions(List.copyOf(absolute), digest, verity, tryVerity,
                 idmap, uidmap, gidmap, upperdir == null ? null : upperdir.toAbsolutePath(),
-                workdir == null ? null : workdir.toAbsolutePath(), readOnly, mountAttrs, signature, trust);
+                workdir == null ? null : workdir.toAbsolutePath(), readOnly, mountAttrs, signature, trust, fuse);
     }
 
     /** Parses the -o string as upstream's helper does: comma-separated, a backslash escapes the next character. */
@@ -90,6 +98,9 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
         List<IdMapping> uidmap = List.of();
         List<IdMapping> gidmap = List.of();
         long attrs = 0;
+        boolean fuse = false;
+        boolean noacl = false;
+        boolean allowOther = false;
         for (String[] kv : all) {
             String key = kv[0];
             String value = key.equals("basedir") ? kv[1] : unescape(kv[1]);
@@ -124,6 +135,9 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
                 case "signature" -> signature = Path.of(need(key, value));
                 case "trust" -> trust = Path.of(need(key, value));
                 case "workdir" -> work = Path.of(need(key, value));
+                case "fuse" -> fuse = flag(key, value);
+                case "noacl" -> noacl = flag(key, value);
+                case "allow_other" -> allowOther = flag(key, value);
                 case "nosuid" -> attrs |= flag(key, value) ? sys_mount_h.MOUNT_ATTR_NOSUID : 0;
                 case "nodev" -> attrs |= flag(key, value) ? sys_mount_h.MOUNT_ATTR_NODEV : 0;
                 case "noexec" -> attrs |= flag(key, value) ? sys_mount_h.MOUNT_ATTR_NOEXEC : 0;
@@ -156,7 +170,8 @@ public record MountOptions(List<Path> basedirs, byte[] digest, boolean verity, b
             throw MountException.usage("trust= goes with signature=");
         }
         return new MountOptions(List.copyOf(basedirs), digest, verity, tryVerity, idmap, uidmap,
-                gidmap.isEmpty() ? uidmap : gidmap, upper, work, ro, attrs, signature, trust);
+                gidmap.isEmpty() ? uidmap : gidmap, upper, work, ro, attrs, signature, trust,
+                fuse || noacl || allowOther ? new Fuse(fuse, noacl, allowOther) : Fuse.NONE);
     }
 
     private static String need(String key, String value) throws MountException {
