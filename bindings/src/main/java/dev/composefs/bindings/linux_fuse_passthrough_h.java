@@ -2,12 +2,13 @@ package dev.composefs.bindings;
 
 import static dev.composefs.bindings.Native.C_INT;
 import static dev.composefs.bindings.Native.C_LONG;
-import static dev.composefs.bindings.Native.C_SHORT;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * linux/fuse.h from protocol 7.40 (kernel 6.9): passthrough, where the kernel reads an open
@@ -34,26 +35,25 @@ public final class linux_fuse_passthrough_h {
     private static final long FD = Native.offsetOf(fuse_backing_map, "fd");
 
     /** fuse_open_out as 7.40 names it: the backing file's id where 7.38 has padding. */
-    public static final StructLayout fuse_open_out = MemoryLayout.structLayout(
-            C_LONG.withName("fh"),
-            C_INT.withName("open_flags"),
-            C_INT.withName("backing_id")).withName("fuse_open_out");
+    public static final StructLayout fuse_open_out = renamed(linux_fuse_h.fuse_open_out, "padding",
+            C_INT.withName("backing_id"));
 
-    /** fuse_init_out as 7.40 names it: how deep a passthrough file's stack of filesystems may be. */
-    public static final StructLayout fuse_init_out = MemoryLayout.structLayout(
-            C_INT.withName("major"),
-            C_INT.withName("minor"),
-            C_INT.withName("max_readahead"),
-            C_INT.withName("flags"),
-            C_SHORT.withName("max_background"),
-            C_SHORT.withName("congestion_threshold"),
-            C_INT.withName("max_write"),
-            C_INT.withName("time_gran"),
-            C_SHORT.withName("max_pages"),
-            C_SHORT.withName("map_alignment"),
-            C_INT.withName("flags2"),
-            C_INT.withName("max_stack_depth"),
-            MemoryLayout.paddingLayout(24)).withName("fuse_init_out");
+    /** fuse_init_out as 7.40 names it: how deep a passthrough file's stack of filesystems may be, where 7.38 has unused[7]. */
+    public static final StructLayout fuse_init_out = renamed(linux_fuse_h.fuse_init_out, "unused",
+            C_INT.withName("max_stack_depth"), MemoryLayout.paddingLayout(24));
+
+    /** struct with its member named member replaced by replacements (of the same size in all). */
+    private static StructLayout renamed(StructLayout struct, String member, MemoryLayout... replacements) {
+        List<MemoryLayout> members = new ArrayList<>();
+        for (MemoryLayout m : struct.memberLayouts()) {
+            if (m.name().orElse("").equals(member)) {
+                members.addAll(List.of(replacements));
+            } else {
+                members.add(m);
+            }
+        }
+        return MemoryLayout.structLayout(members.toArray(MemoryLayout[]::new)).withName(struct.name().orElseThrow());
+    }
 
     /**
      * FUSE_DEV_IOC_BACKING_OPEN: registers fd as a backing file of the connection devFd; the id

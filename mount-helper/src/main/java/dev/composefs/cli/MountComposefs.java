@@ -1,10 +1,12 @@
 package dev.composefs.cli;
 
+import dev.composefs.bindings.unistd_h;
 import dev.composefs.core.fuse.FuseService;
 import dev.composefs.core.mount.KernelProbe;
 import dev.composefs.core.mount.MountException;
 import dev.composefs.core.mount.MountOptions;
 import dev.composefs.core.mount.Mounter;
+import dev.composefs.core.util.Capabilities;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -47,7 +49,8 @@ final class MountComposefs {
               uidmap=IN:OUT:N[/...],gidmap=...  idmap with a namespace made for this mount
               upperdir=DIR,workdir=DIR  writable overlay; writes land in upperdir
               fuse                  serve through FUSE (composefs-fuse) instead of the kernel's
-                                    mounts; chosen by itself without CAP_SYS_ADMIN
+                                    mounts; chosen by itself for a user who is not
+                                    root and has no CAP_SYS_ADMIN
               noacl, allow_other    with FUSE: no POSIX ACL checks; let other users in
               ro, rw, nosuid, nodev, noexec, noatime, nodiratime
             Exit status: 0 mounted, 1 usage or bad option, 32 mount failure.
@@ -130,8 +133,10 @@ final class MountComposefs {
                 }
                 io.err().println(PROG + ": ignoring unsupported option '" + key + "' (-s)");
             });
-            boolean privileged = Capabilities.sysAdmin();
-            if (opts.fuse().requested() || !privileged) {
+            // A user who is not root and cannot mount gets FUSE. A root without CAP_SYS_ADMIN (a
+            // confined container's) gets the kernel's refusal: fusermount3 could not gain it either.
+            boolean unprivileged = !Capabilities.sysAdmin() && unistd_h.geteuid() != 0;
+            if (opts.fuse().requested() || unprivileged) {
                 verbose(opts.fuse().requested() ? "fuse: serving through FUSE (composefs-fuse)"
                         : "no CAP_SYS_ADMIN: serving through FUSE (composefs-fuse) as this user");
                 FuseService.Options fo = FuseService.Options.of(image, opts);

@@ -6,14 +6,15 @@ import dev.composefs.bindings.spawn_h;
 import dev.composefs.bindings.sys_mount_h;
 import dev.composefs.bindings.sys_socket_h;
 import dev.composefs.bindings.unistd_h;
+import dev.composefs.core.util.Capabilities;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
 /**
- * Mounting a FUSE connection: root mounts it itself (mount(2) with the /dev/fuse descriptor);
- * anyone else through the setuid fusermount3, which mounts and passes the descriptor back over
+ * Mounting a FUSE connection: with CAP_SYS_ADMIN it is mounted here (mount(2) with the /dev/fuse
+ * descriptor); without, through the setuid fusermount3, which mounts and passes the descriptor back over
  * a socket. Read-only, nosuid, nodev, and the kernel checks permissions against the image's
  * modes and ACLs (default_permissions).
  */
@@ -32,7 +33,7 @@ public final class FuseMount {
      * user_allow_other).
      */
     public static Connection mount(Path mountpoint, boolean allowOther) throws IOException {
-        if (unistd_h.geteuid() == 0) {
+        if (Capabilities.sysAdmin()) {
             int dev = fcntl_h.openat(fcntl_h.AT_FDCWD, "/dev/fuse", fcntl_h.O_RDWR | fcntl_h.O_CLOEXEC, 0);
             try {
                 sys_mount_h.mount("composefs", mountpoint.toString(), "fuse.composefs",

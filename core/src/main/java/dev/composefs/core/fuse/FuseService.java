@@ -6,6 +6,7 @@ import dev.composefs.core.fsverity.FsVerity;
 import dev.composefs.core.mount.MountException;
 import dev.composefs.core.mount.MountOptions;
 import dev.composefs.core.tree.Directory;
+import dev.composefs.core.util.Capabilities;
 import dev.composefs.core.util.InputFiles;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -98,12 +99,12 @@ public final class FuseService {
         ObjectFiles objects = new ObjectFiles(o.basedirs(), o.verity(), log);
         FuseMount.Connection c;
         try {
-            c = FuseMount.mount(mountpoint.toAbsolutePath(), o.allowOther() || unistd_h.geteuid() == 0);
+            c = FuseMount.mount(mountpoint.toAbsolutePath(), o.allowOther() || Capabilities.sysAdmin());
         } catch (IOException e) {
             objects.close();
             throw e;
         }
-        boolean passthrough = o.passthrough() && unistd_h.geteuid() == 0; // backing files need CAP_SYS_ADMIN
+        boolean passthrough = o.passthrough() && Capabilities.sysAdmin(); // as backing files do
         return new FuseService(c, new FuseServer(c.dev(), root, objects, o.acl(), passthrough, log), objects);
     }
 

@@ -38,8 +38,8 @@ final class ObjectFiles implements AutoCloseable {
     private final PrintStream log;
     /** Objects whose digest was checked: true, or the reason they are refused. */
     private final ConcurrentHashMap<String, Object> checked = new ConcurrentHashMap<>();
-    /** Backing ids of open inodes, with how many opens use each. */
-    private final ConcurrentHashMap<Long, int[]> backing = new ConcurrentHashMap<>();
+    /** Backing ids of inodes, with how many opens use each. */
+    private final ConcurrentHashMap<Long, Backing> backing = new ConcurrentHashMap<>();
 
     ObjectFiles(List<Path> basedirs, boolean verity, PrintStream log) throws SyscallException {
         this.basedirs = basedirs;
@@ -122,31 +122,37 @@ final class ObjectFiles implements AutoCloseable {
         return new Refused(reason);
     }
 
+    /** An inode's backing id while opens hold it; locked alone, so opens of other inodes never wait. */
+    private static final class Backing {
+        int id;
+        int opens;
+    }
+
     /**
      * The backing id of inode ino on connection dev, registering fd as its backing file if no
      * open of the inode holds one; every open of one inode must use the same one.
      */
     int backingOpen(int dev, long ino, int fd, String what) throws SyscallException {
-        synchronized (backing) {
-            int[] held = backing.get(ino);
-            if (held != null) {
-                held[1]++;
-                return held[0];
+        Backing b = backing.computeIfAbsent(ino, k -> new Backing());
+        synchronized (b) {
+            if (b.opens == 0) {
+                b.id = linux_fuse_passthrough_h.backingOpen(dev, fd, what);
             }
-            int id = linux_fuse_passthrough_h.backingOpen(dev, fd, what);
-            backing.put(ino, new int[] {id, 1});
-            return id;
+            b.opens++;
+            return b.id;
         }
     }
 
     /** One open of ino ended: its backing id is released with the last. */
     void backingRelease(int dev, long ino) {
-        synchronized (backing) {
-            int[] held = backing.get(ino);
-            if (held != null && --held[1] == 0) {
-                backing.remove(ino);
+        Backing b = backing.get(ino);
+        if (b == null) {
+            return;
+        }
+        synchronized (b) {
+            if (b.opens > 0 && --b.opens == 0) {
                 try {
-                    linux_fuse_passthrough_h.backingClose(dev, held[0]);
+                    linux_fuse_passthrough_h.backingClose(dev, b.id);
                 } catch (SyscallException e) {
                     log.println("composefs-fuse: " + e.getMessage());
                 }

@@ -1,17 +1,17 @@
-package dev.composefs.cli;
+package dev.composefs.core.util;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** This process's effective capabilities, as the kernel reports them in /proc/self/status. */
-final class Capabilities {
+public final class Capabilities {
     private Capabilities() {}
 
     private static final int CAP_SYS_ADMIN = 21;
 
     /** Whether mounting is possible here: CAP_SYS_ADMIN is effective. */
-    static boolean sysAdmin() {
+    public static boolean sysAdmin() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith("CapEff:")) {
