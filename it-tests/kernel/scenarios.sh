@@ -165,7 +165,8 @@ fuse_tamper() {
     e1=$(cat "$mnt/zz-tamper-content" 2>&1 >/dev/null)
     if echo "$e1" | grep -q "I/O error\|Input/output error" && cmp -s "$src/zz-tamper-noverity" "$mnt/zz-tamper-noverity" \
             && cmp -s "$src/big/file1" "$mnt/big/file1"; then
-        how="no fs-verity in this store: digests computed"; [ $VERITY = yes ] && how="sealed objects measured by FS_IOC_MEASURE_VERITY"
+        how="sealed objects measured by FS_IOC_MEASURE_VERITY"
+        [ "$sealed" = "objects fs-verity sealed" ] || how="no fs-verity in this store: digests computed"
         result fuse-verity-tamper PASS "EIO for changed content, an unsealed object checked by its content, other files read ($how)"
     else
         result fuse-verity-tamper FAIL "changed: '${e1:-read fine}'"

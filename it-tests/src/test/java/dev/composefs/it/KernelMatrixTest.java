@@ -48,6 +48,12 @@ class KernelMatrixTest {
             }
             assertTrue(table.stream().anyMatch(l -> l.startsWith("6.12 ") && l.contains("verity-tamper") && l.contains("PASS")),
                     "verity tamper detection must pass on 6.12:\n" + String.join("\n", table));
+            for (String kernel : List.of("6.1 ", "6.12 ", "host-")) {
+                for (String s : List.of(" fuse ", " fuse-verity-tamper ")) {
+                    assertTrue(table.stream().anyMatch(l -> l.startsWith(kernel) && l.contains(s) && l.contains("PASS")),
+                            "composefs-fuse (" + s.trim() + ") must pass on " + kernel.trim() + ":\n" + String.join("\n", table));
+                }
+            }
             assertTrue(table.stream().anyMatch(l -> l.startsWith("6.12 ") && l.contains("builtin-sig") && l.contains("PASS")),
                     "kernel built-in signatures must pass on 6.12:\n" + String.join("\n", table));
             if (Files.isDirectory(Cli.kernelDriver().resolve("composefs-module"))) {

@@ -63,20 +63,23 @@ final class Background {
         }
         List<String> cmd = new ArrayList<>();
         cmd.add(command.get());
-        boolean found = false;
-        for (String a : arguments.get()) {
-            if (a.equals(MAIN)) {
-                found = true;
-                break;
-            }
-            if (!a.equals("-Xint")) {
-                cmd.add(a);
+        String[] args = arguments.get();
+        int entry = -1; // where the JVM's own arguments end: the main class, or -jar and its jar
+        for (int i = 0; i < args.length && entry < 0; i++) {
+            if (args[i].equals(MAIN)) {
+                entry = i;
+            } else if (args[i].equals("-jar") && i + 1 < args.length) {
+                cmd.add(args[i]);
+                entry = i + 1;
+            } else if (!args[i].equals("-Xint")) {
+                cmd.add(args[i]);
             }
         }
-        if (!found) {
-            throw new IOException("not started through a composefs launcher (no " + MAIN + " in its command line): use -f");
+        if (entry < 0) {
+            throw new IOException("not started through a composefs launcher (no " + MAIN + " or -jar in its command line): "
+                    + "use -f");
         }
-        cmd.add(MAIN);
+        cmd.add(args[entry]);
         cmd.add(programArgs.get(0));
         cmd.add("-f");
         cmd.add("--notify-ready");
