@@ -67,6 +67,8 @@ for suite in "${SUITES[@]}"; do
     [ -z "$bad" ] || fail "$suite: files not root's or writable by others: $bad"
     ok "$suite: every installed file is root's and writable by root only"
     for f in /usr/bin/mkcomposefs /usr/bin/composefs-info /usr/bin/composefs-dump /usr/bin/composefs \
+             /usr/bin/composefs-fuse /usr/share/man/man1/composefs-fuse.1.gz \
+             /usr/share/bash-completion/completions/composefs-fuse \
              /usr/sbin/mount.composefs /usr/share/man/man1/mkcomposefs.1.gz /usr/share/man/man1/composefs-info.1.gz \
              /usr/share/man/man1/composefs.1.gz /usr/share/man/man1/composefs-oci-hook.1.gz \
              /usr/share/man/man8/mount.composefs.8.gz /usr/share/bash-completion/completions/mkcomposefs \
@@ -100,6 +102,21 @@ for suite in "${SUITES[@]}"; do
     umount "$root/mnt/c"
     unset 'mounts[-1]'
     ok "$suite: mount -t composefs through mount(8) mounts the image; hostile JAVA_* variables do not reach the helper"
+    # FUSE through the installed commands: mount(8) with -o fuse, and composefs-fuse itself
+    mkdir -p "$root/mnt/f"
+    in_root "$root" mount -t composefs /srv/image.cfs /mnt/f -o basedir=/srv/store,fuse >"$WORK/fuse.log" 2>&1 \
+        || { cat "$WORK/fuse.log"; fail "$suite: mount -t composefs -o fuse"; }
+    mounts+=("$root/mnt/f")
+    grep -F " $root/mnt/f " /proc/self/mountinfo | grep -q " - fuse.composefs " \
+        || fail "$suite: /mnt/f is not a FUSE mount"
+    diff -r --no-dereference "$tree" "$root/mnt/f" || fail "$suite: the tree through FUSE differs from the source"
+    umount "$root/mnt/f"
+    in_root "$root" composefs-fuse -o source=/srv/image.cfs,basedir=/srv/store /mnt/f >"$WORK/fuse.log" 2>&1 \
+        || { cat "$WORK/fuse.log"; fail "$suite: composefs-fuse"; }
+    [ "$(getfattr --only-values -n user.test "$root/mnt/f/etc/hostname")" = yes ] || fail "$suite: xattr lost through FUSE"
+    umount "$root/mnt/f"
+    unset 'mounts[-1]'
+    ok "$suite: mount -t composefs -o fuse and composefs-fuse serve the image through FUSE"
     out=$(in_root "$root" env JAVA_TOOL_OPTIONS=-javaagent:/nonexistent.jar /usr/lib/composefs-java/libexec/composefs --version)
     [[ $out == *composefs-java* ]] || fail "$suite: the OCI hook's launcher took JAVA_TOOL_OPTIONS: $out"
     ok "$suite: the OCI hook's launcher ignores JAVA_TOOL_OPTIONS"

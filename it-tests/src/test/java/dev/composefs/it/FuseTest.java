@@ -151,6 +151,7 @@ class FuseTest {
             assertEquals(0, f.exit(), f.stderr());
             String info = mountinfo(fuse);
             assertTrue(info.contains("user_id=" + NOBODY) && info.contains(" ro,"), info);
+            assertFalse(info.contains("allow_other"), "a user's mount admits no one else unless asked: " + info);
             long server = serverOf(fuse);
             // what that user sees through FUSE is what the same user sees of the kernel mount
             assertListingsEqual(listing(kernel, NOBODY), listing(fuse, NOBODY));
