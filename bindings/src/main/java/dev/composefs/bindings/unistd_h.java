@@ -112,8 +112,8 @@ public final class unistd_h {
      * integer arguments travel exactly as named ones do: x86-64's syscall is an assembly stub that
      * ignores %al (the only difference a variadic call makes there), and arm64's, riscv64's and
      * loongarch64's calling conventions pass variadic integers in the same registers. Linked as a
-     * plain function it spins 9 fewer classes at first use, which every run pays (a mount helper
-     * run spun 28, now 19). Elsewhere it is linked as what it is.
+     * plain function it spins fewer classes at first use, which every run pays. Elsewhere it is
+     * linked as what it is.
      */
     private static final class syscall6 {
         static final FunctionDescriptor DESC =

@@ -40,8 +40,8 @@ final class ObjectListing {
      */
     private static final int DIR_BYTES_PER_ENTRY = 64;
 
-    // Plain arrays, not atomic ones: their var handles spun 4 method-handle classes at run time
-    // in every ingest into a store. A Names, all final fields, is safely read racily.
+    // Plain arrays, not atomic ones: their var handles spin method-handle classes at run time in
+    // every ingest into a store. A Names, all final fields, is safely read racily.
     private final Names[] read = new Names[256];
     private final int[] lookups = new int[256]; // guarded by this
 
