@@ -1,5 +1,6 @@
 package dev.composefs.cli;
 
+import dev.composefs.bindings.unistd_h;
 import dev.composefs.core.fuse.FuseService;
 import dev.composefs.core.mount.MountException;
 import java.io.IOException;
@@ -70,7 +71,7 @@ final class ComposefsFuse implements Callable<Integer> {
         FuseService service;
         try {
             if (notifyReady) {
-                dev.composefs.bindings.unistd_h.setsid();
+                unistd_h.setsid();
             }
             service = FuseService.start(o, mountpoint, io.err());
         } catch (MountException e) {

@@ -7,7 +7,6 @@ import dev.composefs.bindings.Native;
 import dev.composefs.bindings.Scratch;
 import dev.composefs.bindings.SyscallException;
 import dev.composefs.bindings.linux_fuse_passthrough_h;
-import dev.composefs.bindings.sys_stat_h;
 import dev.composefs.bindings.unistd_h;
 import dev.composefs.core.tree.Device;
 import dev.composefs.core.tree.Directory;
@@ -16,6 +15,7 @@ import dev.composefs.core.tree.Node;
 import dev.composefs.core.tree.RegularFile;
 import dev.composefs.core.tree.Symlink;
 import dev.composefs.core.tree.Xattrs;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
@@ -148,11 +148,6 @@ public final class FuseServer {
         this.acl = acl;
         this.passthroughWanted = passthrough;
         this.log = log;
-    }
-
-    /** Whether the kernel agreed to passthrough (known once FUSE_INIT is answered). */
-    boolean passthrough() {
-        return passthrough;
     }
 
     /** Serves in threads workers until the connection ends; returns then. */
@@ -557,7 +552,7 @@ public final class FuseServer {
         Xattrs x = node(ino).meta().xattrs();
         int size = in.get(ValueLayout.JAVA_INT, IN_HEADER + GETXATTR_IN_SIZE);
         boolean privileged = in.get(ValueLayout.JAVA_INT, IN_UID) == 0;
-        java.io.ByteArrayOutputStream names = new java.io.ByteArrayOutputStream();
+        ByteArrayOutputStream names = new ByteArrayOutputStream();
         for (Map.Entry<String, byte[]> e : x.entries()) {
             String k = e.getKey();
             // as the kernel lists an image's xattrs: trusted ones to the privileged only

@@ -123,9 +123,4 @@ public final class FuseService {
     public void stop() throws IOException {
         FuseMount.unmount(connection);
     }
-
-    /** Whether reads go to the objects in the kernel (known after the kernel's first request). */
-    public boolean passthrough() {
-        return server.passthrough();
-    }
 }

@@ -32,7 +32,6 @@ final class ObjectFiles implements AutoCloseable {
         }
     }
 
-    private final List<Path> basedirs;
     private final int[] dirFds;
     private final boolean verity;
     private final PrintStream log;
@@ -42,7 +41,6 @@ final class ObjectFiles implements AutoCloseable {
     private final ConcurrentHashMap<Long, Backing> backing = new ConcurrentHashMap<>();
 
     ObjectFiles(List<Path> basedirs, boolean verity, PrintStream log) throws SyscallException {
-        this.basedirs = basedirs;
         this.verity = verity;
         this.log = log;
         this.dirFds = new int[basedirs.size()];
@@ -158,10 +156,6 @@ final class ObjectFiles implements AutoCloseable {
                 }
             }
         }
-    }
-
-    List<Path> basedirs() {
-        return basedirs;
     }
 
     @Override
