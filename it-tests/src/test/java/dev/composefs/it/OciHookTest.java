@@ -157,6 +157,57 @@ class OciHookTest {
         }
     }
 
+    /**
+     * Registered for createContainer, the hook runs in the container's namespaces already and
+     * mounts there itself, with no second process entering them: the whole root and a path in a
+     * plain root, under runc and crun, nothing on the host. A user-namespaced container is refused
+     * there, with the reason, before its process runs; so is a mount that needs a loop device,
+     * which the container's device rules deny (digest= on an image without fs-verity, this host's).
+     */
+    @Test
+    void atCreateContainerTheHookMountsInPlace() throws Exception {
+        for (String rt : List.of("runc", "crun")) {
+            Path b = Runc.bundle(tmp.resolve("bundles").resolve("cc-root-" + rt), tmp, annotations(), false, false,
+                    List.of("/bin/sh", "-c", "cat /marker"), policy, "createContainer");
+            Runc.Run r = run(rt, b, "cfs-cc-root-" + rt);
+            assertEquals(0, r.exit(), rt + ": " + r.err());
+            assertEquals("marker from a composefs image\n", r.out(), rt);
+            assertFalse(MountGuard.mounts().stream().anyMatch(m -> m.contains(b.toString())), "nothing on the host");
+            rootfsUntouched(b, false);
+
+            Path opt = Runc.bundle(tmp.resolve("bundles").resolve("cc-opt-" + rt), tmp, annotations(
+                    "org.composefs.target", "/opt/app"), true, false, List.of("/bin/sh", "-c", "cat /opt/app/marker"),
+                    policy, "createContainer");
+            r = run(rt, opt, "cfs-cc-opt-" + rt);
+            assertEquals(0, r.exit(), rt + ": " + r.err());
+            assertEquals("marker from a composefs image\n", r.out(), rt);
+            rootfsUntouched(opt, true);
+        }
+        Path sealed = Runc.bundle(tmp.resolve("bundles").resolve("cc-digest"), tmp, annotations("org.composefs.digest",
+                digest, "org.composefs.options", "tryverity"), false, false, List.of("/bin/sh", "-c", "cat /marker"),
+                policy, "createContainer");
+        Runc.Run d = run("runc", sealed, "cfs-cc-digest");
+        if (new ProcessBuilder("fsverity", "measure", image.toString()).start().waitFor() == 0) {
+            assertEquals(0, d.exit(), "an image with fs-verity is mounted as it is: " + d.err());
+        } else {
+            assertNotEquals(0, d.exit());
+            assertTrue(d.err().contains("at createContainer the container's device rules deny the loop device this "
+                    + "mount needs"), d.err());
+        }
+        Path b = Runc.bundle(tmp.resolve("bundles").resolve("cc-userns"), tmp, annotations(), false, true,
+                List.of("/bin/sh", "-c", "echo started"), policy, "createContainer");
+        // the package's own launcher: in the container's user namespace the checkout's files are
+        // nobody's, and bin/composefs refuses to run them as root before the hook could say why
+        Path config = b.resolve("config.json");
+        Files.writeString(config, Files.readString(config).replace(Cli.repo().resolve("bin/composefs").toString(),
+                Stage.lib().resolve("libexec/composefs").toString()));
+        Runc.Run r = run("runc", b, "cfs-cc-userns");
+        assertNotEquals(0, r.exit());
+        assertFalse(r.out().contains("started"), "the process never ran");
+        assertTrue(r.err().contains("composefs oci-hook: a container with a user namespace cannot get its image at "
+                + "createContainer"), r.err());
+    }
+
     @Test
     void aUserNamespacedContainerOwnsTheImagesRootFiles() throws Exception {
         Path b = bundle("userns", annotations(), false, true, "stat -c '%u:%g' /marker /bin/busybox");
@@ -282,5 +333,8 @@ class OciHookTest {
         assertEquals(Map.of("path", Stage.lib().resolve("libexec/composefs").toString(), "args",
                 List.of("composefs", "oci-hook", "--policy=" + policy)), h.get("hook"));
         assertEquals(Map.of("annotations", Map.of("^org\\.composefs\\.image$", ".+")), h.get("when"));
+        hooks = Cli.run("composefs", "oci-hook", "--print-hooks-json", "--stage=createContainer", "--policy=" + policy);
+        assertEquals(0, hooks.exit(), hooks.stderr());
+        assertEquals(List.of("createContainer"), JSON.std.mapFrom(hooks.out()).get("stages"));
     }
 }

@@ -12,8 +12,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * OCI bundles for Debian's runc and crun with bin/composefs registered as the createRuntime
- * hook (args ["composefs", "oci-hook", "--policy=FILE"]), made with `runc spec`, and runs of them.
+ * OCI bundles for Debian's runc and crun with bin/composefs registered as the createRuntime (or
+ * createContainer) hook (args ["composefs", "oci-hook", "--policy=FILE"]), made with `runc spec`,
+ * and runs of them.
  */
 final class Runc {
     private Runc() {}
@@ -34,9 +35,15 @@ final class Runc {
      * A bundle at b whose rootfs is empty (the hook mounts the image as root) or a plain busybox
      * root (plainRoot, for other targets); every directory from b up to top is made world-readable.
      */
-    @SuppressWarnings("unchecked")
     static Path bundle(Path b, Path top, Map<String, String> annotations, boolean plainRoot, boolean userns,
             List<String> args, Path policy) throws Exception {
+        return bundle(b, top, annotations, plainRoot, userns, args, policy, "createRuntime");
+    }
+
+    /** {@link #bundle} with the hook registered for stage. */
+    @SuppressWarnings("unchecked")
+    static Path bundle(Path b, Path top, Map<String, String> annotations, boolean plainRoot, boolean userns,
+            List<String> args, Path policy, String stage) throws Exception {
         Files.createDirectories(b);
         // a user-namespaced container's root (host uid 100000) must reach the bundle
         for (Path p = b; p.startsWith(top); p = p.getParent()) {
@@ -60,7 +67,7 @@ final class Runc {
         process.put("terminal", false);
         process.put("args", args);
         ((Map<String, Object>) c.get("root")).put("readonly", false); // runc would remount the root read-only
-        c.put("hooks", Map.of("createRuntime", List.of(Map.of("path", Cli.repo().resolve("bin/composefs").toString(),
+        c.put("hooks", Map.of(stage, List.of(Map.of("path", Cli.repo().resolve("bin/composefs").toString(),
                 "args", List.of("composefs", "oci-hook", "--policy=" + policy)))));
         c.put("annotations", new LinkedHashMap<>(annotations));
         if (userns) {

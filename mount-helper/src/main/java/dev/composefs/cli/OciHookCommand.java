@@ -1,6 +1,8 @@
 package dev.composefs.cli;
 
 import com.fasterxml.jackson.jr.ob.JSON;
+import dev.composefs.bindings.Errno;
+import dev.composefs.bindings.SyscallException;
 import dev.composefs.core.mount.KernelProbe;
 import dev.composefs.core.mount.MountCalls;
 import dev.composefs.core.mount.MountException;
@@ -27,15 +29,18 @@ import picocli.CommandLine.Option;
 /**
  * composefs oci-hook: an OCI runtime hook (runc, crun; podman and CRI-O through hooks.d) that
  * mounts a composefs image as a container's root filesystem, or at a path in it, from the
- * container's annotations. Registered for createRuntime: it runs in the runtime's namespaces
+ * container's annotations. Registered for createRuntime, it runs in the runtime's namespaces
  * with the container's init pid, and enters the container's mount namespace (not its user
  * namespace) in a separate single-threaded process, nsenter(1), since a JVM cannot setns(2) into
  * a mount namespace; there the same orchestrator as mount.composefs mounts the image before the
- * runtime pivots into the root. Nothing appears in the host's mount table, and everything goes
- * with the container's mount namespace.
+ * runtime pivots into the root. Registered for createContainer, it already runs in the
+ * container's namespaces, and mounts in place: one process instead of two, for containers
+ * without a user namespace (there it lacks the host's privileges). Nothing appears in the host's
+ * mount table, and everything goes with the container's mount namespace.
  */
 @Command(name = "oci-hook", mixinStandardHelpOptions = true, versionProvider = Version.class,
-        description = {"OCI runtime hook (stage createRuntime): reads the container state on standard input and "
+        description = {"OCI runtime hook (stage createRuntime, or createContainer for containers without a user "
+                + "namespace: one process instead of two): reads the container state on standard input and "
                 + "mounts the image named by the annotations org.composefs.image, org.composefs.basedir (':'-separated "
                 + "stores), org.composefs.digest, org.composefs.signature, org.composefs.target ('/' by default: the "
                 + "whole root) and org.composefs.options (further mount options the policy allows) in the container's "
@@ -60,6 +65,14 @@ final class OciHookCommand implements Callable<Integer> {
 
     @Option(names = "--print-hooks-json", description = "print the hooks.d entry (containers/common oci-hooks(5))")
     boolean printHooksJson;
+
+    /** The stages the hook can be registered for; the first is the default of --print-hooks-json. */
+    enum Stage { createRuntime, createContainer }
+
+    @Option(names = "--stage", paramLabel = "STAGE", defaultValue = "createRuntime", description = "with "
+            + "--print-hooks-json: the stage to register, ${COMPLETION-CANDIDATES}; createContainer runs one process "
+            + "per container instead of two, for containers without a user namespace only (default: ${DEFAULT-VALUE})")
+    Stage stage;
 
     @Option(names = "--policy", paramLabel = "FILE", description = "the administrator's policy: which paths and "
             + "options a container's annotations may name (default: /etc/composefs/oci-hook.json; without one, a "
@@ -144,7 +157,7 @@ final class OciHookCommand implements Callable<Integer> {
                 "hook", Map.of("path", self(), "args", List.of("composefs", "oci-hook",
                         "--policy=" + (policy != null ? policy.toAbsolutePath() : HookPolicy.DEFAULT))),
                 "when", Map.of("annotations", Map.of("^org\\.composefs\\.image$", ".+")),
-                "stages", List.of("createRuntime"));
+                "stages", List.of(stage.name()));
         io.out().write((JSON.std.with(JSON.Feature.PRETTY_PRINT_OUTPUT).asString(entry) + "\n")
                 .getBytes(StandardCharsets.UTF_8));
         io.out().flush();
@@ -152,7 +165,7 @@ final class OciHookCommand implements Callable<Integer> {
     }
 
     /** The hook as the runtime runs it: state on stdin, config.json in the bundle. */
-    private int hook() throws IOException, Failure {
+    private int hook() throws IOException, Failure, MountException {
         Map<String, Object> state = JsonDocument.parse(io.in().readAllBytes(), "the container state on standard input");
         String status = String.valueOf(state.get("status"));
         if (!status.equals("creating") && !status.equals("created")) {
@@ -174,9 +187,17 @@ final class OciHookCommand implements Callable<Integer> {
             throw new Failure(1, "the state has no pid: register the hook for createRuntime (or prestart)");
         }
         Map<String, Object> linux = object(config, "linux", configFile.toString());
+        boolean userMapped = linux.get("uidMappings") instanceof List<?> m && !m.isEmpty();
+        // At createContainer, runc and crun run the hook inside the container's namespaces and give
+        // its init's pid as the container sees it (1, or 0), never a host pid as at createRuntime:
+        // the mount is made right here, by this process, with no second one entering the namespace.
+        boolean inPlace = ((Number) pid).longValue() <= 1;
+        if (inPlace && userMapped) {
+            throw new Failure(1, "a container with a user namespace cannot get its image at createContainer, which "
+                    + "runs in that namespace without the host's privileges: register the hook for createRuntime");
+        }
         // files owned by the image's root belong to the container's root
-        Path userNs = linux.get("uidMappings") instanceof List<?> m && !m.isEmpty() ? Path.of("/proc/" + pid + "/ns/user")
-                : null;
+        Path userNs = userMapped ? Path.of("/proc/" + pid + "/ns/user") : null;
         Map<String, Object> root = object(config, "root", configFile.toString());
         HookPolicy.Request request;
         try {
@@ -188,6 +209,21 @@ final class OciHookCommand implements Callable<Integer> {
         String imageA = request.image().toString();
         String targetA = request.target();
         Path rootPath = bundle.resolve(String.valueOf(root.getOrDefault("path", "rootfs")));
+        if (inPlace) {
+            try {
+                RootfsMount.mount(new Mounter(KernelProbe.running(), s -> { }), MountCalls.NATIVE, request.image(),
+                        rootPath, targetA, MountOptions.parse(opts));
+            } catch (MountException e) {
+                if (loopDenied(e)) {
+                    throw MountException.failed(e.getMessage() + ": at createContainer the container's device rules "
+                            + "deny the loop device this mount needs (a kernel before 6.12, or digest= on an image "
+                            + "without fs-verity, which is mounted from a sealed copy): register the hook for "
+                            + "createRuntime", e);
+                }
+                throw e;
+            }
+            return 0;
+        }
         List<String> cmd = new ArrayList<>(List.of("nsenter", "--target", pid.toString(), "--mount", "--", self(),
                 "oci-hook", "--inside", "--rootfs", rootPath.toString(), "--target", targetA, "--options",
                 opts.toString(), "--image", imageA));
@@ -206,6 +242,17 @@ final class OciHookCommand implements Callable<Integer> {
             throw new Failure(rc, err.strip().replaceFirst("^" + PROG + ": ", ""));
         }
         return 0;
+    }
+
+    /** Whether a mount failed because this process may not open a loop device (a container's device cgroup). */
+    private static boolean loopDenied(MountException e) {
+        for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
+            if (t instanceof SyscallException se && (se.is(Errno.EPERM) || se.is(Errno.EACCES))
+                    && se.getMessage().contains("/dev/loop")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The policy of --policy, or of /etc/composefs/oci-hook.json; without one, every annotated container is refused. */
