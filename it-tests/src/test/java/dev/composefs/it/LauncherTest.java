@@ -225,6 +225,15 @@ class LauncherTest {
         assertTrue(picocli.size() > 100, "picocli's classes loaded: " + picocli.size());
         assertEquals(List.of(), picocli.stream().filter(l -> !l.endsWith(" source: shared objects file")).toList(),
                 "picocli's classes not from the cache");
+        // Every class is in the cache, so no jar is opened: a lookup of a class on no jar (picocli
+        // looks for Groovy's unless told not to) would open and read all of them.
+        Path trace = tmp.resolve("picocli-open.log");
+        r = Cli.run(List.of("/usr/bin/strace", "-qq", "-f", "-e", "trace=openat", "-o", trace.toString(),
+                Stage.dir().resolve("bin/composefs").toString(), "fstab-line", "--options=basedir=/srv/objects",
+                "/srv/a.cfs", "/mnt/a"), null, Map.of());
+        assertEquals(0, r.exit(), r.stderr());
+        assertEquals(List.of(), Files.readAllLines(trace).stream().filter(l -> l.contains(".jar\"")).toList(),
+                "jars opened");
     }
 
     /**

@@ -18,6 +18,14 @@ final class Launchers {
             "JAVA_AOT_OPTIONS", "CLASSPATH");
 
     /**
+     * System properties every run gets. picocli's factory otherwise looks for Groovy's Closure
+     * class at its first use: a class on no jar, so the class loader opened and read every jar
+     * of the class path, BouncyCastle's signed ones too, where the AOT cache had made opening
+     * any of them unnecessary.
+     */
+    static final List<String> PROPERTIES = List.of("-Dpicocli.disable.closures=true");
+
+    /**
      * The launcher of p. lib is the package's fixed library directory, or null for the tarball's
      * form; classPath names the jars relative to lib/composefs-java/lib; cacheFlag is the VM
      * option that takes the cache's path (-XX:AOTCache= or -XX:SharedArchiveFile=).
@@ -74,7 +82,7 @@ final class Launchers {
             cp.append(cp.isEmpty() ? "" : ":").append("$lib/lib/").append(jar);
         }
         String java = "\"$lib/runtime/bin/java\" " + flags + " " + cacheFlag + "\"$lib/cache/" + cache + "\""
-                + " -Xlog:disable --enable-native-access=ALL-UNNAMED -DZstdNativePath=\"$lib/lib/" + ZSTD_PLACEHOLDER + "\" -cp \"" + cp
+                + " -Xlog:disable " + String.join(" ", PROPERTIES) + " --enable-native-access=ALL-UNNAMED -DZstdNativePath=\"$lib/lib/" + ZSTD_PLACEHOLDER + "\" -cp \"" + cp
                 + "\" dev.composefs.cli.Main " + p.program() + " \"$@\"";
         if (p.forOthers()) {
             // A fixed environment: nothing its caller set reaches the VM (JAVA_TOOL_OPTIONS could

@@ -180,6 +180,19 @@ public final class PackageBuild {
             throw new IOException(from + " has no " + main);
         }
         names.addFirst(main);
+        // Signed jars (BouncyCastle's) last: a class the AOT cache lacks is looked for in the
+        // jars in order, each opened on the way, and opening a signed jar reads and checks its
+        // signature files; only signature code needs theirs.
+        List<String> signed = new ArrayList<>();
+        for (String n : names) {
+            try (ZipFile z = new ZipFile(from.resolve(n).toFile())) {
+                if (z.stream().anyMatch(e -> e.getName().startsWith("META-INF/") && e.getName().endsWith(".SF"))) {
+                    signed.add(n);
+                }
+            }
+        }
+        names.removeAll(signed);
+        names.addAll(signed);
         for (String n : names) {
             Files.copy(from.resolve(n), lib.resolve("lib").resolve(n), StandardCopyOption.REPLACE_EXISTING);
         }

@@ -39,11 +39,18 @@ final class Training {
     /** Sample inputs: a source tree (the runtime's own files), its image, its store, a container bundle. */
     void prepareInputs() throws IOException, InterruptedException {
         Files.createDirectories(work.resolve("mnt"));
-        Files.createDirectories(work.resolve("bundle/rootfs"));
+        Files.createDirectories(work.resolve("bundle/rootfs/opt"));
         Files.writeString(work.resolve("bundle/config.json"),
                 "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},\"linux\":{}}\n");
+        // The hook's run at createContainer (pid 1): where the build may mount, annotated, so that
+        // its cache holds the policy's check and the mount in place too; elsewhere (a policy must
+        // be root's) without annotations, which the hook answers by doing nothing.
+        String annotations = realMount ? ",\"annotations\":{\"org.composefs.image\":\"" + work.resolve("image.cfs")
+                + "\",\"org.composefs.basedir\":\"" + work.resolve("store-untrained") + "\",\"org.composefs.target\":\"/opt\"}"
+                : "";
         Files.writeString(work.resolve("state.json"), "{\"ociVersion\":\"1.0.2\",\"id\":\"training\",\"status\":\"creating\","
-                + "\"pid\":1,\"bundle\":\"" + work.resolve("bundle") + "\"}\n");
+                + "\"pid\":1,\"bundle\":\"" + work.resolve("bundle") + "\"" + annotations + "}\n");
+        Files.writeString(work.resolve("policy.json"), "{\"allowedPaths\": [\"" + work + "\"]}\n");
         // the image and store the other programs train on, made untrained, and its dump
         run(null, List.of(), "mkcomposefs", List.of("--digest-store=" + work.resolve("store-untrained"),
                 runtime.toString(), work.resolve("image.cfs").toString()), null, null);
@@ -90,7 +97,7 @@ final class Training {
             case "sbin/mount.composefs" -> realMount
                     ? List.of(image, work.resolve("mnt").toString(), "-o", "basedir=" + store)
                     : List.of("-f", image, work.resolve("mnt").toString(), "-o", "basedir=" + store);
-            default -> List.of("oci-hook"); // the hook's run outside the container, as runc starts it
+            default -> List.of("oci-hook", "--policy=" + work.resolve("policy.json")); // as a runtime starts it
         };
     }
 
@@ -136,7 +143,8 @@ final class Training {
     private void run(Program p, List<String> vm, String program, List<String> args, Path stdin, Path stdout)
             throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
-        if (realMount && program.equals("mount.composefs") && !args.contains("-f") && !args.contains("--version")) {
+        boolean mounts = program.equals("mount.composefs") || p != null && p.dir().equals(Program.LIBEXEC);
+        if (realMount && mounts && !args.contains("-f") && !args.contains("--version")) {
             cmd.addAll(List.of("/usr/bin/unshare", "-m", "--propagation", "private", "--"));
         }
         cmd.add(runtime.resolve("bin/java").toString());
@@ -149,6 +157,7 @@ final class Training {
             }
         }
         cmd.addAll(vm);
+        cmd.addAll(Launchers.PROPERTIES);
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("-DZstdNativePath=" + zstdLibrary);
         cmd.add("-cp");
