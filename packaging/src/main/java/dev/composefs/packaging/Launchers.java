@@ -18,10 +18,10 @@ final class Launchers {
             "JAVA_AOT_OPTIONS", "CLASSPATH");
 
     /**
-     * System properties every run gets. picocli's factory otherwise looks for Groovy's Closure
-     * class at its first use: a class on no jar, so the class loader opened and read every jar
-     * of the class path, BouncyCastle's signed ones too, where the AOT cache had made opening
-     * any of them unnecessary.
+     * System properties every run gets. Unless told not to, picocli's factory looks for Groovy's
+     * Closure class at its first use: a class on no jar, which sends the class loader through
+     * every jar of the class path, BouncyCastle's signed ones too, where the AOT cache holds
+     * every class a run needs and no jar need be opened.
      */
     static final List<String> PROPERTIES = List.of("-Dpicocli.disable.closures=true");
 
