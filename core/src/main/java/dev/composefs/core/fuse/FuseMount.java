@@ -6,7 +6,6 @@ import dev.composefs.bindings.spawn_h;
 import dev.composefs.bindings.sys_mount_h;
 import dev.composefs.bindings.sys_socket_h;
 import dev.composefs.bindings.unistd_h;
-import dev.composefs.core.util.Capabilities;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,12 +27,13 @@ public final class FuseMount {
     public record Connection(int dev, Path mountpoint, boolean throughFusermount) {}
 
     /**
-     * Mounts an empty connection on mountpoint. allowOther: other users may enter the mount
+     * Mounts an empty connection on mountpoint: with mount(2) where admin (the caller has
+     * CAP_SYS_ADMIN), else through fusermount3. allowOther: other users may enter the mount
      * (root's default; for others fusermount3 allows it only where /etc/fuse.conf says
      * user_allow_other).
      */
-    public static Connection mount(Path mountpoint, boolean allowOther) throws IOException {
-        if (Capabilities.sysAdmin()) {
+    public static Connection mount(Path mountpoint, boolean admin, boolean allowOther) throws IOException {
+        if (admin) {
             int dev = fcntl_h.openat(fcntl_h.AT_FDCWD, "/dev/fuse", fcntl_h.O_RDWR | fcntl_h.O_CLOEXEC, 0);
             try {
                 sys_mount_h.mount("composefs", mountpoint.toString(), "fuse.composefs",

@@ -98,14 +98,15 @@ public final class FuseService {
         }
         Directory root = ErofsReader.read(image);
         ObjectFiles objects = new ObjectFiles(o.basedirs(), o.verity(), log);
+        boolean admin = Capabilities.sysAdmin(); // mounts without fusermount3, lets others in, registers backing files
         FuseMount.Connection c;
         try {
-            c = FuseMount.mount(mountpoint.toAbsolutePath(), o.allowOther() || Capabilities.sysAdmin());
+            c = FuseMount.mount(mountpoint.toAbsolutePath(), admin, o.allowOther() || admin);
         } catch (IOException e) {
             objects.close();
             throw e;
         }
-        boolean passthrough = o.passthrough() && Capabilities.sysAdmin(); // as backing files do
+        boolean passthrough = o.passthrough() && admin;
         return new FuseService(c, new FuseServer(c.dev(), root, objects, o.acl(), passthrough, log), objects);
     }
 
